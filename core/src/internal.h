@@ -73,9 +73,10 @@ int sc__plugin_open(sc_plugin_entry *pe, const char *path);
 /* Call the plugin's init with the agreed minor and validate its tables. On
  * failure the plugin is shut down (only if init succeeded) and closed. */
 int sc__plugin_init(sc_plugin_entry *pe);
-/* Fill pe as the built-in backend `name` (path "(built-in)") and validate be. */
-int sc__plugin_builtin(sc_plugin_entry *pe, const char *name, const char *description,
-                       const sc_backend_iface *be, int score);
+/* Fill pe as the built-in backend `name` (path "(built-in)") and validate be.
+ * `table` is storage for its plugin table and must live as long as pe. */
+int sc__plugin_builtin(sc_plugin_entry *pe, sc_plugin_iface *table, const char *name,
+                       const char *description, const sc_backend_iface *be, int score);
 /* Shutdown hook (once, only if init succeeded) then dlclose. Idempotent. */
 void sc__plugin_close(sc_plugin_entry *pe);
 /* Mark pe `status` with error `err` and a reason; logs a warning for REJECTED. */

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install strixcore's build and test dependencies on Debian 12, then build.
+#   scripts/setup.sh            # deps + build into ./build
+#   SC_SKIP_DEPS=1 scripts/setup.sh   # build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${SC_SKIP_DEPS:-}" ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential cmake ninja-build pkg-config libcmocka-dev clang >/dev/null
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRIXCORE_WERROR=ON
+cmake --build build
