@@ -79,6 +79,7 @@ int sc__plugin_builtin(sc_plugin_entry *pe, sc_plugin_iface *table, const char *
                        const char *description, const sc_backend_iface *be, int score);
 /* Shutdown hook (once, only if init succeeded) then dlclose. Idempotent. */
 void sc__plugin_close(sc_plugin_entry *pe);
-/* Mark pe `status` with error `err` and a reason; logs a warning for REJECTED. */
+/* Mark pe `status` with error `err` and a reason. Logged as a warning, except
+ * an UNUSABLE with err == SC_OK (a zero probe score: an answer, not a failure). */
 void sc__plugin_fail(sc_plugin_entry *pe, sc_plugin_status status, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

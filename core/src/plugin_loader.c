@@ -22,10 +22,11 @@ void sc__plugin_fail(sc_plugin_entry *pe, sc_plugin_status status, int err, cons
     va_end(ap);
     pe->rec.status = status;
     pe->rec.error = err;
+    /* A zero probe score is an answer, not a failure: info, not warn. */
     if (status == SC_PLUGIN_REJECTED)
         sc_log(SC_LOG_WARN, "plugins", "%s: %s", pe->rec.path, pe->rec.reason);
     else
-        sc_log(SC_LOG_INFO, "plugins", "%s: unusable: %s", pe->rec.path, pe->rec.reason);
+        sc_log(err ? SC_LOG_WARN : SC_LOG_INFO, "plugins", "%s: unusable: %s", pe->rec.path, pe->rec.reason);
 }
 
 /* dlsym hands back an object pointer; callers copy it into a function
@@ -128,7 +129,8 @@ int sc__plugin_open(sc_plugin_entry *pe, const char *path) {
         close_handle(pe);
         return SC_EABI;
     }
-    pe->rec.abi_minor = SC_MIN(desc.abi_minor, (uint32_t)SC_ABI_MINOR);
+    /* Agreed minor = min(plugin's, core's); the check above makes that the plugin's. */
+    pe->rec.abi_minor = desc.abi_minor;
     if (!kind_known(desc.kind)) {
         sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "unknown plugin kind %d", (int)desc.kind);
         close_handle(pe);

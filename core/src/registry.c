@@ -25,13 +25,12 @@
 typedef struct sc_reg_plugin {
     sc_plugin_entry pe;      /* devices point here; the address never moves */
     sc_plugin_iface builtin; /* plugin-table storage for the built-in backend */
+    char *real;              /* realpath of the file (NULL for the built-in) */
 } sc_reg_plugin;
 
 struct sc_registry {
     sc_reg_plugin **plugins; /* in load order, rejected ones included */
     int n_plugins, cap_plugins;
-    char **seen;             /* real paths already tried: never load a file twice */
-    int n_seen, cap_seen;
     sc_device_t **devices;
     int n_devices, cap_devices;
 };
@@ -123,35 +122,35 @@ static int add_builtin_cpu(sc_registry_t *reg) {
     return rp->pe.rec.n_devices > 0 ? SC_OK : SC_EBACKEND;
 }
 
+/* Returns SC_OK when the plugin loaded or is merely unusable here, the
+ * record's error when it was rejected. A file already tried (the same real
+ * path reached twice) is not loaded again; the first outcome is returned. */
 int sc_registry_load(sc_registry_t *reg, const char *path) {
     sc_reg_plugin *rp;
     sc_plugin_entry *pe;
     const char *by;
-    char *key;
+    char *real;
     int rc;
 
     if (!reg || !path || !path[0])
         return SC_EINVAL;
-    /* Two search-path entries may reach one file (a symlink, the same
-     * directory twice): load it once. */
-    key = realpath(path, NULL);
-    if (!key)
-        key = strdup(path);
-    if (!key)
+    real = realpath(path, NULL);
+    if (!real)
+        real = strdup(path); /* dlopen will say what is wrong with it */
+    if (!real)
         return SC_ENOMEM;
-    for (int i = 0; i < reg->n_seen; i++) {
-        if (strcmp(reg->seen[i], key) == 0) {
-            sc_log(SC_LOG_DEBUG, "plugins", "%s: already tried as %s, skipped", path, key);
-            free(key);
-            return SC_OK;
+    for (int i = 0; i < reg->n_plugins; i++) {
+        const sc_reg_plugin *seen = reg->plugins[i];
+        if (seen->real && strcmp(seen->real, real) == 0) {
+            sc_log(SC_LOG_DEBUG, "plugins", "%s: already tried as %s, skipped", path, seen->pe.rec.path);
+            free(real);
+            return seen->pe.rec.status == SC_PLUGIN_REJECTED ? seen->pe.rec.error : SC_OK;
         }
     }
-    if (grow(&reg->seen, &reg->cap_seen, reg->n_seen) < 0 ||
-        grow(&reg->plugins, &reg->cap_plugins, reg->n_plugins) < 0 || !(rp = calloc(1, sizeof(*rp)))) {
-        free(key);
+    if (grow(&reg->plugins, &reg->cap_plugins, reg->n_plugins) < 0 || !(rp = calloc(1, sizeof(*rp)))) {
+        free(real);
         return SC_ENOMEM;
     }
-    reg->seen[reg->n_seen++] = key;
     pe = &rp->pe;
 
     rc = sc__plugin_open(pe, path);
@@ -177,6 +176,7 @@ int sc_registry_load(sc_registry_t *reg, const char *path) {
                pe->rec.desc.name, pe->rec.desc.version, (unsigned)pe->rec.desc.abi_major,
                (unsigned)pe->rec.abi_minor, (int)pe->rec.desc.score, pe->rec.n_devices,
                pe->rec.n_devices == 1 ? "" : "s");
+    rp->real = real;
     reg->plugins[reg->n_plugins++] = rp;
     return pe->rec.status == SC_PLUGIN_REJECTED ? pe->rec.error : SC_OK;
 }
@@ -308,13 +308,11 @@ void sc_registry_destroy(sc_registry_t *reg) {
         sc__device_close(reg->devices[i]);
     for (int i = reg->n_plugins - 1; i >= 0; i--) {
         sc__plugin_close(&reg->plugins[i]->pe);
+        free(reg->plugins[i]->real);
         free(reg->plugins[i]);
     }
-    for (int i = 0; i < reg->n_seen; i++)
-        free(reg->seen[i]);
     free(reg->devices);
     free(reg->plugins);
-    free(reg->seen);
     free(reg);
 }
 

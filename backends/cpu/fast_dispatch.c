@@ -1,0 +1,63 @@
+/*
+ * backends/cpu/fast_dispatch.c - the fast path's entry point: picks the SIMD
+ * kernel table once at run time and routes each op to its fast kernel, or to
+ * the reference when there is none (cpy, top_k, argmax, kv_write).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "cpu_impl.h"
+
+static _Atomic(const sc_cpu_kernels *) active;
+static atomic_bool force_generic;
+
+static const sc_cpu_kernels *detect(void) {
+    const char *env = getenv("STRIXCORE_CPU_FEATURES");
+    if (atomic_load(&force_generic) || (env && strcasecmp(env, "generic") == 0)) return sc__cpu_kernels_generic();
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+        sc__cpu_kernels_avx2())
+        return sc__cpu_kernels_avx2();
+#endif
+    return sc__cpu_kernels_generic();
+}
+
+const sc_cpu_kernels *sc__cpu_kernels(void) {
+    const sc_cpu_kernels *k = atomic_load_explicit(&active, memory_order_acquire);
+    if (!k) { /* racing first calls all compute the same answer */
+        k = detect();
+        atomic_store_explicit(&active, k, memory_order_release);
+    }
+    return k;
+}
+
+void sc__cpu_force_generic(bool on) {
+    atomic_store(&force_generic, on);
+    atomic_store(&active, NULL); /* re-detect on next use */
+}
+
+const char *sc__cpu_features(void) { return sc__cpu_kernels()->name; }
+
+int sc__cpu_fast_compute(sc_tensor *node) {
+    int rc = sc__cpu_check_ready(node);
+    if (rc != SC_OK) return rc;
+    switch (node->op) {
+    case SC_OP_NONE:
+    case SC_OP_VIEW: return SC_OK;
+    case SC_OP_MUL_MAT: return sc__cpu_fast_mul_mat(node);
+    case SC_OP_MUL_MAT_ID: return sc__cpu_fast_mul_mat_id(node);
+    case SC_OP_RMS_NORM: return sc__cpu_fast_rms_norm(node);
+    case SC_OP_ADD:
+    case SC_OP_MUL:
+    case SC_OP_SCALE:
+    case SC_OP_SILU:
+    case SC_OP_SWIGLU: return sc__cpu_fast_elementwise(node);
+    case SC_OP_SOFTMAX: return sc__cpu_fast_softmax(node);
+    case SC_OP_ROPE: return sc__cpu_fast_rope(node);
+    case SC_OP_ATTENTION: return sc__cpu_fast_attention(node);
+    case SC_OP_GET_ROWS: return sc__cpu_fast_get_rows(node);
+    default: return sc__cpu_ref_compute(node); /* small or memory-bound: the reference is enough */
+    }
+}

@@ -1,0 +1,168 @@
+/*
+ * backends/cpu/fast_kern_generic.c - portable kernels for the fast path.
+ *
+ * Plain C, unrolled by four with independent accumulators so the compiler
+ * can keep several FMAs in flight (and vectorise where it may). Used on CPUs
+ * without AVX2/FMA/F16C and on non-x86 targets (aarch64 compiles this only).
+ */
+#include "cpu_impl.h"
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) { /* hot loop */
+        s0 += a[i + 0] * b[i + 0];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float dot_f16(const uint16_t *a, const float *b, int64_t n) {
+    float s0 = 0.0f, s1 = 0.0f;
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        s0 += sc__f16_to_f32_inl(a[i]) * b[i];
+        s1 += sc__f16_to_f32_inl(a[i + 1]) * b[i + 1];
+    }
+    for (; i < n; i++) s0 += sc__f16_to_f32_inl(a[i]) * b[i];
+    return s0 + s1;
+}
+
+static float dot_bf16(const uint16_t *a, const float *b, int64_t n) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += sc__bf16_to_f32_inl(a[i + 0]) * b[i + 0];
+        s1 += sc__bf16_to_f32_inl(a[i + 1]) * b[i + 1];
+        s2 += sc__bf16_to_f32_inl(a[i + 2]) * b[i + 2];
+        s3 += sc__bf16_to_f32_inl(a[i + 3]) * b[i + 3];
+    }
+    for (; i < n; i++) s0 += sc__bf16_to_f32_inl(a[i]) * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static void dot4_f32(const float *w, int64_t ldw, const float *x, int64_t n, float out[4]) {
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    for (int64_t i = 0; i < n; i++) { /* hot loop: one x load feeds four rows */
+        const float xv = x[i];
+        s0 += w0[i] * xv;
+        s1 += w1[i] * xv;
+        s2 += w2[i] * xv;
+        s3 += w3[i] * xv;
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
+static inline float qg_weight(const sc_cpu_qrow *q, int64_t k) { return sc__cpu_qg_weight(q, k); }
+
+static float dot_qg(const sc_cpu_qrow *q, const float *x, int64_t K) {
+    float s0 = 0.0f, s1 = 0.0f;
+    int64_t k = 0;
+    for (; k + 2 <= K; k += 2) {
+        s0 += qg_weight(q, k) * x[k];
+        s1 += qg_weight(q, k + 1) * x[k + 1];
+    }
+    for (; k < K; k++) s0 += qg_weight(q, k) * x[k];
+    return s0 + s1;
+}
+
+static void dequant_qg(const sc_cpu_qrow *q, float *dst, int64_t K) {
+    for (int64_t k = 0; k < K; k++) dst[k] = qg_weight(q, k);
+}
+
+static void cvt_f16(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = sc__f16_to_f32_inl(src[i]);
+}
+
+static void cvt_bf16(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = sc__bf16_to_f32_inl(src[i]);
+}
+
+static void axpy_f32(float a, const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static void axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * sc__f16_to_f32_inl(x[i]);
+}
+
+static void axpy_bf16(float a, const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * sc__bf16_to_f32_inl(x[i]);
+}
+
+static void add(const float *a, const float *b, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static void mul(const float *a, const float *b, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+}
+
+static void scale(const float *a, float s, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * s;
+}
+
+static void silu(const float *a, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] / (1.0f + expf(-a[i]));
+}
+
+static void swiglu(const float *g, const float *u, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static float sum_sq(const float *x, int64_t n) { return dot_f32(x, x, n); }
+
+static void scale_mul(const float *x, float s, const float *w, float *y, int64_t n) {
+    if (w)
+        for (int64_t i = 0; i < n; i++) y[i] = w[i] * (x[i] * s);
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * s;
+}
+
+static float max_scaled(const float *x, float s, int64_t n) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, x[i] * s);
+    return m;
+}
+
+static float exp_sum(const float *x, float s, float m, float *y, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = expf(x[i] * s - m);
+        sum += y[i];
+    }
+    return sum;
+}
+
+static const sc_cpu_kernels generic_kernels = {
+    .name = "generic",
+    .dot_f32 = dot_f32,
+    .dot_f16 = dot_f16,
+    .dot_bf16 = dot_bf16,
+    .dot4_f32 = dot4_f32,
+    .dot_qg = dot_qg,
+    .cvt_f16 = cvt_f16,
+    .cvt_bf16 = cvt_bf16,
+    .dequant_qg = dequant_qg,
+    .axpy_f32 = axpy_f32,
+    .axpy_f16 = axpy_f16,
+    .axpy_bf16 = axpy_bf16,
+    .add = add,
+    .mul = mul,
+    .scale = scale,
+    .silu = silu,
+    .swiglu = swiglu,
+    .sum_sq = sum_sq,
+    .scale_mul = scale_mul,
+    .max_scaled = max_scaled,
+    .exp_sum = exp_sum,
+};
+
+const sc_cpu_kernels *sc__cpu_kernels_generic(void) { return &generic_kernels; }

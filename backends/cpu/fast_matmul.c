@@ -1,0 +1,260 @@
+/*
+ * backends/cpu/fast_matmul.c - threaded SIMD mul_mat and mul_mat_id.
+ *
+ * Both ops reduce to "jobs": one weight matrix W [K, N] applied to M input
+ * columns x_m [K], giving output columns y_m [N] (pointers, so mul_mat_id can
+ * gather the tokens routed to one expert). Every job is split into row
+ * chunks of W; a task is one (job, chunk) pair, handed out by the pool.
+ *
+ *  - M < MM_BLOCK_MIN_M (decode): each weight row is dotted with each column
+ *    straight from its stored form (f32/f16/bf16 SIMD dots, QG fused
+ *    unpack-dequantise-round-FMA), so weights are read exactly once.
+ *  - otherwise (prefill): the chunk's rows are converted once to f32 in
+ *    per-thread scratch, then every column is dotted with four rows at a time
+ *    (dot4), the column staying in L1 while the rows stream from L2.
+ * QG with g_idx (act-order) always goes through sc_quant_dequant_row.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "cpu_impl.h"
+
+#define MM_BLOCK_MIN_M 4
+#define MM_SCRATCH_FLOATS 131072 /* 512 KiB of dequantised rows per task */
+#define MM_SLOT_ROWS 0           /* scratch slot: converted weight rows */
+
+/* One weight matrix and the columns it multiplies. */
+typedef struct mm_job {
+    const uint8_t *wbase; /* matrix (i2, i3): its slab for QG */
+    int64_t M;
+    const float *const *xc; /* [M] columns x_m [K] */
+    float *const *yc;       /* [M] columns y_m [N] */
+} mm_job;
+
+typedef struct mm_ctx {
+    const sc_cpu_kernels *kr;
+    const sc_tensor *w;
+    int64_t K, N;
+    int64_t rows_per_task, tasks_per_job;
+    const mm_job *jobs;
+    atomic_int err;
+} mm_ctx;
+
+static bool qg_fused(const sc_tensor *w) { return w->type == SC_TYPE_QG && !(w->quant.flags & SC_QUANT_HAS_GIDX); }
+
+static sc_cpu_qrow qrow_of(const sc_tensor *w, const uint8_t *slab, int64_t r) {
+    const sc_quant_info *q = &w->quant;
+    return (sc_cpu_qrow){
+        .codes = slab + (uint64_t)r * q->row_bytes,
+        .scales = slab + q->scales_offset + (uint64_t)r * q->n_groups * 2u,
+        .zeros = slab + q->zeros_offset + (uint64_t)r * q->n_groups,
+        .bits = q->bits,
+        .group_size = q->group_size,
+        .flags = q->flags,
+    };
+}
+
+/* Row r of the job's matrix as f32 into dst [K]. */
+static int row_to_f32(const mm_ctx *c, const mm_job *job, int64_t r, float *dst) {
+    const sc_tensor *w = c->w;
+    const uint8_t *row = job->wbase + (size_t)r * w->nb[1];
+    switch (w->type) {
+    case SC_TYPE_F32: memcpy(dst, row, (size_t)c->K * sizeof(float)); return SC_OK;
+    case SC_TYPE_F16: c->kr->cvt_f16((const uint16_t *)(const void *)row, dst, c->K); return SC_OK;
+    case SC_TYPE_BF16: c->kr->cvt_bf16((const uint16_t *)(const void *)row, dst, c->K); return SC_OK;
+    default:
+        if (qg_fused(w)) {
+            sc_cpu_qrow q = qrow_of(w, job->wbase, r);
+            c->kr->dequant_qg(&q, dst, c->K);
+            return SC_OK;
+        }
+        return sc_quant_dequant_row(w, job->wbase, r, dst);
+    }
+}
+
+/* Decode shape: y_m[r] = W[r] . x_m straight from the stored row. */
+static int rows_direct(const mm_ctx *c, const mm_job *job, int64_t r0, int64_t r1) {
+    const sc_tensor *w = c->w;
+    const sc_cpu_kernels *kr = c->kr;
+    const int64_t K = c->K;
+    float *tmp = NULL;
+    if (w->type == SC_TYPE_QG && !qg_fused(w)) {
+        tmp = sc__cpu_scratch(MM_SLOT_ROWS, (size_t)K * sizeof(float)); /* [K] */
+        if (!tmp) return SC_ENOMEM;
+    }
+    for (int64_t r = r0; r < r1; r++) { /* hot loop over weight rows */
+        const uint8_t *row = job->wbase + (size_t)r * w->nb[1];
+        sc_cpu_qrow q = {0};
+        if (w->type == SC_TYPE_QG) {
+            if (tmp) {
+                int rc = sc_quant_dequant_row(w, job->wbase, r, tmp);
+                if (rc != SC_OK) return rc;
+            } else {
+                q = qrow_of(w, job->wbase, r);
+            }
+        }
+        for (int64_t m = 0; m < job->M; m++) {
+            const float *x = job->xc[m];
+            float d;
+            switch (w->type) {
+            case SC_TYPE_F32: d = kr->dot_f32((const float *)(const void *)row, x, K); break;
+            case SC_TYPE_F16: d = kr->dot_f16((const uint16_t *)(const void *)row, x, K); break;
+            case SC_TYPE_BF16: d = kr->dot_bf16((const uint16_t *)(const void *)row, x, K); break;
+            default: d = tmp ? kr->dot_f32(tmp, x, K) : kr->dot_qg(&q, x, K); break;
+            }
+            job->yc[m][r] = d;
+        }
+    }
+    return SC_OK;
+}
+
+/* Prefill shape: convert the chunk's rows once, then four rows per x load. */
+static int rows_blocked(const mm_ctx *c, const mm_job *job, int64_t r0, int64_t r1) {
+    const sc_tensor *w = c->w;
+    const int64_t K = c->K, R = r1 - r0;
+    const float *rows; /* [R, ldw] f32 */
+    int64_t ldw;
+    if (w->type == SC_TYPE_F32 && w->nb[1] % sizeof(float) == 0) {
+        rows = (const float *)(const void *)(job->wbase + (size_t)r0 * w->nb[1]);
+        ldw = (int64_t)(w->nb[1] / sizeof(float));
+    } else {
+        float *buf = sc__cpu_scratch(MM_SLOT_ROWS, (size_t)R * (size_t)K * sizeof(float));
+        if (!buf) return SC_ENOMEM;
+        for (int64_t r = 0; r < R; r++) {
+            int rc = row_to_f32(c, job, r0 + r, buf + r * K);
+            if (rc != SC_OK) return rc;
+        }
+        rows = buf;
+        ldw = K;
+    }
+    for (int64_t m = 0; m < job->M; m++) {
+        const float *x = job->xc[m];
+        float *y = job->yc[m] + r0;
+        int64_t r = 0;
+        for (; r + 4 <= R; r += 4) c->kr->dot4_f32(rows + r * ldw, ldw, x, K, y + r); /* hot loop */
+        for (; r < R; r++) y[r] = c->kr->dot_f32(rows + r * ldw, x, K);
+    }
+    return SC_OK;
+}
+
+static void mm_task(void *vctx, int64_t task) {
+    mm_ctx *c = vctx;
+    const mm_job *job = &c->jobs[task / c->tasks_per_job];
+    const int64_t r0 = (task % c->tasks_per_job) * c->rows_per_task;
+    const int64_t r1 = r0 + c->rows_per_task < c->N ? r0 + c->rows_per_task : c->N;
+    if (job->M == 0 || r0 >= r1) return;
+    int rc = job->M < MM_BLOCK_MIN_M ? rows_direct(c, job, r0, r1) : rows_blocked(c, job, r0, r1);
+    if (rc != SC_OK) {
+        int expected = SC_OK;
+        atomic_compare_exchange_strong(&c->err, &expected, rc);
+    }
+}
+
+/* Chunk the N rows of every job and run all (job, chunk) tasks. */
+static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_t max_m, int64_t total_m) {
+    const int64_t K = w->ne[0], N = w->ne[1];
+    mm_ctx c = {.kr = sc__cpu_kernels(), .w = w, .K = K, .N = N, .jobs = jobs};
+    atomic_init(&c.err, SC_OK);
+    /* total tasks we would like over all jobs, from the total work */
+    const int64_t want = sc__cpu_n_tasks(N * (n_jobs > 0 ? n_jobs : 1), 2.0 * (double)K * (double)total_m /
+                                                                       (double)(n_jobs > 0 ? n_jobs : 1));
+    int64_t per_job = want / (n_jobs > 0 ? n_jobs : 1);
+    if (per_job < 1) per_job = 1;
+    int64_t rpt = (N + per_job - 1) / per_job;
+    if (max_m >= MM_BLOCK_MIN_M) { /* bound the dequantised block, keep rows a multiple of 4 */
+        int64_t cap = MM_SCRATCH_FLOATS / K;
+        if (cap < 4) cap = 4;
+        if (rpt > cap) rpt = cap;
+        if (rpt > 4) rpt = (rpt + 3) / 4 * 4;
+    }
+    if (rpt < 1) rpt = 1;
+    c.rows_per_task = rpt;
+    c.tasks_per_job = (N + rpt - 1) / rpt;
+    sc__cpu_parallel_for(n_jobs * c.tasks_per_job, mm_task, &c);
+    return atomic_load(&c.err);
+}
+
+int sc__cpu_fast_mul_mat(sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    const int64_t M = x->ne[1], B2 = x->ne[2], B3 = x->ne[3];
+    const int64_t r2 = B2 / w->ne[2], r3 = B3 / w->ne[3]; /* broadcast factors */
+    const int64_t n_jobs = B2 * B3;
+    mm_job *jobs = malloc((size_t)n_jobs * sizeof *jobs);
+    const float **xc = malloc((size_t)(n_jobs * M) * sizeof *xc);
+    float **yc = malloc((size_t)(n_jobs * M) * sizeof *yc);
+    if (!jobs || !xc || !yc) {
+        free(jobs);
+        free(xc);
+        free(yc);
+        return SC_ENOMEM;
+    }
+    for (int64_t i3 = 0; i3 < B3; i3++)
+        for (int64_t i2 = 0; i2 < B2; i2++) {
+            const int64_t j = i3 * B2 + i2;
+            for (int64_t m = 0; m < M; m++) {
+                xc[j * M + m] = sc__cpu_row(x, m, i2, i3);
+                yc[j * M + m] = sc__cpu_row(node, m, i2, i3);
+            }
+            jobs[j] = (mm_job){
+                .wbase = (const uint8_t *)w->data + (size_t)(i2 / r2) * w->nb[2] + (size_t)(i3 / r3) * w->nb[3],
+                .M = M,
+                .xc = xc + j * M,
+                .yc = yc + j * M,
+            };
+        }
+    int rc = mm_run(w, jobs, n_jobs, M, M * n_jobs);
+    free(jobs);
+    free(xc);
+    free(yc);
+    return rc;
+}
+
+/* Group the (slot i, token t) pairs by expert, then one job per used expert:
+ * a prefill batch multiplies each expert's weights once for all its tokens. */
+int sc__cpu_fast_mul_mat_id(sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    const int64_t E = w->ne[2], n_used = ids->ne[0], T = ids->ne[1], P = n_used * T;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < n_used; i++) {
+            int32_t e = sc__cpu_load_i32(ids, i, t);
+            if (e < 0 || e >= E) return SC_ERANGE;
+        }
+    int64_t *start = calloc((size_t)E + 1, sizeof *start); /* [E+1] prefix sums of counts */
+    mm_job *jobs = malloc((size_t)E * sizeof *jobs);
+    const float **xc = malloc((size_t)P * sizeof *xc);
+    float **yc = malloc((size_t)P * sizeof *yc);
+    int64_t *fill = calloc((size_t)E, sizeof *fill);
+    int rc = SC_ENOMEM;
+    if (!start || !jobs || !xc || !yc || !fill) goto done;
+
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < n_used; i++) start[sc__cpu_load_i32(ids, i, t) + 1]++;
+    for (int64_t e = 0; e < E; e++) start[e + 1] += start[e];
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < n_used; i++) {
+            const int32_t e = sc__cpu_load_i32(ids, i, t);
+            const int64_t slot = start[e] + fill[e]++;
+            xc[slot] = sc__cpu_row(x, x->ne[1] == 1 ? 0 : i, t, 0);
+            yc[slot] = sc__cpu_row(node, i, t, 0);
+        }
+    int64_t n_jobs = 0, max_m = 0;
+    for (int64_t e = 0; e < E; e++) {
+        const int64_t M = start[e + 1] - start[e];
+        if (M == 0) continue;
+        jobs[n_jobs++] = (mm_job){
+            .wbase = (const uint8_t *)w->data + (size_t)e * w->nb[2],
+            .M = M,
+            .xc = xc + start[e],
+            .yc = yc + start[e],
+        };
+        if (M > max_m) max_m = M;
+    }
+    rc = n_jobs ? mm_run(w, jobs, n_jobs, max_m, P) : SC_OK;
+done:
+    free(start);
+    free(jobs);
+    free(xc);
+    free(yc);
+    free(fill);
+    return rc;
+}

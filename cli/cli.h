@@ -1,0 +1,54 @@
+/*
+ * cli/cli.h - what the `strixcore` command's files share.
+ *
+ * main.c parses the global options and the config file into an sc_cli, then
+ * dispatches to one sc_cli_cmd from its table. A new command is one line in
+ * that table plus a cmd_<name>.c file.
+ */
+#ifndef STRIXCORE_CLI_H
+#define STRIXCORE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "strixcore/strixcore.h"
+
+/* Exit statuses: 1 when something failed, 2 when the command line is wrong. */
+enum { SC_CLI_OK = 0, SC_CLI_FAIL = 1, SC_CLI_USAGE = 2 };
+
+typedef struct sc_cli {
+    const char *backend;      /* --backend, else config `backend`, else "auto" */
+    const char *config_path;  /* --config FILE or NULL */
+    sc_config_t *config;      /* parsed --config file or NULL */
+    char **plugin_paths;      /* config `plugin_path` entries, NULL-terminated */
+    sc_registry_t *reg;       /* created on first use by sc_cli_registry */
+} sc_cli;
+
+typedef struct sc_cli_cmd {
+    const char *name;
+    const char *args;         /* synopsis of the command's arguments */
+    const char *summary;      /* one line for `strixcore --help` */
+    /* argv[0] is the command name; returns an SC_CLI_* exit status. */
+    int (*run)(sc_cli *cli, int argc, char **argv);
+} sc_cli_cmd;
+
+/* The registry, scanned on first use with the config's plugin paths. NULL
+ * (after printing why) only if even the built-in backend failed. */
+sc_registry_t *sc_cli_registry(sc_cli *cli);
+/* The device --backend names; prints the available ones and returns NULL
+ * when there is no such backend. */
+sc_device_t *sc_cli_pick_device(sc_cli *cli);
+
+/* output helpers (cli/util.c) */
+void sc_cli_json_string(FILE *f, const char *s); /* quoted, escaped, valid UTF-8 */
+void sc_cli_text(FILE *f, const char *s);        /* control characters shown as '?' */
+void sc_cli_format_bytes(uint64_t n, char *buf, size_t len);
+const char *sc_cli_device_type_name(int32_t type);
+const char *sc_cli_plugin_kind_name(int32_t kind);
+const char *sc_cli_plugin_status_name(sc_plugin_status status);
+
+/* commands */
+int sc_cmd_plugins(sc_cli *cli, int argc, char **argv);
+int sc_cmd_devices(sc_cli *cli, int argc, char **argv);
+
+#endif
