@@ -18,7 +18,7 @@
 int sc__cpu_ref_compute(sc_tensor *node);
 
 /* Compute one node with the fast path (falls back to the reference for
- * combinations without a fast kernel). n_threads <= 0: use the pool default. */
+ * combinations without a fast kernel), split over the CPU thread pool. */
 int sc__cpu_fast_compute(sc_tensor *node);
 
 /* Whether the CPU backend supports this node (the reference's coverage). */

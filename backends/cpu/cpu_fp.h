@@ -32,13 +32,12 @@ static inline float sc__f32_from_bits(uint32_t u) {
 /* f16: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
 static inline float sc__f16_to_f32_inl(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
+    uint32_t em = h & 0x7fffu; /* exponent and mantissa */
+    if (em - 0x0400u < 0x7800u) /* exponent 1..30, the common case: rebias 15 -> 127 */
+        return sc__f32_from_bits(sign | ((em + 0x1c000u) << 13));
+    uint32_t mant = em & 0x3ffu, bits;
+    if (em >= 0x7c00u) {
         bits = sign | 0x7f800000u | (mant << 13); /* inf, or NaN with its payload */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (mant << 13); /* rebias 15 -> 127 */
     } else if (mant == 0) {
         bits = sign; /* +-0 */
     } else {
@@ -98,5 +97,19 @@ static inline uint16_t sc__f32_to_bf16_inl(float f) {
     x += 0x7fffu + ((x >> 16) & 1u); /* RNE; overflow past the max rounds to inf */
     return (uint16_t)(x >> 16);
 }
+
+/* f32 -> f16 -> f32 in one step (what a QG weight goes through). Values in
+ * the normal f16 range round the mantissa in place; the rest take the exact
+ * conversions. */
+static inline float sc__round_f16_inl(float f) {
+    uint32_t x = sc__f32_bits(f), ax = x & 0x7fffffffu;
+    if (ax - 0x38800000u < 0x477ff000u - 0x38800000u) { /* 2^-14 <= |f| < 65520 */
+        x += 0xfffu + ((x >> 13) & 1u);                  /* RNE at bit 13; a carry bumps the exponent */
+        return sc__f32_from_bits(x & ~0x1fffu);
+    }
+    return sc__f16_to_f32_inl(sc__f32_to_f16_inl(f));
+}
+
+static inline float sc__round_bf16_inl(float f) { return sc__bf16_to_f32_inl(sc__f32_to_bf16_inl(f)); }
 
 #endif

@@ -18,6 +18,14 @@
 #include "cpu.h"
 #include "cpu_fp.h"
 
+/* x86 SIMD kernels are built (and picked at run time) on x86 only;
+ * -DSC_CPU_NO_X86 builds the portable path alone, as on aarch64. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(SC_CPU_NO_X86)
+#define SC_CPU_X86 1
+#else
+#define SC_CPU_X86 0
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* small helpers                                                             */
 /* ------------------------------------------------------------------------ */
@@ -184,7 +192,7 @@ typedef struct sc_cpu_qrow {
     const uint8_t *codes;   /* [row_bytes] */
     const uint8_t *scales;  /* f16 [G] (possibly unaligned) */
     const uint8_t *zeros;   /* u8 [G] */
-    uint32_t bits;          /* 4 or 8 for the fused kernels */
+    uint32_t bits;          /* 2, 3, 4 or 8 (AVX2 has 4 and 8 with groups of 8k; the rest are portable) */
     uint32_t group_size;
     uint32_t flags;         /* SC_QUANT_BF16_ROUND honoured; never HAS_GIDX here */
 } sc_cpu_qrow;
@@ -201,8 +209,7 @@ static inline float sc__cpu_qg_weight(const sc_cpu_qrow *q, int64_t k) {
     uint16_t sh;
     memcpy(&sh, q->scales + g * 2, 2);
     const float w = sc__f16_to_f32_inl(sh) * (float)(code - (int32_t)q->zeros[g]);
-    return (q->flags & SC_QUANT_BF16_ROUND) ? sc__bf16_to_f32_inl(sc__f32_to_bf16_inl(w))
-                                            : sc__f16_to_f32_inl(sc__f32_to_f16_inl(w));
+    return (q->flags & SC_QUANT_BF16_ROUND) ? sc__round_bf16_inl(w) : sc__round_f16_inl(w);
 }
 
 typedef struct sc_cpu_kernels {
@@ -213,12 +220,15 @@ typedef struct sc_cpu_kernels {
     float (*dot_bf16)(const uint16_t *a, const float *b, int64_t n);
     /* out[r] = dot(w + r*ldw, x), r = 0..3: four weight rows share x loads */
     void (*dot4_f32)(const float *w, int64_t ldw, const float *x, int64_t n, float out[4]);
-    /* fused dequant-dot of one QG row (bits 4 or 8, no g_idx) with x [K] */
+    /* the same for two columns at once: out0[r] = dot(w_r, x0), out1[r] = dot(w_r, x1) */
+    void (*dot4x2_f32)(const float *w, int64_t ldw, const float *x0, const float *x1, int64_t n, float out0[4],
+                       float out1[4]);
+    /* fused dequant-dot of one QG row (no g_idx) with x [K] */
     float (*dot_qg)(const sc_cpu_qrow *q, const float *x, int64_t K);
     /* conversions to f32 */
     void (*cvt_f16)(const uint16_t *src, float *dst, int64_t n);
     void (*cvt_bf16)(const uint16_t *src, float *dst, int64_t n);
-    void (*dequant_qg)(const sc_cpu_qrow *q, float *dst, int64_t K); /* bits 4 or 8 */
+    void (*dequant_qg)(const sc_cpu_qrow *q, float *dst, int64_t K); /* no g_idx */
     /* y[i] += a * x[i], x of the cache type */
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);

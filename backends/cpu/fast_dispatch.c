@@ -9,17 +9,35 @@
 
 #include "cpu_impl.h"
 
+#if SC_CPU_X86
+#include <cpuid.h>
+
+/* AVX2 + FMA + F16C usable: the CPU has them (CPUID) and the OS saves the
+ * YMM registers (OSXSAVE, XCR0 bits 1-2). Done with cpuid rather than
+ * __builtin_cpu_supports because clang's builtin does not know "f16c". */
+static bool cpu_has_avx2_fma_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(fma && osxsave && avx && f16c)) return false;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    if ((xlo & 6u) != 6u) return false;
+    if (__get_cpuid_max(0, NULL) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & (1u << 5)) != 0; /* AVX2 */
+}
+#endif
+
 static _Atomic(const sc_cpu_kernels *) active;
 static atomic_bool force_generic;
 
 static const sc_cpu_kernels *detect(void) {
     const char *env = getenv("STRIXCORE_CPU_FEATURES");
     if (atomic_load(&force_generic) || (env && strcasecmp(env, "generic") == 0)) return sc__cpu_kernels_generic();
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-        sc__cpu_kernels_avx2())
-        return sc__cpu_kernels_avx2();
+#if SC_CPU_X86
+    if (cpu_has_avx2_fma_f16c() && sc__cpu_kernels_avx2()) return sc__cpu_kernels_avx2();
 #endif
     return sc__cpu_kernels_generic();
 }

@@ -9,7 +9,7 @@
  */
 #include "cpu_impl.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if SC_CPU_X86
 
 #include <immintrin.h>
 
@@ -121,6 +121,49 @@ SC_AVX2 static void dot4_f32(const float *w, int64_t ldw, const float *x, int64_
     out[3] = hsum(s3) + t3;
 }
 
+/* 4 rows x 2 columns: 6 loads feed 8 FMAs (dot4: 5 loads for 4), so the
+ * prefill GEMM is bound by the FMA units rather than by loads. */
+SC_AVX2 static void dot4x2_f32(const float *w, int64_t ldw, const float *x0, const float *x1, int64_t n,
+                               float out0[4], float out1[4]) {
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* hot loop */
+        const __m256 u = _mm256_loadu_ps(x0 + i), v = _mm256_loadu_ps(x1 + i);
+        __m256 r = _mm256_loadu_ps(w0 + i);
+        a0 = _mm256_fmadd_ps(r, u, a0);
+        b0 = _mm256_fmadd_ps(r, v, b0);
+        r = _mm256_loadu_ps(w1 + i);
+        a1 = _mm256_fmadd_ps(r, u, a1);
+        b1 = _mm256_fmadd_ps(r, v, b1);
+        r = _mm256_loadu_ps(w2 + i);
+        a2 = _mm256_fmadd_ps(r, u, a2);
+        b2 = _mm256_fmadd_ps(r, v, b2);
+        r = _mm256_loadu_ps(w3 + i);
+        a3 = _mm256_fmadd_ps(r, u, a3);
+        b3 = _mm256_fmadd_ps(r, v, b3);
+    }
+    float t[8] = {0};
+    for (; i < n; i++) {
+        t[0] += w0[i] * x0[i];
+        t[1] += w1[i] * x0[i];
+        t[2] += w2[i] * x0[i];
+        t[3] += w3[i] * x0[i];
+        t[4] += w0[i] * x1[i];
+        t[5] += w1[i] * x1[i];
+        t[6] += w2[i] * x1[i];
+        t[7] += w3[i] * x1[i];
+    }
+    out0[0] = hsum(a0) + t[0];
+    out0[1] = hsum(a1) + t[1];
+    out0[2] = hsum(a2) + t[2];
+    out0[3] = hsum(a3) + t[3];
+    out1[0] = hsum(b0) + t[4];
+    out1[1] = hsum(b1) + t[5];
+    out1[2] = hsum(b2) + t[6];
+    out1[3] = hsum(b3) + t[7];
+}
+
 /* ---- QG: 8 codes at a time --------------------------------------------- */
 
 /* Codes k..k+7 as floats. 4-bit: k % 8 == 0, so the eight nibbles are one
@@ -149,7 +192,8 @@ SC_AVX2 static inline __m256 qg_weights8(__m256 codes, __m256 vz, __m256 vs, boo
 }
 
 SC_AVX2 static float dot_qg(const sc_cpu_qrow *q, const float *x, int64_t K) {
-    if (q->bits != 4 && q->bits != 8) return sc__cpu_kernels_generic()->dot_qg(q, x, K);
+    /* 2/3 bits and groups that split 8-column blocks: the portable table path */
+    if ((q->bits != 4 && q->bits != 8) || q->group_size % 8 != 0) return sc__cpu_kernels_generic()->dot_qg(q, x, K);
     const bool bf16 = (q->flags & SC_QUANT_BF16_ROUND) != 0;
     const int64_t gs = q->group_size;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
@@ -174,7 +218,7 @@ SC_AVX2 static float dot_qg(const sc_cpu_qrow *q, const float *x, int64_t K) {
 }
 
 SC_AVX2 static void dequant_qg(const sc_cpu_qrow *q, float *dst, int64_t K) {
-    if (q->bits != 4 && q->bits != 8) {
+    if ((q->bits != 4 && q->bits != 8) || q->group_size % 8 != 0) {
         sc__cpu_kernels_generic()->dequant_qg(q, dst, K);
         return;
     }
@@ -321,6 +365,7 @@ static const sc_cpu_kernels avx2_kernels = {
     .dot_f16 = dot_f16,
     .dot_bf16 = dot_bf16,
     .dot4_f32 = dot4_f32,
+    .dot4x2_f32 = dot4x2_f32,
     .dot_qg = dot_qg,
     .cvt_f16 = cvt_f16,
     .cvt_bf16 = cvt_bf16,

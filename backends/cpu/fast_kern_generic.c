@@ -60,21 +60,67 @@ static void dot4_f32(const float *w, int64_t ldw, const float *x, int64_t n, flo
     out[3] = s3;
 }
 
-static inline float qg_weight(const sc_cpu_qrow *q, int64_t k) { return sc__cpu_qg_weight(q, k); }
-
-static float dot_qg(const sc_cpu_qrow *q, const float *x, int64_t K) {
-    float s0 = 0.0f, s1 = 0.0f;
-    int64_t k = 0;
-    for (; k + 2 <= K; k += 2) {
-        s0 += qg_weight(q, k) * x[k];
-        s1 += qg_weight(q, k + 1) * x[k + 1];
-    }
-    for (; k < K; k++) s0 += qg_weight(q, k) * x[k];
-    return s0 + s1;
+static void dot4x2_f32(const float *w, int64_t ldw, const float *x0, const float *x1, int64_t n, float out0[4],
+                       float out1[4]) {
+    dot4_f32(w, ldw, x0, n, out0);
+    dot4_f32(w, ldw, x1, n, out1);
 }
 
-static void dequant_qg(const sc_cpu_qrow *q, float *dst, int64_t K) {
-    for (int64_t k = 0; k < K; k++) dst[k] = qg_weight(q, k);
+/* Dequantise columns [k0, k1) of a QG row (no g_idx) into dst[0 .. k1-k0).
+ * Per group segment: at 2-4 bits every possible weight of the group is
+ * rounded once into a table of 2^bits entries and each column is a lookup;
+ * at 8 bits (or for segments shorter than the table) each weight is computed. */
+static void qg_range(const sc_cpu_qrow *q, int64_t k0, int64_t k1, float *dst) {
+    const int64_t gs = q->group_size;
+    const uint32_t n_codes = 1u << q->bits;
+    const bool bf16 = (q->flags & SC_QUANT_BF16_ROUND) != 0;
+    float lut[16]; /* bits <= 4 */
+    for (int64_t k = k0; k < k1;) {
+        const int64_t g = k / gs, end = (g + 1) * gs < k1 ? (g + 1) * gs : k1;
+        uint16_t sh;
+        memcpy(&sh, q->scales + g * 2, 2);
+        const float scale = sc__f16_to_f32_inl(sh);
+        const int32_t zero = q->zeros[g];
+        if (q->bits == 8) { /* 256 possible weights: cheaper to compute the ones we meet */
+            for (; k < end; k++) {
+                const float w = scale * (float)((int32_t)q->codes[k] - zero);
+                dst[k - k0] = bf16 ? sc__round_bf16_inl(w) : sc__round_f16_inl(w);
+            }
+            continue;
+        }
+        if (end - k < (int64_t)n_codes) { /* tiny groups: no table */
+            for (; k < end; k++) dst[k - k0] = sc__cpu_qg_weight(q, k);
+            continue;
+        }
+        for (uint32_t c = 0; c < n_codes; c++) {
+            const float w = scale * (float)((int32_t)c - zero);
+            lut[c] = bf16 ? sc__round_bf16_inl(w) : sc__round_f16_inl(w);
+        }
+        if (q->bits == 4) {
+            for (; k < end; k++) dst[k - k0] = lut[(q->codes[k >> 1] >> ((k & 1) * 4)) & 15u]; /* hot loop */
+        } else {
+            for (; k < end; k++) {
+                const uint64_t bit = (uint64_t)k * q->bits;
+                uint32_t v = q->codes[bit >> 3];
+                if ((bit & 7u) + q->bits > 8) v |= (uint32_t)q->codes[(bit >> 3) + 1] << 8;
+                dst[k - k0] = lut[(v >> (bit & 7u)) & (n_codes - 1u)];
+            }
+        }
+    }
+}
+
+static void dequant_qg(const sc_cpu_qrow *q, float *dst, int64_t K) { qg_range(q, 0, K, dst); }
+
+/* Dequantise 256 columns at a time into the stack, then an f32 dot. */
+static float dot_qg(const sc_cpu_qrow *q, const float *x, int64_t K) {
+    float buf[256];
+    float acc = 0.0f;
+    for (int64_t k0 = 0; k0 < K; k0 += 256) {
+        const int64_t k1 = k0 + 256 < K ? k0 + 256 : K;
+        qg_range(q, k0, k1, buf);
+        acc += dot_f32(buf, x + k0, k1 - k0);
+    }
+    return acc;
 }
 
 static void cvt_f16(const uint16_t *src, float *dst, int64_t n) {
@@ -147,6 +193,7 @@ static const sc_cpu_kernels generic_kernels = {
     .dot_f16 = dot_f16,
     .dot_bf16 = dot_bf16,
     .dot4_f32 = dot4_f32,
+    .dot4x2_f32 = dot4x2_f32,
     .dot_qg = dot_qg,
     .cvt_f16 = cvt_f16,
     .cvt_bf16 = cvt_bf16,

@@ -10,8 +10,9 @@
  *    straight from its stored form (f32/f16/bf16 SIMD dots, QG fused
  *    unpack-dequantise-round-FMA), so weights are read exactly once.
  *  - otherwise (prefill): the chunk's rows are converted once to f32 in
- *    per-thread scratch, then every column is dotted with four rows at a time
- *    (dot4), the column staying in L1 while the rows stream from L2.
+ *    per-thread scratch, then columns are dotted two at a time with four
+ *    rows at a time (dot4x2), the columns staying in L1 while the rows
+ *    stream from L2.
  * QG with g_idx (act-order) always goes through sc_quant_dequant_row.
  */
 #include <stdatomic.h>
@@ -127,11 +128,22 @@ static int rows_blocked(const mm_ctx *c, const mm_job *job, int64_t r0, int64_t 
         rows = buf;
         ldw = K;
     }
-    for (int64_t m = 0; m < job->M; m++) {
+    int64_t m = 0;
+    for (; m + 2 <= job->M; m += 2) { /* two columns per pass: each row load feeds two FMAs */
+        const float *x0 = job->xc[m], *x1 = job->xc[m + 1];
+        float *y0 = job->yc[m] + r0, *y1 = job->yc[m + 1] + r0;
+        int64_t r = 0;
+        for (; r + 4 <= R; r += 4) c->kr->dot4x2_f32(rows + r * ldw, ldw, x0, x1, K, y0 + r, y1 + r); /* hot loop */
+        for (; r < R; r++) {
+            y0[r] = c->kr->dot_f32(rows + r * ldw, x0, K);
+            y1[r] = c->kr->dot_f32(rows + r * ldw, x1, K);
+        }
+    }
+    for (; m < job->M; m++) {
         const float *x = job->xc[m];
         float *y = job->yc[m] + r0;
         int64_t r = 0;
-        for (; r + 4 <= R; r += 4) c->kr->dot4_f32(rows + r * ldw, ldw, x, K, y + r); /* hot loop */
+        for (; r + 4 <= R; r += 4) c->kr->dot4_f32(rows + r * ldw, ldw, x, K, y + r);
         for (; r < R; r++) y[r] = c->kr->dot_f32(rows + r * ldw, x, K);
     }
     return SC_OK;
@@ -150,15 +162,15 @@ static void mm_task(void *vctx, int64_t task) {
     }
 }
 
-/* Chunk the N rows of every job and run all (job, chunk) tasks. */
+/* Chunk the N rows of every job (n_jobs >= 1) and run all (job, chunk) tasks.
+ * total_m: columns over all jobs; max_m: the most columns of one job. */
 static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_t max_m, int64_t total_m) {
     const int64_t K = w->ne[0], N = w->ne[1];
     mm_ctx c = {.kr = sc__cpu_kernels(), .w = w, .K = K, .N = N, .jobs = jobs};
     atomic_init(&c.err, SC_OK);
-    /* total tasks we would like over all jobs, from the total work */
-    const int64_t want = sc__cpu_n_tasks(N * (n_jobs > 0 ? n_jobs : 1), 2.0 * (double)K * (double)total_m /
-                                                                       (double)(n_jobs > 0 ? n_jobs : 1));
-    int64_t per_job = want / (n_jobs > 0 ? n_jobs : 1);
+    /* tasks wanted over all jobs from the total work (2*K flops per row and column) */
+    const int64_t want = sc__cpu_n_tasks(N * n_jobs, 2.0 * (double)K * (double)total_m / (double)n_jobs);
+    int64_t per_job = want / n_jobs;
     if (per_job < 1) per_job = 1;
     int64_t rpt = (N + per_job - 1) / per_job;
     if (max_m >= MM_BLOCK_MIN_M) { /* bound the dequantised block, keep rows a multiple of 4 */

@@ -31,22 +31,31 @@ static int32_t load_int(const uint8_t *p, int32_t type) {
     return v;
 }
 
-/* A multi-index over a tensor's shape, advanced in logical order (ne0 fastest). */
+/* A multi-index over a tensor's shape, advanced in logical order (ne0
+ * fastest), carrying the byte offset along so each step is an add. */
 typedef struct walker {
     int64_t idx[SC_MAX_DIMS];
+    size_t off;
 } walker;
-
-static size_t walker_offset(const walker *w, const sc_tensor *t) {
-    size_t off = 0;
-    for (int d = 0; d < SC_MAX_DIMS; d++) off += (size_t)w->idx[d] * t->nb[d];
-    return off;
-}
 
 static void walker_next(walker *w, const sc_tensor *t) {
     for (int d = 0; d < SC_MAX_DIMS; d++) {
-        if (++w->idx[d] < t->ne[d]) return;
+        if (++w->idx[d] < t->ne[d]) {
+            w->off += t->nb[d];
+            return;
+        }
+        w->off -= (size_t)(t->ne[d] - 1) * t->nb[d]; /* back to the start of this dim (mod 2^64) */
         w->idx[d] = 0;
     }
+}
+
+static bool dense(const sc_tensor *t) {
+    size_t expect = sc__cpu_type_size(t->type);
+    for (int d = 0; d < SC_MAX_DIMS; d++) {
+        if (t->ne[d] != 1 && t->nb[d] != expect) return false;
+        expect *= (size_t)t->ne[d];
+    }
+    return true;
 }
 
 int sc__cpu_ref_cpy(sc_tensor *node) {
@@ -54,19 +63,23 @@ int sc__cpu_ref_cpy(sc_tensor *node) {
     const int64_t n = a->ne[0] * a->ne[1] * a->ne[2] * a->ne[3];
     const uint8_t *src = a->data;
     uint8_t *dst = node->data;
-    walker ws = {{0}}, wd = {{0}};
+    walker ws = {{0}, 0}, wd = {{0}, 0};
 
+    if (a->type == node->type && dense(a) && dense(node)) { /* same bytes, same order */
+        memmove(dst, src, (size_t)n * sc__cpu_type_size(a->type));
+        return SC_OK;
+    }
     if (a->type == SC_TYPE_I32 && node->type == SC_TYPE_I8) { /* narrowing: check first */
         for (int64_t i = 0; i < n; i++, walker_next(&ws, a)) {
-            int32_t v = load_int(src + walker_offset(&ws, a), a->type);
+            int32_t v = load_int(src + ws.off, a->type);
             if (v < INT8_MIN || v > INT8_MAX) return SC_ERANGE;
         }
-        ws = (walker){{0}};
+        ws = (walker){{0}, 0};
     }
     const size_t esize = sc__cpu_type_size(a->type);
     for (int64_t i = 0; i < n; i++, walker_next(&ws, a), walker_next(&wd, node)) {
-        const uint8_t *ps = src + walker_offset(&ws, a);
-        uint8_t *pd = dst + walker_offset(&wd, node);
+        const uint8_t *ps = src + ws.off;
+        uint8_t *pd = dst + wd.off;
         if (a->type == node->type) {
             memcpy(pd, ps, esize);
         } else if (is_int(a->type)) {

@@ -2,10 +2,17 @@
  * backends/cpu/threadpool.c - persistent worker threads and a parallel-for.
  *
  * One process-wide pool. A parallel-for publishes a job (function, context,
- * task count) as a new "generation", wakes the workers, and works on it
- * itself; tasks are handed out dynamically through an atomic counter, so
- * uneven tasks balance. The caller returns once every worker has reported
- * back for that generation, so a job never outlives its stack context.
+ * task count) as a new "generation" and works on it itself; tasks are handed
+ * out dynamically through an atomic counter, so uneven tasks balance. The
+ * caller returns once every worker has reported back for that generation, so
+ * a job never outlives its stack context.
+ *
+ * Waiting is spin-then-sleep: a decode step runs hundreds of small parallel
+ * regions back to back, and a condition-variable round trip per region
+ * (tens of microseconds) would cost more than the work. Workers poll the
+ * generation for a while (yielding now and then, so an oversubscribed
+ * machine still makes progress) and only then sleep on `wake`; the caller
+ * polls `busy` the same way before sleeping on `done`.
  *
  * Regions are serialised (one job at a time); a parallel-for issued from
  * inside a task runs serially on that thread instead of deadlocking.
@@ -13,6 +20,7 @@
  * thread exits.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,23 +31,36 @@
 /* Below this much work (in rough flops) a parallel region costs more than it saves. */
 #define SC_CPU_MIN_PARALLEL_WORK 32768.0
 #define SC_CPU_MIN_TASK_WORK 8192.0
+/* Polls before sleeping (~0.1-1 ms), and a sched_yield every so many polls. */
+#define SC_CPU_SPIN 20000
+#define SC_CPU_SPIN_YIELD 256
+
+#if SC_CPU_X86
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield" ::: "memory")
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 static struct {
     pthread_mutex_t region; /* held by the thread running a parallel region */
-    pthread_mutex_t lock;   /* guards everything below except `next` */
-    pthread_cond_t wake;    /* workers: a new generation or stop */
-    pthread_cond_t done;    /* caller: busy reached 0 */
+    pthread_mutex_t lock;   /* sleeping and waking; guards want/started/n_workers */
+    pthread_cond_t wake;    /* workers sleep here for a new generation or stop */
+    pthread_cond_t done;    /* the caller sleeps here until busy reaches 0 */
     int want;               /* sc_cpu_set_threads value; 0 = one per online core */
     bool started;
     int n_workers;          /* threads besides the caller */
     pthread_t th[SC_CPU_MAX_THREADS];
-    uint64_t gen;
-    bool stop;
+    /* the current job: written by the caller before it bumps `gen` */
     sc_cpu_task_fn fn;
     void *ctx;
     int64_t n_tasks;
-    int busy;               /* workers still in the current generation */
-    atomic_llong next;      /* next task index to hand out */
+    atomic_uint_fast64_t gen; /* bumped (release) to publish a job */
+    atomic_bool stop;
+    atomic_int busy;          /* workers still in the current generation */
+    atomic_int sleepers;      /* workers asleep (or about to be) on `wake` */
+    atomic_llong next;        /* next task index to hand out */
 } pool = {
     .region = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -58,23 +79,39 @@ static void run_tasks(sc_cpu_task_fn fn, void *ctx, int64_t n) {
     }
 }
 
+static void spin_pause(int i) {
+    if (i % SC_CPU_SPIN_YIELD == SC_CPU_SPIN_YIELD - 1) sched_yield();
+    else cpu_relax();
+}
+
+/* Wait until the generation moves past `seen` or the pool stops. */
+static uint64_t wait_for_job(uint64_t seen) {
+    for (int i = 0; i < SC_CPU_SPIN; i++) {
+        uint64_t g = atomic_load_explicit(&pool.gen, memory_order_acquire);
+        if (g != seen || atomic_load(&pool.stop)) return g;
+        spin_pause(i);
+    }
+    pthread_mutex_lock(&pool.lock);
+    atomic_fetch_add(&pool.sleepers, 1); /* seq_cst: pairs with the caller's gen store + sleepers load */
+    while (atomic_load(&pool.gen) == seen && !atomic_load(&pool.stop)) pthread_cond_wait(&pool.wake, &pool.lock);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    pthread_mutex_unlock(&pool.lock);
+    return atomic_load_explicit(&pool.gen, memory_order_acquire);
+}
+
 static void *worker_main(void *arg) {
     uint64_t seen = (uint64_t)(uintptr_t)arg; /* the generation current at creation */
     in_region = true;
-    pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (!pool.stop && pool.gen == seen) pthread_cond_wait(&pool.wake, &pool.lock);
-        if (pool.stop) break;
-        seen = pool.gen;
-        sc_cpu_task_fn fn = pool.fn;
-        void *ctx = pool.ctx;
-        int64_t n = pool.n_tasks;
-        pthread_mutex_unlock(&pool.lock);
-        run_tasks(fn, ctx, n);
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.busy == 0) pthread_cond_signal(&pool.done);
+        seen = wait_for_job(seen);
+        if (atomic_load(&pool.stop)) break;
+        run_tasks(pool.fn, pool.ctx, pool.n_tasks); /* published before gen (acquire above) */
+        if (atomic_fetch_sub(&pool.busy, 1) == 1) { /* the last one out wakes a sleeping caller */
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
     }
-    pthread_mutex_unlock(&pool.lock);
     return NULL;
 }
 
@@ -90,13 +127,31 @@ int sc__cpu_n_threads(void) {
     return want > 0 ? want : online_cores();
 }
 
+/* After fork() the child has none of the parent's workers: forget them, so
+ * the child's first parallel-for starts its own (a server may daemonise
+ * after loading a model). Locks are re-made in case another thread held one. */
+static void child_after_fork(void) {
+    pthread_mutex_init(&pool.region, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.started = false;
+    pool.n_workers = 0;
+    atomic_store(&pool.busy, 0);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.stop, false);
+    in_region = false;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, child_after_fork); }
+
 /* Called with pool.region held. A failed pthread_create leaves fewer workers. */
 static void ensure_started(void) {
     if (pool.started) return;
+    pthread_once(&atfork_once, register_atfork);
     int n = sc__cpu_n_threads();
-    pthread_mutex_lock(&pool.lock);
-    uint64_t gen = pool.gen;
-    pthread_mutex_unlock(&pool.lock);
+    uint64_t gen = atomic_load(&pool.gen);
     int made = 0;
     for (int i = 0; i < n - 1; i++) {
         if (pthread_create(&pool.th[made], NULL, worker_main, (void *)(uintptr_t)gen) != 0) break;
@@ -108,12 +163,12 @@ static void ensure_started(void) {
 
 static void stop_workers(void) {
     pthread_mutex_lock(&pool.lock);
-    pool.stop = true;
+    atomic_store(&pool.stop, true);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     for (int i = 0; i < pool.n_workers; i++) pthread_join(pool.th[i], NULL);
     pthread_mutex_lock(&pool.lock);
-    pool.stop = false;
+    atomic_store(&pool.stop, false);
     pool.n_workers = 0;
     pool.started = false;
     pthread_mutex_unlock(&pool.lock);
@@ -145,21 +200,30 @@ void sc__cpu_parallel_for(int64_t n_tasks, sc_cpu_task_fn fn, void *ctx) {
         return;
     }
     in_region = true;
-    pthread_mutex_lock(&pool.lock);
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_tasks = n_tasks;
-    atomic_store_explicit(&pool.next, 0, memory_order_relaxed); /* published by the unlock below */
-    pool.busy = pool.n_workers;
-    pool.gen++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.busy, pool.n_workers, memory_order_relaxed);
+    atomic_fetch_add(&pool.gen, 1); /* seq_cst: publishes the job, then the sleepers check */
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
 
     run_tasks(fn, ctx, n_tasks);
 
-    pthread_mutex_lock(&pool.lock);
-    while (pool.busy > 0) pthread_cond_wait(&pool.done, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
+    bool finished = false;
+    for (int i = 0; i < SC_CPU_SPIN && !finished; i++) {
+        finished = atomic_load_explicit(&pool.busy, memory_order_acquire) == 0;
+        if (!finished) spin_pause(i);
+    }
+    if (!finished) {
+        pthread_mutex_lock(&pool.lock);
+        while (atomic_load(&pool.busy) > 0) pthread_cond_wait(&pool.done, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+    }
     in_region = false;
     pthread_mutex_unlock(&pool.region);
 }

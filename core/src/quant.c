@@ -128,8 +128,7 @@ int sc__quant_check(const sc_tensor *t) {
 }
 
 static inline float qg_round(float w, uint32_t flags) {
-    return (flags & SC_QUANT_BF16_ROUND) ? sc__bf16_to_f32_inl(sc__f32_to_bf16_inl(w))
-                                         : sc__f16_to_f32_inl(sc__f32_to_f16_inl(w));
+    return (flags & SC_QUANT_BF16_ROUND) ? sc__round_bf16_inl(w) : sc__round_f16_inl(w);
 }
 
 int sc_quant_dequant_row(const sc_tensor *t, const void *slab, int64_t row, float *out) {

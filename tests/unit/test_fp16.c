@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "strixcore/strixcore.h"
+#include "cpu_fp.h"
 
 static uint32_t bits_of(float f) {
     uint32_t u;
@@ -112,9 +113,21 @@ static void test_f16_special(void **state) {
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 __attribute__((target("f16c"))) static uint16_t hw_f32_to_f16(float f) {
     return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+
+/* F16C present and usable (OSXSAVE + AVX state enabled); cpuid because
+ * clang's __builtin_cpu_supports does not know "f16c". */
+static bool have_f16c(void) {
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    if ((c & (7u << 27)) != (7u << 27)) return false; /* OSXSAVE, AVX, F16C */
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 6u) == 6u;
 }
 #endif
 
@@ -123,8 +136,7 @@ __attribute__((target("f16c"))) static uint16_t hw_f32_to_f16(float f) {
 static void test_f16_vs_hardware(void **state) {
     (void)state;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("f16c")) skip();
+    if (!have_f16c()) skip();
     for (uint64_t u = 0; u < 0x100000000ull; u += 97) {
         float f = from_bits((uint32_t)u);
         uint16_t a = sc_f32_to_f16(f), b = hw_f32_to_f16(f);
@@ -138,6 +150,24 @@ static void test_f16_vs_hardware(void **state) {
 #else
     skip();
 #endif
+}
+
+/* The one-step f32 -> f16 -> f32 rounding the QG kernels use agrees with the
+ * two conversions on every 61st f32 bit pattern (and bf16 likewise). */
+static void test_round_helpers(void **state) {
+    (void)state;
+    for (uint64_t u = 0; u < 0x100000000ull; u += 61) {
+        float f = from_bits((uint32_t)u);
+        float a = sc__round_f16_inl(f), b = sc_f16_to_f32(sc_f32_to_f16(f));
+        if (isnan(f)) {
+            assert_true(isnan(a));
+        } else if (bits_of(a) != bits_of(b)) {
+            fail_msg("f32 0x%08x: round_f16 0x%08x, via f16 0x%08x", (unsigned)u, bits_of(a), bits_of(b));
+        }
+        a = sc__round_bf16_inl(f);
+        b = sc_bf16_to_f32(sc_f32_to_bf16(f));
+        assert_true(isnan(f) ? isnan(a) : bits_of(a) == bits_of(b));
+    }
 }
 
 static void test_bf16(void **state) {
@@ -177,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_f16_rne_midpoints),
         cmocka_unit_test(test_f16_special),
         cmocka_unit_test(test_f16_vs_hardware),
+        cmocka_unit_test(test_round_helpers),
         cmocka_unit_test(test_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
