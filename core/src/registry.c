@@ -9,6 +9,7 @@
  * never fails because of what is on disk.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -231,6 +232,20 @@ static void scan_dir(sc_registry_t *reg, const char *dir) {
 /* One search-path entry: a directory to scan or a single .so file. `origin`
  * says where it came from for the log. Missing default directories are
  * normal (nothing installed yet) and only logged at debug level. */
+static void add_entry(sc_registry_t *reg, const char *entry, const char *origin, bool quiet_missing);
+
+/* <dir of libstrixcore.so>/strixcore/plugins: finds the plugins of an install
+ * that was moved or made with `cmake --install --prefix` after configuring. */
+static void add_relocated_dir(sc_registry_t *reg) {
+    Dl_info info;
+    if (!dladdr((void *)&sc_registry_create, &info) || !info.dli_fname) return;
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (!slash) return;
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof dir, "%.*s/strixcore/plugins", (int)(slash - info.dli_fname), info.dli_fname);
+    if (n > 0 && (size_t)n < sizeof dir) add_entry(reg, dir, "library-relative plugin dir", true);
+}
+
 static void add_entry(sc_registry_t *reg, const char *entry, const char *origin, bool quiet_missing) {
     struct stat st;
     if (!entry[0])
@@ -283,6 +298,7 @@ int sc_registry_create(const sc_registry_opts *opts, sc_registry_t **out) {
         return rc;
     }
     if (!(SC_HAS_FIELD(opts, sc_registry_opts, no_default_paths) && opts->no_default_paths)) {
+        add_relocated_dir(reg);
 #ifdef SC_PLUGIN_INSTALL_DIR
         add_entry(reg, SC_PLUGIN_INSTALL_DIR, "install plugin dir", true);
 #endif
