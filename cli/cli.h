@@ -51,4 +51,16 @@ const char *sc_cli_plugin_status_name(sc_plugin_status status);
 int sc_cmd_plugins(sc_cli *cli, int argc, char **argv);
 int sc_cmd_devices(sc_cli *cli, int argc, char **argv);
 
+/* model commands (cli/cmd_run.c, cli/cmd_bench.c) */
+#include "strixcore/model.h"
+int sc_cmd_run(sc_cli *cli, int argc, char **argv);
+int sc_cmd_bench(sc_cli *cli, int argc, char **argv);
+/* option values: SC_CLI_OK or SC_CLI_USAGE */
+int sc_cli_parse_int(const char *s, int min, int max, int *out);
+int sc_cli_parse_float(const char *s, float *out);
+int sc_cli_parse_type(const char *s, sc_type *out); /* f32 | f16 | bf16 */
+/* a loading bar on stderr while the model loads (only on a terminal) */
+void sc_cli_progress_attach(sc_model_opts *mo, const char *label);
+void sc_cli_progress_done(sc_model_opts *mo);
+
 #endif

@@ -19,6 +19,10 @@ static int cmd_help(sc_cli *cli, int argc, char **argv);
 static const sc_cli_cmd commands[] = {
     {"plugins", "[--json]", "list every plugin found: status, devices, or why it was rejected", sc_cmd_plugins},
     {"devices", "[--json]", "list usable devices; * marks the one --backend picks", sc_cmd_devices},
+    {"run", "MODEL_DIR [-p PROMPT] [OPTIONS]",
+     "stream an answer to PROMPT, or chat on stdin; `strixcore run` alone lists the options", sc_cmd_run},
+    {"bench", "[MODEL_DIR | --synthetic NAME] [OPTIONS]",
+     "prefill/decode tok/s (llama-bench style) and achieved memory bandwidth; -p N -n N -r N -o md|json", sc_cmd_bench},
     {"help", "[COMMAND]", "show this help, or one command's", cmd_help},
 };
 

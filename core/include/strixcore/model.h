@@ -23,7 +23,7 @@ typedef struct sc_model_opts {
     int64_t max_model_len;      /* tokens of context per sequence; 0 = min(max_position_embeddings, 4096) */
     int max_seqs;               /* sequences sharing the KV cache; 0 = 1 */
     int block_size;             /* KV block size in tokens; 0 = 16 */
-    sc_type kv_type;            /* SC_TYPE_F32 (default when 0 is passed... F32 is 0), F16 or BF16 */
+    sc_type kv_type;            /* SC_TYPE_F32 (0, the default), SC_TYPE_F16 or SC_TYPE_BF16 */
     sc_type weight_type;        /* synthetic models only: F32, F16, BF16 */
     uint64_t seed;              /* synthetic models only */
     sc_progress_fn progress;    /* called while loading; may be NULL */
@@ -51,6 +51,25 @@ SC_API int64_t sc_model_seq_len(const sc_model_t *m, int seq);
  * append them to its cache. logits: [n, vocab] when all_logits, else
  * [vocab] for the last token. Past max_model_len is SC_ERANGE (nothing written). */
 SC_API int sc_model_forward(sc_model_t *m, int seq, const int32_t *tokens, int n, float *logits, bool all_logits);
+
+/* ---- appended: batches of several sequences (continuous batching) ---------
+ *
+ * Token i of the batch goes to sequence seq[i] at that sequence's next
+ * position (a sequence's tokens in batch order). `logits` flags the tokens
+ * whose logits are returned (NULL: the last token of each sequence in the
+ * batch); the output holds one row of vocab floats per flagged token, in
+ * token order. Token ids and lengths (SC_ERANGE past max_model_len) are
+ * checked for the whole batch before anything is written. In both forward
+ * calls the logits pointer may be NULL: the tokens only fill the cache (the
+ * last layer stops after its cache writes). Options with struct_size 0 are
+ * read whole, so a zero-initialised sc_model_opts works. */
+typedef struct sc_model_batch {
+    int n_tokens;
+    const int32_t *tokens;      /* [n_tokens] */
+    const int32_t *seq;         /* [n_tokens] sequence of each token */
+    const uint8_t *logits;      /* [n_tokens] nonzero: return this token's logits; may be NULL */
+} sc_model_batch;
+SC_API int sc_model_forward_batch(sc_model_t *m, const sc_model_batch *b, float *logits);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,31 @@
+/*
+ * strixcore/bandwidth.h - how fast this machine's memory can be read: the
+ * ceiling that batch-1 decode (memory-bound) is measured against.
+ */
+#ifndef STRIXCORE_BANDWIDTH_H
+#define STRIXCORE_BANDWIDTH_H
+
+#include "strixcore/strixcore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sc_bw_probe {
+    double gbps;        /* best run, 1e9 bytes per second */
+    double mean_gbps;   /* mean over the runs */
+    size_t bytes;       /* buffer size read per run */
+    int threads;
+    int runs;
+} sc_bw_probe;
+
+/* Read a buffer of `bytes` (0 = 1 GiB: far past any last-level cache) with
+ * n_threads threads (0 = one per online core), each summing its own slice,
+ * `runs` times (0 = 5); the best run is the figure (the others lost time to
+ * other processes). SC_ENOMEM when the buffer cannot be had. */
+SC_API int sc_mem_read_bandwidth(size_t bytes, int n_threads, int runs, sc_bw_probe *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,172 @@
+/*
+ * core/src/bandwidth.c - the CPU memory read probe.
+ *
+ * Decode at batch 1 reads every weight once per token, so tok/s times the
+ * bytes read per token is an achieved bandwidth, and this probe is what it is
+ * compared with. The probe does the same kind of work: each thread streams a
+ * contiguous slice once, read-only, summing 64 bytes per iteration into
+ * independent accumulators (so the adds never wait on each other and the
+ * loads stay in flight), and the sum is kept so the reads cannot be
+ * optimised away. Threads start together on a signal; a run lasts from the
+ * signal to the last thread's finish.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "strixcore/bandwidth.h"
+
+#define BW_MAX_THREADS 256
+
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+/* Start line: threads wait until go is 1 (run) or -1 (abandon: a thread
+ * could not be created). */
+typedef struct bw_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go;
+} bw_sync;
+
+typedef struct bw_job {
+    const unsigned char *base;
+    size_t len;                 /* bytes, a multiple of 64 */
+    bw_sync *sync;
+    uint64_t sum;
+    double t_end;
+    bool fill;                  /* first touch: write instead of read */
+} bw_job;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *bw_thread(void *arg) {
+    bw_job *j = arg;
+    int go;
+    pthread_mutex_lock(&j->sync->mu);
+    while (j->sync->go == 0)
+        pthread_cond_wait(&j->sync->cv, &j->sync->mu);
+    go = j->sync->go;
+    pthread_mutex_unlock(&j->sync->mu);
+    if (go < 0)
+        return NULL;
+    if (j->fill) {
+        /* pages are faulted in by the thread that later reads them */
+        memset((void *)(uintptr_t)j->base, 1, j->len);
+    } else {
+        const v2u64 *p = (const v2u64 *)(const void *)j->base;
+        const size_t n = j->len / sizeof(v2u64);
+        v2u64 a0 = {0, 0}, a1 = {0, 0}, a2 = {0, 0}, a3 = {0, 0};
+        /* hot loop: 64 bytes per iteration, four independent sums */
+        for (size_t i = 0; i < n; i += 4) {
+            a0 += p[i];
+            a1 += p[i + 1];
+            a2 += p[i + 2];
+            a3 += p[i + 3];
+        }
+        a0 += a1 + a2 + a3;
+        j->sum = a0[0] + a0[1];
+    }
+    j->t_end = now_s();
+    return NULL;
+}
+
+/* One pass of every thread over its slice; seconds from start to the last finish. */
+static int bw_pass(bw_job *jobs, int nt, bool fill, double *secs) {
+    pthread_t th[BW_MAX_THREADS];
+    bw_sync sync = {.go = 0};
+    double t0, t_end = 0.0;
+    int started = 0;
+    pthread_mutex_init(&sync.mu, NULL);
+    pthread_cond_init(&sync.cv, NULL);
+    for (int i = 0; i < nt; i++) {
+        jobs[i].sync = &sync;
+        jobs[i].fill = fill;
+    }
+    for (; started < nt; started++)
+        if (pthread_create(&th[started], NULL, bw_thread, &jobs[started]) != 0)
+            break;
+    pthread_mutex_lock(&sync.mu);
+    sync.go = started == nt ? 1 : -1;
+    pthread_cond_broadcast(&sync.cv);
+    pthread_mutex_unlock(&sync.mu);
+    t0 = now_s();
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        t_end = SC_MAX(t_end, jobs[i].t_end);
+    }
+    *secs = t_end - t0;
+    pthread_cond_destroy(&sync.cv);
+    pthread_mutex_destroy(&sync.mu);
+    return started == nt ? SC_OK : SC_ENOMEM;
+}
+
+int sc_mem_read_bandwidth(size_t bytes, int n_threads, int runs, sc_bw_probe *out) {
+    unsigned char *buf;
+    bw_job *jobs;
+    size_t slice;
+    double best = 0.0, total = 0.0;
+    int rc = SC_OK;
+    uint64_t sink = 0;
+
+    if (!out)
+        return SC_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (bytes == 0)
+        bytes = (size_t)1 << 30;
+    if (n_threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        n_threads = n > 0 ? (int)n : 1;
+    }
+    n_threads = SC_MIN(n_threads, BW_MAX_THREADS);
+    if (runs <= 0)
+        runs = 5;
+    slice = bytes / (size_t)n_threads / 64 * 64;
+    if (slice == 0)
+        return SC_EINVAL;
+    bytes = slice * (size_t)n_threads;
+    buf = aligned_alloc(64, bytes);
+    jobs = calloc((size_t)n_threads, sizeof(*jobs));
+    if (!buf || !jobs) {
+        free(buf);
+        free(jobs);
+        return SC_ENOMEM;
+    }
+    for (int i = 0; i < n_threads; i++) {
+        jobs[i].base = buf + (size_t)i * slice;
+        jobs[i].len = slice;
+    }
+    {
+        double s;
+        rc = bw_pass(jobs, n_threads, true, &s);
+    }
+    for (int r = 0; rc == SC_OK && r < runs; r++) {
+        double s = 0.0, gbps;
+        if ((rc = bw_pass(jobs, n_threads, false, &s)) < 0)
+            break;
+        for (int i = 0; i < n_threads; i++)
+            sink += jobs[i].sum;
+        gbps = s > 0.0 ? (double)bytes / s * 1e-9 : 0.0;
+        best = SC_MAX(best, gbps);
+        total += gbps;
+    }
+    /* every byte was 1: the sum proves the whole buffer was read */
+    if (rc == SC_OK && sink != (uint64_t)runs * (bytes / 8) * 0x0101010101010101ull)
+        rc = SC_EBACKEND;
+    if (rc == SC_OK) {
+        out->gbps = best;
+        out->mean_gbps = total / runs;
+        out->bytes = bytes;
+        out->threads = n_threads;
+        out->runs = runs;
+    }
+    free(buf);
+    free(jobs);
+    return rc;
+}
