@@ -11,14 +11,32 @@
  * printing follows Python's str()/repr().
  *
  * Pipeline: jinja_lex.c (source -> tokens, whitespace control) ->
- * jinja_parse.c (tokens -> AST) -> jinja_eval.c (AST + variables -> text),
- * with values in jinja_value.c and filters/tests/methods in
- * jinja_filters.c / jinja_methods.c. chat_template.c is the public API.
+ * jinja_parse.c (tokens -> AST) -> jinja_scope.c (Jinja's compile-time
+ * scoping) -> jinja_eval.c (AST + variables -> text), with values in
+ * jinja_value.c, obj.attr / obj[key] / slicing in jinja_access.c, and
+ * filters, tests and methods in jinja_filters.c, jinja_tests.c,
+ * jinja_methods.c. chat_template.c is the public API.
  *
  * Memory: a parsed template owns one arena (AST, constants); every render
  * owns another (all runtime values), freed in one go at the end of the
  * render. Runtime values are never freed individually, which also makes
  * reference cycles (a namespace holding itself) harmless.
+ *
+ * Known differences from Jinja2 (tests/chat checks the rest byte for byte):
+ *   - ints are 64-bit (Python's are unbounded): overflow is an error;
+ *   - {% extends/block/include/import/from/autoescape %}, the filters
+ *     batch, filesizeformat, forceescape, groupby, pprint, random, slice,
+ *     striptags, urlencode, urlize, wordwrap, xmlattr, the globals lipsum,
+ *     cycler, joiner, "\N{...}" escapes, str.format specs and "%" formats
+ *     other than %s %r %d %i are SC_ENOTSUP;
+ *   - upper/lower/title use simple (one-to-one) Unicode case mapping, so
+ *     "ß".upper() stays "ß" (Python: "SS"); Unicode tables are utf8proc's;
+ *   - reprs that contain a memory address in Python (generators, bound
+ *     methods, namespaces) print without it;
+ *   - Markup (from |safe) escapes operands of + as markupsafe does, but its
+ *     methods do not escape their arguments;
+ *   - constant folding is mirrored only where it changes output (slices of
+ *     constants in {{ }}).
  */
 #ifndef STRIXCORE_JINJA_H
 #define STRIXCORE_JINJA_H

@@ -45,32 +45,28 @@ static bool find_ref(const syms *s, const char *name) {
     return false;
 }
 
-static bool grow(scope *sc, void *arr_p, int *cap, int n, size_t elem) {
-    void **arr = arr_p;
-    if (n < *cap) return true;
-    int ncap = *cap ? *cap * 2 : 8;
-    void *na = sc__j_alloc(sc->a, (size_t)ncap * elem);
-    if (!na) {
-        sc->oom = true;
-        return false;
-    }
-    if (n) memcpy(na, *arr, (size_t)n * elem);
-    *arr = na;
-    *cap = ncap;
-    return true;
-}
-
 static void define(scope *sc, syms *s, const char *name, uint8_t kind) {
     int i = find_local(s, name);
     if (i >= 0) {
         s->kinds[i] = kind;
         return;
     }
-    int cap = s->cap;
-    if (!grow(sc, &s->names, &cap, s->n, sizeof(char *))) return;
-    int cap2 = s->cap;
-    if (!grow(sc, &s->kinds, &cap2, s->n, 1)) return;
-    s->cap = cap;
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 8;
+        const char **names = sc__j_alloc(sc->a, (size_t)cap * sizeof(char *));
+        uint8_t *kinds = sc__j_alloc(sc->a, (size_t)cap);
+        if (!names || !kinds) {
+            sc->oom = true;
+            return;
+        }
+        if (s->n) {
+            memcpy(names, s->names, (size_t)s->n * sizeof(char *));
+            memcpy(kinds, s->kinds, (size_t)s->n);
+        }
+        s->names = names;
+        s->kinds = kinds;
+        s->cap = cap;
+    }
     s->names[s->n] = name;
     s->kinds[s->n++] = kind;
 }
@@ -82,7 +78,18 @@ static bool stored(const syms *s, const char *name) {
 }
 
 static void add_store(scope *sc, syms *s, const char *name) {
-    if (stored(s, name) || !grow(sc, &s->stores, &s->scap, s->ns, sizeof(char *))) return;
+    if (stored(s, name)) return;
+    if (s->ns == s->scap) {
+        int cap = s->scap ? s->scap * 2 : 8;
+        const char **stores = sc__j_alloc(sc->a, (size_t)cap * sizeof(char *));
+        if (!stores) {
+            sc->oom = true;
+            return;
+        }
+        if (s->ns) memcpy(stores, s->stores, (size_t)s->ns * sizeof(char *));
+        s->stores = stores;
+        s->scap = cap;
+    }
     s->stores[s->ns++] = name;
 }
 
@@ -140,20 +147,25 @@ static void visit_if(scope *sc, syms *s, const jnode *n) {
     }
     br[2] = copy_syms(sc, s);
     if (!n->is_elif) visit_list(sc, &br[2], els);
-    /* branch_update */
-    const char *partial[64];
-    int counts[64], np = 0;
+    /* branch_update: count in how many branches each new name is stored */
+    int total = br[0].ns + br[1].ns + br[2].ns, np = 0;
+    const char **partial = sc__j_alloc(sc->a, (size_t)(total + 1) * sizeof(char *));
+    int *counts = sc__j_alloc(sc->a, (size_t)(total + 1) * sizeof(int));
+    if (!partial || !counts) {
+        sc->oom = true;
+        return;
+    }
     for (int b = 0; b < 3; b++)
         for (int i = 0; i < br[b].ns; i++) {
             const char *name = br[b].stores[i];
             if (stored(s, name)) continue;
             int k = 0;
             while (k < np && strcmp(partial[k], name)) k++;
-            if (k == np && np < 64) {
+            if (k == np) {
                 partial[np] = name;
                 counts[np++] = 0;
             }
-            if (k < 64) counts[k]++;
+            counts[k]++;
         }
     for (int b = 0; b < 3; b++) {
         for (int i = 0; i < br[b].n; i++) define(sc, s, br[b].names[i], br[b].kinds[i]);

@@ -2,7 +2,7 @@
  * core/src/model_config.c - config.json and generation_config.json of a
  * Hugging Face checkpoint (Qwen3 / Qwen3-MoE), parsed and validated.
  *
- * Both transformers dialects are accepted (formats.md section 7): 4.5x
+ * Both transformers dialects are accepted: 4.5x
  * writes num_experts, top-level rope_theta / rope_scaling and torch_dtype;
  * 5.x writes num_local_experts, rope_parameters {rope_theta, rope_type} and
  * dtype. Numbers must have the JSON type the model code needs: an integer
@@ -209,7 +209,7 @@ static int parse_arch(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
             return MC_FAIL(c, SC_EFORMAT, "%s", "\"architectures\" must be a non-empty list of strings");
         name = json_string_value(json_array_get(archs, 0));
     } else {
-        /* A bare config object saved without a model (formats.md section 7). */
+        /* A bare config object saved without a model (no architectures list). */
         json_t *mt = get(root, "model_type");
         if (!json_is_string(mt))
             return MC_FAIL(c, SC_EFORMAT, "%s", "neither \"architectures\" nor \"model_type\" is given");

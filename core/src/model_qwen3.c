@@ -1,6 +1,6 @@
 /*
  * core/src/model_qwen3.c - the forward graph of Qwen3ForCausalLM and
- * Qwen3MoeForCausalLM (docs/formats.md section 4.2), built once per step.
+ * Qwen3MoeForCausalLM (transformers modeling_qwen3*.py semantics), built once per step.
  *
  * Shapes are written outermost first: [T, D] is ne = {D, T}.
  * T = tokens in the step, D = hidden, H / Hkv = query / kv heads, hd = head_dim,

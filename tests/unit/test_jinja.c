@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -155,11 +156,11 @@ static void test_limits(void **state) {
     expect_error("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}", "{}", SC_ERANGE,
                  "loop iterations");
     /* left-deep chains are bounded at parse time, not by the C stack */
-    size_t n = 20000;
+    size_t n = 20000, len = 0;
     char *src = malloc(n * 4 + 16);
-    strcpy(src, "{{ 1");
-    for (size_t i = 0; i < n; i++) strcat(src + strlen(src) - 1, " + 1") ; /* builds "{{ 1 + 1 + ..." */
-    strcat(src, " }}");
+    len += (size_t)sprintf(src, "{{ 1");
+    for (size_t i = 0; i < n; i++) len += (size_t)sprintf(src + len, " + 1"); /* "{{ 1 + 1 + ... }}" */
+    strcpy(src + len, " }}");
     expect_error(src, "{}", SC_ERANGE, "nested too deeply");
     free(src);
 }
@@ -202,6 +203,22 @@ static void test_load(void **state) {
     assert_null(t);
 }
 
+static void test_strftime_now(void **state) {
+    (void)state;
+    char want[16], err[128], *out = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(want, sizeof want, "%Y", &tm);
+    sc_chat_template_t *t = NULL;
+    const char *src = "{{ strftime_now('%Y') }}";
+    assert_int_equal(sc_chat_template_parse(src, strlen(src), &t, err, sizeof err), SC_OK);
+    assert_int_equal(sc_chat_template_render(t, NULL, &out, NULL, err, sizeof err), SC_OK);
+    assert_string_equal(out, want);
+    free(out);
+    sc_chat_template_free(t);
+}
+
 /* One parsed template rendered from several threads at once. */
 typedef struct { const sc_chat_template_t *t; int ok; } thread_arg;
 
@@ -242,7 +259,7 @@ int main(void) {
         cmocka_unit_test(test_undefined),      cmocka_unit_test(test_scoping),
         cmocka_unit_test(test_syntax_errors),  cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_load),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_strftime_now),   cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

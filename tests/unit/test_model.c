@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_model.c - the Qwen3 / Qwen3-MoE forward pass against a
- * naive double-precision implementation of formats.md section 4.2 written
+ * naive double-precision implementation of the transformers Qwen3 maths written
  * here with plain loops, on tiny checkpoints written at test time with
  * sc_safetensors_write (HF names and shapes, config.json in the v4 or v5
  * dialect, per-expert or fused experts). Also: incremental decode, chunked

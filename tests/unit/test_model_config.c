@@ -54,7 +54,7 @@ static const char *QWEN3_0_6B =
     "  \"vocab_size\": 151936\n"
     "}\n";
 
-/* Qwen/Qwen3-30B-A3B (formats.md 4.3). */
+/* Qwen/Qwen3-30B-A3B as published. */
 static const char *QWEN3_30B_A3B =
     "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"attention_bias\": false, \"attention_dropout\": 0.0,"
     " \"bos_token_id\": 151643, \"decoder_sparse_step\": 1, \"eos_token_id\": 151645, \"head_dim\": 128,"
@@ -236,7 +236,7 @@ static void test_qwen3_moe(void **state) {
     assert_int_equal(c.intermediate_size, 0);
 }
 
-/* transformers 5.x writes another dialect (formats.md section 7). */
+/* transformers 5.x writes another dialect (num_local_experts, rope_parameters, dtype). */
 static void test_v5_dialect(void **state) {
     sc_model_config c;
     parse_ok(QWEN3_30B_A3B,
