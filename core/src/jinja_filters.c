@@ -1,6 +1,6 @@
 /*
- * core/src/jinja_filters.c - Jinja's built-in filters and tests (as in
- * jinja2/filters.py and jinja2/tests.py) plus transformers' tojson.
+ * core/src/jinja_filters.c - Jinja's built-in filters (as in
+ * jinja2/filters.py) plus transformers' tojson; tests are in jinja_tests.c.
  *
  * Filters that return generators in Jinja (map, select, reject,
  * selectattr, rejectattr, unique, items) return single-pass JL_GEN lists
