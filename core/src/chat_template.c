@@ -160,29 +160,6 @@ SC_API int sc_chat_template_render(const sc_chat_template_t *t, const char *vars
     return SC_OK;
 }
 
-static int read_file(const char *path, char **buf, size_t *len, char *err, size_t err_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, err_len, "%s: cannot open", path);
-        return SC_ENOENT;
-    }
-    jsb b;
-    sc__j_sb_init(&b, SC_CHAT_MAX_FILE);
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) sc__j_sb_putn(&b, tmp, n);
-    bool io = ferror(f) != 0;
-    fclose(f);
-    if (io || b.fail) {
-        sc__j_sb_free(&b);
-        set_err(err, err_len, "%s: %s", path, io ? "read error" : "file too large");
-        return io ? SC_EIO : SC_ERANGE;
-    }
-    *buf = b.p ? b.p : calloc(1, 1);
-    *len = b.len;
-    return *buf ? SC_OK : SC_ENOMEM;
-}
-
 /* tokenizer_config.json's chat_template: a string, or a list of
  * {"name", "template"} where "default" is the one transformers uses. */
 static int template_from_config(const char *path, const char *text, size_t len, sc_chat_template_t **out, char *err,
@@ -231,7 +208,7 @@ SC_API int sc_chat_template_load(const char *path, sc_chat_template_t **out, cha
     *out = NULL;
     char *text;
     size_t len;
-    int rc = read_file(path, &text, &len, err, err_len);
+    int rc = sc__read_file(path, SC_CHAT_MAX_FILE, &text, &len, err, err_len);
     if (rc) return rc;
     size_t pl = strlen(path), i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;

@@ -57,6 +57,11 @@ int sc__device_stream(sc_device_t *d, void **stream);
 sc_tensor *sc__ctx_new(sc_ctx_t *ctx, sc_type type, int ndims, const int64_t *ne);
 void sc__ctx_fail(sc_ctx_t *ctx, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Write a message into err (if given) and return code: `return sc__errf(...)`. */
+int sc__errf(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Read a whole file (NUL-terminated copy in *out, free()) of at most max_bytes. */
+int sc__read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, char *err, size_t err_len);
+
 /* Set default contiguous strides for t (non-QG types). */
 void sc__tensor_set_strides(sc_tensor *t);
 

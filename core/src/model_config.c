@@ -40,18 +40,6 @@ static const struct {
     {"Qwen3MoeForCausalLM", "qwen3_moe", SC_ARCH_QWEN3_MOE},
 };
 
-static int mc_error(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int mc_error(char *err, size_t err_len, int code, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -72,7 +60,7 @@ typedef struct mc_ctx {
     size_t err_len;
 } mc_ctx;
 
-#define MC_FAIL(c, code, fmt, ...) mc_error((c)->err, (c)->err_len, code, "%s: " fmt, (c)->file, __VA_ARGS__)
+#define MC_FAIL(c, code, fmt, ...) sc__errf((c)->err, (c)->err_len, code, "%s: " fmt, (c)->file, __VA_ARGS__)
 
 /* Absent and null both mean "not given" (transformers writes null for
  * unset optional ids). */
@@ -158,25 +146,6 @@ static int each_eos(const mc_ctx *c, json_t *obj, id_sink add, void *user) {
 static int first_eos(const mc_ctx *c, int32_t id, void *user) {
     int32_t *out = user;
     if (*out < 0) *out = id;
-    return SC_OK;
-}
-
-static int read_file(const char *path, char **out, size_t *out_len, char *err, size_t err_len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mc_error(err, err_len, errno == ENOENT ? SC_ENOENT : SC_EIO, "%s: %s", path, strerror(errno));
-    char *buf = malloc(MC_MAX_FILE + 1);
-    size_t len = buf ? fread(buf, 1, MC_MAX_FILE + 1, fp) : 0;
-    int bad = buf ? ferror(fp) : 0;
-    fclose(fp);
-    if (!buf) return mc_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
-    if (bad || len > MC_MAX_FILE) {
-        free(buf);
-        return bad ? mc_error(err, err_len, SC_EIO, "%s: read error", path)
-                   : mc_error(err, err_len, SC_ERANGE, "%s: larger than %zu bytes", path, MC_MAX_FILE);
-    }
-    *out = buf;
-    *out_len = len;
     return SC_OK;
 }
 
@@ -394,7 +363,7 @@ static int parse_named(const char *file, const char *json, size_t len, sc_model_
 
 int sc_model_config_parse(const char *json, size_t len, sc_model_config *cfg, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
-    if (!json || !cfg) return mc_error(err, err_len, SC_EINVAL, "config.json: NULL argument");
+    if (!json || !cfg) return sc__errf(err, err_len, SC_EINVAL, "config.json: NULL argument");
     return parse_named("config.json", json, len, cfg, err, err_len);
 }
 
@@ -411,9 +380,9 @@ int sc_model_config_load(const char *dir, sc_model_config *cfg, char *err, size_
     int rc;
 
     if (err && err_len) err[0] = '\0';
-    if (!dir || !cfg) return mc_error(err, err_len, SC_EINVAL, "config.json: NULL argument");
-    if (!(path = join(dir, "config.json"))) return mc_error(err, err_len, SC_ENOMEM, "%s: out of memory", dir);
-    rc = read_file(path, &text, &len, err, err_len);
+    if (!dir || !cfg) return sc__errf(err, err_len, SC_EINVAL, "config.json: NULL argument");
+    if (!(path = join(dir, "config.json"))) return sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", dir);
+    rc = sc__read_file(path, MC_MAX_FILE, &text, &len, err, err_len);
     if (rc == SC_OK) rc = parse_named(path, text, len, cfg, err, err_len);
     free(text);
     free(path);
@@ -462,16 +431,16 @@ int sc_generation_config_load(const char *dir, const sc_model_config *cfg, sc_ge
     int rc;
 
     if (err && err_len) err[0] = '\0';
-    if (!dir || !gen) return mc_error(err, err_len, SC_EINVAL, "generation_config.json: NULL argument");
+    if (!dir || !gen) return sc__errf(err, err_len, SC_EINVAL, "generation_config.json: NULL argument");
     memset(gen, 0, sizeof(*gen));
     gen->bos_token_id = cfg ? cfg->bos_token_id : -1;
     gen->temperature = 1.0f;
     gen->top_p = 1.0f;
     gen->repetition_penalty = 1.0f;
 
-    if (!(path = join(dir, "generation_config.json"))) return mc_error(err, err_len, SC_ENOMEM, "%s: out of memory", dir);
+    if (!(path = join(dir, "generation_config.json"))) return sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", dir);
     mc_ctx c = {path, err, err_len};
-    rc = read_file(path, &text, &len, err, err_len);
+    rc = sc__read_file(path, MC_MAX_FILE, &text, &len, err, err_len);
     if (rc == SC_ENOENT) { /* optional file: defaults */
         rc = SC_OK;
     } else if (rc == SC_OK) {

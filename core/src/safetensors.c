@@ -91,18 +91,6 @@ static int dtype_parse(const char *s, sc_st_dtype *out) {
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-static int st_error(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int st_error(char *err, size_t err_len, int code, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static int errno_code(int e) { return e == ENOENT || e == ENOTDIR ? SC_ENOENT : e == ENOMEM ? SC_ENOMEM : SC_EIO; }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -153,10 +141,10 @@ static int json_parse_error(const char *path, const char *what, const char *text
     if (json_error_code(je) == json_error_duplicate_key) {
         char key[256];
         duplicate_key_name(text, len, je->position, key, sizeof(key));
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: duplicate key \"%s\" (line %d column %d)", path, what, key,
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: duplicate key \"%s\" (line %d column %d)", path, what, key,
                         je->line, je->column);
     }
-    return st_error(err, err_len, SC_EFORMAT, "%s: %s is not valid JSON: line %d column %d: %s", path, what, je->line,
+    return sc__errf(err, err_len, SC_EFORMAT, "%s: %s is not valid JSON: line %d column %d: %s", path, what, je->line,
                     je->column, je->text);
 }
 
@@ -255,10 +243,10 @@ static int metadata_check(const char *path, json_t *meta, char *err, size_t err_
     const char *k;
     json_t *v;
     if (!json_is_object(meta))
-        return st_error(err, err_len, SC_EFORMAT, "%s: __metadata__: must be an object of strings", path);
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: __metadata__: must be an object of strings", path);
     json_object_foreach(meta, k, v) {
         if (!json_is_string(v))
-            return st_error(err, err_len, SC_EFORMAT, "%s: __metadata__: value of \"%s\" is not a string", path, k);
+            return sc__errf(err, err_len, SC_EFORMAT, "%s: __metadata__: value of \"%s\" is not a string", path, k);
     }
     return SC_OK;
 }
@@ -268,19 +256,19 @@ static int metadata_check(const char *path, json_t *meta, char *err, size_t err_
 static int parse_entry(const char *path, const char *name, json_t *v, uint64_t data_len, sc_st_tensor *t,
                        uint64_t *begin, uint64_t *end, char *err, size_t err_len) {
     if (!json_is_object(v))
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: entry is not an object", path, name);
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: entry is not an object", path, name);
 
     json_t *jd = json_object_get(v, "dtype");
     if (!json_is_string(jd))
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: \"dtype\" missing or not a string", path, name);
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: \"dtype\" missing or not a string", path, name);
     if (dtype_parse(json_string_value(jd), &t->dtype) != SC_OK)
-        return st_error(err, err_len, SC_ENOTSUP, "%s: %s: unknown dtype \"%s\"", path, name, json_string_value(jd));
+        return sc__errf(err, err_len, SC_ENOTSUP, "%s: %s: unknown dtype \"%s\"", path, name, json_string_value(jd));
 
     json_t *js = json_object_get(v, "shape");
     if (!json_is_array(js))
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: \"shape\" missing or not a list", path, name);
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: \"shape\" missing or not a list", path, name);
     if (json_array_size(js) > SC_ST_MAX_DIMS)
-        return st_error(err, err_len, SC_ENOTSUP, "%s: %s: %zu dims (at most %d supported)", path, name,
+        return sc__errf(err, err_len, SC_ENOTSUP, "%s: %s: %zu dims (at most %d supported)", path, name,
                         json_array_size(js), SC_ST_MAX_DIMS);
     t->ndims = (int)json_array_size(js);
     uint64_t nel = 1;
@@ -288,7 +276,7 @@ static int parse_entry(const char *path, const char *name, json_t *v, uint64_t d
     for (int d = 0; d < t->ndims; d++) {
         json_t *e = json_array_get(js, (size_t)d);
         if (!json_is_integer(e) || json_integer_value(e) < 0)
-            return st_error(err, err_len, SC_EFORMAT, "%s: %s: shape[%d] is not a non-negative integer", path, name,
+            return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: shape[%d] is not a non-negative integer", path, name,
                             d);
         t->shape[d] = json_integer_value(e);
         overflow |= __builtin_mul_overflow(nel, (uint64_t)t->shape[d], &nel);
@@ -299,24 +287,24 @@ static int parse_entry(const char *path, const char *name, json_t *v, uint64_t d
     if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
         !json_is_integer(json_array_get(jo, 1)) || json_integer_value(json_array_get(jo, 0)) < 0 ||
         json_integer_value(json_array_get(jo, 1)) < 0)
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: \"data_offsets\" must be [begin, end] (non-negative integers)",
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: \"data_offsets\" must be [begin, end] (non-negative integers)",
                         path, name);
     *begin = (uint64_t)json_integer_value(json_array_get(jo, 0));
     *end = (uint64_t)json_integer_value(json_array_get(jo, 1));
     if (*begin > *end)
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: data_offsets begin %llu > end %llu", path, name,
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: data_offsets begin %llu > end %llu", path, name,
                         (unsigned long long)*begin, (unsigned long long)*end);
 
     uint64_t nbytes;
     overflow |= __builtin_mul_overflow(nel, (uint64_t)g_dtypes[t->dtype].size, &nbytes);
     if (overflow || nbytes > SIZE_MAX)
-        return st_error(err, err_len, SC_EOVERFLOW, "%s: %s: shape x dtype size overflows", path, name);
+        return sc__errf(err, err_len, SC_EOVERFLOW, "%s: %s: shape x dtype size overflows", path, name);
     if (nbytes != *end - *begin)
-        return st_error(err, err_len, SC_EFORMAT, "%s: %s: shape and dtype %s give %llu bytes but data_offsets span %llu",
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: %s: shape and dtype %s give %llu bytes but data_offsets span %llu",
                         path, name, g_dtypes[t->dtype].name, (unsigned long long)nbytes,
                         (unsigned long long)(*end - *begin));
     if (*end > data_len)
-        return st_error(err, err_len, SC_ETRUNC,
+        return sc__errf(err, err_len, SC_ETRUNC,
                         "%s: %s: data ends at %llu but the data region has %llu bytes (truncated file?)", path, name,
                         (unsigned long long)*end, (unsigned long long)data_len);
     t->nbytes = (size_t)nbytes;
@@ -333,37 +321,37 @@ static int load_file(sc_safetensors_t *st, const char *path, char *err, size_t e
     int rc, n0 = st->n_tensors;
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return st_error(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
+    if (fd < 0) return sc__errf(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0) {
-        rc = st_error(err, err_len, SC_EIO, "%s: %s", path, strerror(errno));
+        rc = sc__errf(err, err_len, SC_EIO, "%s: %s", path, strerror(errno));
         close(fd);
         return rc;
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return st_error(err, err_len, SC_EFORMAT, "%s: not a regular file", path);
+        return sc__errf(err, err_len, SC_EFORMAT, "%s: not a regular file", path);
     }
     if (sb.st_size < 8) {
         close(fd);
-        return st_error(err, err_len, SC_ETRUNC, "%s: %lld bytes, shorter than the 8-byte header length (truncated?)",
+        return sc__errf(err, err_len, SC_ETRUNC, "%s: %lld bytes, shorter than the 8-byte header length (truncated?)",
                         path, (long long)sb.st_size);
     }
     f.map_len = (size_t)sb.st_size;
     f.map = mmap(NULL, f.map_len, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
-    if (f.map == MAP_FAILED) return st_error(err, err_len, errno_code(map_errno), "%s: mmap: %s", path, strerror(map_errno));
+    if (f.map == MAP_FAILED) return sc__errf(err, err_len, errno_code(map_errno), "%s: mmap: %s", path, strerror(map_errno));
 
     const uint8_t *base = f.map;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | base[i];
     if (hlen > ST_MAX_HEADER) {
-        rc = st_error(err, err_len, SC_EFORMAT, "%s: header length %llu exceeds the %llu-byte limit", path,
+        rc = sc__errf(err, err_len, SC_EFORMAT, "%s: header length %llu exceeds the %llu-byte limit", path,
                       (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
         goto fail;
     }
     if (hlen > f.map_len - 8) {
-        rc = st_error(err, err_len, SC_ETRUNC, "%s: header length %llu but only %zu bytes follow (truncated file?)",
+        rc = sc__errf(err, err_len, SC_ETRUNC, "%s: header length %llu but only %zu bytes follow (truncated file?)",
                       path, (unsigned long long)hlen, f.map_len - 8);
         goto fail;
     }
@@ -378,19 +366,19 @@ static int load_file(sc_safetensors_t *st, const char *path, char *err, size_t e
         goto fail;
     }
     if (!json_is_object(root)) {
-        rc = st_error(err, err_len, SC_EFORMAT, "%s: header is not a JSON object", path);
+        rc = sc__errf(err, err_len, SC_EFORMAT, "%s: header is not a JSON object", path);
         goto fail;
     }
 
     size_t n_entries = json_object_size(root);
     if ((rc = tensors_reserve(st, (int)SC_MIN(n_entries, (size_t)INT32_MAX))) != SC_OK) {
-        rc = st_error(err, err_len, rc, "%s: %s for %zu tensors", path, sc_strerror(rc), n_entries);
+        rc = sc__errf(err, err_len, rc, "%s: %s for %zu tensors", path, sc_strerror(rc), n_entries);
         goto fail;
     }
     ranges = malloc((n_entries ? n_entries : 1) * sizeof(*ranges));
     f.path = strdup(path);
     if (!ranges || !f.path) {
-        rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+        rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
 
@@ -408,7 +396,7 @@ static int load_file(sc_safetensors_t *st, const char *path, char *err, size_t e
         if ((rc = parse_entry(path, key, val, data_len, t, &b, &e, err, err_len)) != SC_OK) goto fail;
         t->name = strdup(key);
         if (!t->name) {
-            rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+            rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
             goto fail;
         }
         t->data = data + b;
@@ -425,7 +413,7 @@ static int load_file(sc_safetensors_t *st, const char *path, char *err, size_t e
     for (int i = 0; i < n_ranges; i++) {
         if (ranges[i].begin == ranges[i].end) continue;
         if (max_idx >= 0 && ranges[i].begin < max_end) {
-            rc = st_error(err, err_len, SC_EFORMAT, "%s: %s: data [%llu, %llu) overlaps tensor %s (ends at %llu)", path,
+            rc = sc__errf(err, err_len, SC_EFORMAT, "%s: %s: data [%llu, %llu) overlaps tensor %s (ends at %llu)", path,
                           st->tensors[ranges[i].idx].name, (unsigned long long)ranges[i].begin,
                           (unsigned long long)ranges[i].end, st->tensors[max_idx].name, (unsigned long long)max_end);
             goto fail;
@@ -441,7 +429,7 @@ static int load_file(sc_safetensors_t *st, const char *path, char *err, size_t e
     if (files) st->files = files;
     if (!sorted || !files) {
         free(sorted);
-        rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+        rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
     for (int i = 0; i < n_ranges; i++) sorted[i] = st->tensors[ranges[i].idx];
@@ -469,20 +457,20 @@ fail:
 /* ------------------------------------------------------------------------ */
 static int read_small_file(const char *path, size_t max, char **out, size_t *out_len, char *err, size_t err_len) {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return st_error(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
+    if (!fp) return sc__errf(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = SC_OK;
     for (;;) {
         if (len == cap) {
             if (cap >= max) {
-                rc = st_error(err, err_len, SC_ERANGE, "%s: larger than %zu bytes", path, max);
+                rc = sc__errf(err, err_len, SC_ERANGE, "%s: larger than %zu bytes", path, max);
                 break;
             }
             cap = cap ? SC_MIN(cap * 2, max) : 65536;
             char *nb = realloc(buf, cap);
             if (!nb) {
-                rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+                rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
                 break;
             }
             buf = nb;
@@ -490,7 +478,7 @@ static int read_small_file(const char *path, size_t max, char **out, size_t *out
         size_t got = fread(buf + len, 1, cap - len, fp);
         len += got;
         if (got == 0) {
-            if (ferror(fp)) rc = st_error(err, err_len, SC_EIO, "%s: read error", path);
+            if (ferror(fp)) rc = sc__errf(err, err_len, SC_EIO, "%s: read error", path);
             break;
         }
     }
@@ -537,30 +525,30 @@ static int load_index(sc_safetensors_t *st, const char *path, char *err, size_t 
     json_t *wm = json_object_get(root, "weight_map");
     json_t *md = json_object_get(root, "metadata");
     if (!json_is_object(root) || !json_is_object(wm) || json_object_size(wm) == 0) {
-        rc = st_error(err, err_len, SC_EFORMAT, "%s: expected an object with a non-empty \"weight_map\" object", path);
+        rc = sc__errf(err, err_len, SC_EFORMAT, "%s: expected an object with a non-empty \"weight_map\" object", path);
         goto done;
     }
     if (md && !json_is_object(md) && !json_is_null(md)) {
-        rc = st_error(err, err_len, SC_EFORMAT, "%s: \"metadata\" is not an object", path);
+        rc = sc__errf(err, err_len, SC_EFORMAT, "%s: \"metadata\" is not an object", path);
         goto done;
     }
 
     /* Distinct shard names, sorted so model-00001-of-N is mapped first. */
     shards = malloc(json_object_size(wm) * sizeof(*shards));
     if (!shards) {
-        rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+        rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     const char *key;
     json_t *val;
     json_object_foreach(wm, key, val) {
         if (!json_is_string(val)) {
-            rc = st_error(err, err_len, SC_EFORMAT, "%s: %s: shard name is not a string", path, key);
+            rc = sc__errf(err, err_len, SC_EFORMAT, "%s: %s: shard name is not a string", path, key);
             goto done;
         }
         const char *s = json_string_value(val);
         if (!shard_name_ok(s)) {
-            rc = st_error(err, err_len, SC_EFORMAT, "%s: %s: shard name \"%s\" must be a relative path without \"..\"",
+            rc = sc__errf(err, err_len, SC_EFORMAT, "%s: %s: shard name \"%s\" must be a relative path without \"..\"",
                           path, key, s);
             goto done;
         }
@@ -573,19 +561,19 @@ static int load_index(sc_safetensors_t *st, const char *path, char *err, size_t 
     const char *slash = strrchr(path, '/');
     dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
     if (!dir) {
-        rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+        rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     for (size_t i = 0; i < n_shards; i++) {
         free(shard_path);
         shard_path = join_path(dir, shards[i]);
         if (!shard_path) {
-            rc = st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+            rc = sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
             goto done;
         }
         if ((rc = load_file(st, shard_path, err, err_len)) != SC_OK) {
             if (rc == SC_ENOENT) /* say who asked for the missing shard */
-                st_error(err, err_len, rc, "%s: shard \"%s\" listed in %s does not exist", shard_path, shards[i], path);
+                sc__errf(err, err_len, rc, "%s: shard \"%s\" listed in %s does not exist", shard_path, shards[i], path);
             goto done;
         }
     }
@@ -593,23 +581,23 @@ static int load_index(sc_safetensors_t *st, const char *path, char *err, size_t 
     int a = -1, b = -1;
     if ((rc = build_hash(st, &a, &b)) != SC_OK) {
         if (rc == SC_EFORMAT)
-            st_error(err, err_len, rc, "%s: %s: tensor is in two shards: %s and %s", path, st->tensors[b].name,
+            sc__errf(err, err_len, rc, "%s: %s: tensor is in two shards: %s and %s", path, st->tensors[b].name,
                      st->tensors[a].file, st->tensors[b].file);
         else
-            st_error(err, err_len, rc, "%s: out of memory", path);
+            sc__errf(err, err_len, rc, "%s: out of memory", path);
         goto done;
     }
     json_object_foreach(wm, key, val) {
         const sc_st_tensor *t = sc_safetensors_find(st, key);
         const char *want = json_string_value(val);
         if (!t) {
-            rc = st_error(err, err_len, SC_EFORMAT, "%s: %s: listed in shard \"%s\" but not found in it", path, key,
+            rc = sc__errf(err, err_len, SC_EFORMAT, "%s: %s: listed in shard \"%s\" but not found in it", path, key,
                           want);
             goto done;
         }
         const char *got = t->file + strlen(dir) + 1; /* every shard path is join_path(dir, name) */
         if (strcmp(got, want) != 0) {
-            rc = st_error(err, err_len, SC_EFORMAT, "%s: %s: listed in shard \"%s\" but found in \"%s\"", path, key, want,
+            rc = sc__errf(err, err_len, SC_EFORMAT, "%s: %s: listed in shard \"%s\" but found in \"%s\"", path, key, want,
                           got);
             goto done;
         }
@@ -635,8 +623,8 @@ int sc_safetensors_open(const char *path, sc_safetensors_t **out, char *err, siz
 
     if (out) *out = NULL;
     if (err && err_len) err[0] = '\0';
-    if (!path || !out) return st_error(err, err_len, SC_EINVAL, "safetensors: NULL argument");
-    if (stat(path, &sb) != 0) return st_error(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
+    if (!path || !out) return sc__errf(err, err_len, SC_EINVAL, "safetensors: NULL argument");
+    if (stat(path, &sb) != 0) return sc__errf(err, err_len, errno_code(errno), "%s: %s", path, strerror(errno));
 
     /* A directory: prefer the index (a sharded model may also ship a stale
      * single file, never the other way round). */
@@ -644,14 +632,14 @@ int sc_safetensors_open(const char *path, sc_safetensors_t **out, char *err, siz
         static const char *const names[] = {"model.safetensors.index.json", "model.safetensors"};
         for (size_t i = 0; i < SC_ARRAY_LEN(names) && !owned; i++) {
             char *p = join_path(path, names[i]);
-            if (!p) return st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+            if (!p) return sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
             if (access(p, F_OK) == 0)
                 owned = p;
             else
                 free(p);
         }
         if (!owned)
-            return st_error(err, err_len, SC_ENOENT, "%s: no model.safetensors.index.json or model.safetensors in it",
+            return sc__errf(err, err_len, SC_ENOENT, "%s: no model.safetensors.index.json or model.safetensors in it",
                             path);
         path = owned;
     }
@@ -659,7 +647,7 @@ int sc_safetensors_open(const char *path, sc_safetensors_t **out, char *err, siz
     sc_safetensors_t *st = calloc(1, sizeof(*st));
     if (!st) {
         free(owned);
-        return st_error(err, err_len, SC_ENOMEM, "%s: out of memory", path);
+        return sc__errf(err, err_len, SC_ENOMEM, "%s: out of memory", path);
     }
     if (ends_with(path, ".json")) {
         rc = load_index(st, path, err, err_len);
@@ -667,7 +655,7 @@ int sc_safetensors_open(const char *path, sc_safetensors_t **out, char *err, siz
         int a = -1, b = -1;
         rc = load_file(st, path, err, err_len);
         if (rc == SC_OK && (rc = build_hash(st, &a, &b)) != SC_OK) /* one header has unique keys: ENOMEM only */
-            st_error(err, err_len, rc, "%s: %s", path, sc_strerror(rc));
+            sc__errf(err, err_len, rc, "%s: %s", path, sc_strerror(rc));
     }
     free(owned);
     if (rc != SC_OK) {

@@ -16,7 +16,6 @@
  *                  post-processor adds none; chat templates carry their own)
  * sc_tokenizer_vocab_size() is max id + 1, the bound callers check ids with.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +28,6 @@
 
 #define SC_TOK_MAX_IDS (1 << 24)              /* a sanity bound, 100x any real vocabulary */
 #define SC_TOK_MAX_FILE ((size_t)1 << 30)
-
-static int tok_err(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int tok_err(char *err, size_t err_len, int code, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 const char *sc__tok_str_key(const void *owner, int32_t id, size_t *len) {
     const sc_tokenizer_t *tok = owner;
@@ -135,11 +122,11 @@ static bool empty_or_null(json_t *v) {
 static int parse_norm_one(json_t *n, bool *compose, bool *compat, bool *any, char *err, size_t err_len) {
     const char *type = json_string_value(json_object_get(n, "type"));
     if (!type)
-        return tok_err(err, err_len, SC_EFORMAT, "normalizer has no \"type\"");
+        return sc__errf(err, err_len, SC_EFORMAT, "normalizer has no \"type\"");
     if (strcmp(type, "Sequence") == 0) {
         json_t *list = json_object_get(n, "normalizers");
         if (!json_is_array(list))
-            return tok_err(err, err_len, SC_EFORMAT, "normalizer Sequence has no \"normalizers\" array");
+            return sc__errf(err, err_len, SC_EFORMAT, "normalizer Sequence has no \"normalizers\" array");
         size_t i;
         json_t *it;
         json_array_foreach(list, i, it) {
@@ -159,7 +146,7 @@ static int parse_norm_one(json_t *n, bool *compose, bool *compat, bool *any, cha
     else if (strcmp(type, "NFKD") == 0)
         c = false, k = true;
     else
-        return tok_err(err, err_len, SC_ENOTSUP, "normalizer \"%s\" is not supported (NFC/NFD/NFKC/NFKD only)",
+        return sc__errf(err, err_len, SC_ENOTSUP, "normalizer \"%s\" is not supported (NFC/NFD/NFKC/NFKD only)",
                        type);
     *compose = c;
     *compat = *compat || k;
@@ -189,11 +176,11 @@ static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+|
 static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
     const char *type = json_string_value(json_object_get(p, "type"));
     if (!type)
-        return tok_err(err, err_len, SC_EFORMAT, "pre_tokenizer has no \"type\"");
+        return sc__errf(err, err_len, SC_EFORMAT, "pre_tokenizer has no \"type\"");
     if (strcmp(type, "Sequence") == 0) {
         json_t *list = json_object_get(p, "pretokenizers");
         if (!json_is_array(list))
-            return tok_err(err, err_len, SC_EFORMAT, "pre_tokenizer Sequence has no \"pretokenizers\" array");
+            return sc__errf(err, err_len, SC_EFORMAT, "pre_tokenizer Sequence has no \"pretokenizers\" array");
         size_t i;
         json_t *it;
         json_array_foreach(list, i, it) {
@@ -204,7 +191,7 @@ static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
         return SC_OK;
     }
     if (tok->n_steps > 0 && tok->steps[tok->n_steps - 1].kind == SC_TOK_STEP_BYTELEVEL)
-        return tok_err(err, err_len, SC_ENOTSUP, "pre_tokenizer \"%s\" after ByteLevel is not supported", type);
+        return sc__errf(err, err_len, SC_ENOTSUP, "pre_tokenizer \"%s\" after ByteLevel is not supported", type);
     sc_tok_step st;
     memset(&st, 0, sizeof(st));
     if (strcmp(type, "Split") == 0) {
@@ -213,7 +200,7 @@ static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
         json_t *lit = json_object_get(pat, "String");
         json_t *src = json_is_string(re) ? re : lit;
         if (!json_is_string(src))
-            return tok_err(err, err_len, SC_EFORMAT, "Split pre_tokenizer needs pattern {\"Regex\": ...} or {\"String\": ...}");
+            return sc__errf(err, err_len, SC_EFORMAT, "Split pre_tokenizer needs pattern {\"Regex\": ...} or {\"String\": ...}");
         const char *beh = json_string_value(json_object_get(p, "behavior"));
         static const struct { const char *name; sc_tok_split_behavior b; } behs[] = {
             {"Removed", SC_TOK_SPLIT_REMOVED},          {"Isolated", SC_TOK_SPLIT_ISOLATED},
@@ -228,7 +215,7 @@ static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
             }
         }
         if (!found)
-            return tok_err(err, err_len, SC_EFORMAT, "Split pre_tokenizer: unknown behavior \"%s\"", beh ? beh : "(none)");
+            return sc__errf(err, err_len, SC_EFORMAT, "Split pre_tokenizer: unknown behavior \"%s\"", beh ? beh : "(none)");
         st.kind = SC_TOK_STEP_SPLIT;
         st.invert = get_bool(p, "invert", false);
         int rc = sc__tok_regex_compile(json_string_value(src), json_string_length(src), src == lit, &st.re, err,
@@ -245,7 +232,7 @@ static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
                 return rc;
         }
     } else {
-        return tok_err(err, err_len, SC_ENOTSUP,
+        return sc__errf(err, err_len, SC_ENOTSUP,
                        "pre_tokenizer \"%s\" is not supported (Split and ByteLevel only)", type);
     }
     sc_tok_step *steps = realloc(tok->steps, sizeof(*steps) * (size_t)(tok->n_steps + 1));
@@ -261,12 +248,12 @@ static int add_step(sc_tokenizer_t *tok, json_t *p, char *err, size_t err_len) {
 static int parse_pretok_decoder(sc_tokenizer_t *tok, json_t *root, char *err, size_t err_len) {
     json_t *p = json_object_get(root, "pre_tokenizer");
     if (!p || json_is_null(p))
-        return tok_err(err, err_len, SC_ENOTSUP, "tokenizer.json has no pre_tokenizer: only byte-level BPE is supported");
+        return sc__errf(err, err_len, SC_ENOTSUP, "tokenizer.json has no pre_tokenizer: only byte-level BPE is supported");
     int rc = add_step(tok, p, err, err_len);
     if (rc != SC_OK)
         return rc;
     if (tok->n_steps == 0 || tok->steps[tok->n_steps - 1].kind != SC_TOK_STEP_BYTELEVEL)
-        return tok_err(err, err_len, SC_ENOTSUP, "pre_tokenizer has no ByteLevel step: only byte-level BPE is supported");
+        return sc__errf(err, err_len, SC_ENOTSUP, "pre_tokenizer has no ByteLevel step: only byte-level BPE is supported");
 
     json_t *d = json_object_get(root, "decoder");
     const char *dtype = json_string_value(json_object_get(d, "type"));
@@ -276,7 +263,7 @@ static int parse_pretok_decoder(sc_tokenizer_t *tok, json_t *root, char *err, si
             dtype = json_string_value(json_object_get(json_array_get(list, 0), "type"));
     }
     if (!dtype || strcmp(dtype, "ByteLevel") != 0)
-        return tok_err(err, err_len, SC_ENOTSUP, "decoder \"%s\" is not supported (ByteLevel only)",
+        return sc__errf(err, err_len, SC_ENOTSUP, "decoder \"%s\" is not supported (ByteLevel only)",
                        dtype ? dtype : "null");
     return SC_OK;
 }
@@ -320,7 +307,7 @@ static int merge_sides(json_t *m, size_t rank, const char **a, size_t *alen, con
     if (json_is_array(m)) {
         json_t *x = json_array_get(m, 0), *y = json_array_get(m, 1);
         if (json_array_size(m) != 2 || !json_is_string(x) || !json_is_string(y))
-            return tok_err(err, err_len, SC_EFORMAT, "merges[%zu]: expected a pair of strings", rank);
+            return sc__errf(err, err_len, SC_EFORMAT, "merges[%zu]: expected a pair of strings", rank);
         *a = json_string_value(x);
         *alen = json_string_length(x);
         *b = json_string_value(y);
@@ -328,13 +315,13 @@ static int merge_sides(json_t *m, size_t rank, const char **a, size_t *alen, con
         return SC_OK;
     }
     if (!json_is_string(m))
-        return tok_err(err, err_len, SC_EFORMAT, "merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", rank);
+        return sc__errf(err, err_len, SC_EFORMAT, "merges[%zu]: expected \"a b\" or [\"a\", \"b\"]", rank);
     const char *s = json_string_value(m);
     size_t len = json_string_length(m);
     const char *sp = memchr(s, ' ', len);
     /* exactly one space, as HF's convert_merges_to_hashmap demands */
     if (!sp || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s)))
-        return tok_err(err, err_len, SC_EFORMAT, "merges[%zu]: \"%.60s\" is not two tokens separated by one space", rank, s);
+        return sc__errf(err, err_len, SC_EFORMAT, "merges[%zu]: \"%.60s\" is not two tokens separated by one space", rank, s);
     *a = s;
     *alen = (size_t)(sp - s);
     *b = sp + 1;
@@ -362,7 +349,7 @@ static int parse_merges(sc_tokenizer_t *tok, json_t *merges, char *err, size_t e
         int32_t ia = sc__tok_strmap_get(&tok->model_map, tok, sc__tok_str_key, a, alen);
         int32_t ib = sc__tok_strmap_get(&tok->model_map, tok, sc__tok_str_key, b, blen);
         if (ia < 0 || ib < 0)
-            return tok_err(err, err_len, SC_EFORMAT, "merges[%zu]: token \"%.60s\" is not in the vocab", i,
+            return sc__errf(err, err_len, SC_EFORMAT, "merges[%zu]: token \"%.60s\" is not in the vocab", i,
                            ia < 0 ? a : b);
         char *cat = alen + blen <= sizeof(stackbuf) ? stackbuf : malloc(alen + blen);
         if (!cat)
@@ -373,7 +360,7 @@ static int parse_merges(sc_tokenizer_t *tok, json_t *merges, char *err, size_t e
         if (cat != stackbuf)
             free(cat);
         if (id < 0)
-            return tok_err(err, err_len, SC_EFORMAT, "merges[%zu]: merged token \"%.40s%.40s\" is not in the vocab", i,
+            return sc__errf(err, err_len, SC_EFORMAT, "merges[%zu]: merged token \"%.40s%.40s\" is not in the vocab", i,
                            a, b);
         sc__tok_merges_put(&tok->merges, ia, ib, rank++, id);
     }
@@ -383,23 +370,23 @@ static int parse_merges(sc_tokenizer_t *tok, json_t *merges, char *err, size_t e
 static int parse_model(sc_tokenizer_t *tok, json_t *model, json_t *added, blob *sb, blob *rb, char *err,
                        size_t err_len) {
     if (!json_is_object(model))
-        return tok_err(err, err_len, SC_EFORMAT, "tokenizer.json has no \"model\" object");
+        return sc__errf(err, err_len, SC_EFORMAT, "tokenizer.json has no \"model\" object");
     const char *type = json_string_value(json_object_get(model, "type"));
     if (type && strcmp(type, "BPE") != 0)
-        return tok_err(err, err_len, SC_ENOTSUP, "model type \"%s\" is not supported (only BPE)", type);
+        return sc__errf(err, err_len, SC_ENOTSUP, "model type \"%s\" is not supported (only BPE)", type);
     json_t *vocab = json_object_get(model, "vocab");
     json_t *merges = json_object_get(model, "merges");
     if (!json_is_object(vocab))
-        return tok_err(err, err_len, SC_EFORMAT, "model has no \"vocab\" object");
+        return sc__errf(err, err_len, SC_EFORMAT, "model has no \"vocab\" object");
     if (!json_is_array(merges))
-        return tok_err(err, err_len, SC_EFORMAT, "model has no \"merges\" array");
+        return sc__errf(err, err_len, SC_EFORMAT, "model has no \"merges\" array");
     json_t *dropout = json_object_get(model, "dropout");
     if (dropout && !json_is_null(dropout) && json_number_value(dropout) != 0.0)
-        return tok_err(err, err_len, SC_ENOTSUP, "BPE dropout is not supported (it makes encoding random)");
+        return sc__errf(err, err_len, SC_ENOTSUP, "BPE dropout is not supported (it makes encoding random)");
     if (!empty_or_null(json_object_get(model, "continuing_subword_prefix")))
-        return tok_err(err, err_len, SC_ENOTSUP, "BPE continuing_subword_prefix is not supported");
+        return sc__errf(err, err_len, SC_ENOTSUP, "BPE continuing_subword_prefix is not supported");
     if (!empty_or_null(json_object_get(model, "end_of_word_suffix")))
-        return tok_err(err, err_len, SC_ENOTSUP, "BPE end_of_word_suffix is not supported");
+        return sc__errf(err, err_len, SC_ENOTSUP, "BPE end_of_word_suffix is not supported");
     tok->byte_fallback = get_bool(model, "byte_fallback", false);
     tok->fuse_unk = get_bool(model, "fuse_unk", false);
     tok->ignore_merges = get_bool(model, "ignore_merges", false);
@@ -412,15 +399,15 @@ static int parse_model(sc_tokenizer_t *tok, json_t *model, json_t *added, blob *
     json_t *val;
     json_object_keylen_foreach(vocab, key, klen, val) {
         if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= SC_TOK_MAX_IDS)
-            return tok_err(err, err_len, SC_EFORMAT, "vocab entry \"%.60s\": id must be an integer in [0, %d)", key,
+            return sc__errf(err, err_len, SC_EFORMAT, "vocab entry \"%.60s\": id must be an integer in [0, %d)", key,
                            SC_TOK_MAX_IDS);
         max_id = SC_MAX(max_id, json_integer_value(val));
     }
     if (max_id < 0)
-        return tok_err(err, err_len, SC_EFORMAT, "the vocab is empty");
+        return sc__errf(err, err_len, SC_EFORMAT, "the vocab is empty");
     size_t n = (size_t)SC_MAX(max_id + 1, (int64_t)json_object_size(vocab) + (int64_t)json_array_size(added));
     if (n > SC_TOK_MAX_IDS)
-        return tok_err(err, err_len, SC_EFORMAT, "too many tokens (%zu)", n);
+        return sc__errf(err, err_len, SC_EFORMAT, "too many tokens (%zu)", n);
     tok->n_ids = (int32_t)(max_id + 1);
     tok->flags = calloc(n, 1);
     tok->str_off = calloc(n, sizeof(uint32_t));
@@ -473,7 +460,7 @@ static int parse_model(sc_tokenizer_t *tok, json_t *model, json_t *added, blob *
         tok->unk_id = sc__tok_strmap_get(&tok->model_map, tok, sc__tok_str_key, json_string_value(unk),
                                          json_string_length(unk));
         if (tok->unk_id < 0)
-            return tok_err(err, err_len, SC_EFORMAT, "unk_token \"%.60s\" is not in the vocab", json_string_value(unk));
+            return sc__errf(err, err_len, SC_EFORMAT, "unk_token \"%.60s\" is not in the vocab", json_string_value(unk));
     }
     return parse_merges(tok, merges, err, err_len);
 }
@@ -506,13 +493,13 @@ static int parse_added(sc_tokenizer_t *tok, json_t *vocab, json_t *added, blob *
         json_t *c = json_object_get(a, "content");
         json_t *want = json_object_get(a, "id");
         if (!json_is_string(c))
-            return tok_err(err, err_len, SC_EFORMAT, "added_tokens[%zu]: needs a string \"content\"", i);
+            return sc__errf(err, err_len, SC_EFORMAT, "added_tokens[%zu]: needs a string \"content\"", i);
         const char *content = json_string_value(c);
         size_t clen = json_string_length(c);
         if (clen == 0)
             continue; /* HF ignores empty added tokens */
         if (sc__utf8_valid_prefix(content, clen) != clen)
-            return tok_err(err, err_len, SC_EFORMAT, "added_tokens[%zu]: content is not valid UTF-8", i);
+            return sc__errf(err, err_len, SC_EFORMAT, "added_tokens[%zu]: content is not valid UTF-8", i);
         sc_tok_added t = {0};
         t.special = get_bool(a, "special", false);
         t.normalized = get_bool(a, "normalized", !t.special);
@@ -600,24 +587,24 @@ int sc_tokenizer_load_json(const char *json, size_t len, sc_tokenizer_t **out, c
     if (err && err_len)
         err[0] = '\0';
     if (!out || (!json && len))
-        return tok_err(err, err_len, SC_EINVAL, "sc_tokenizer_load_json: NULL argument");
+        return sc__errf(err, err_len, SC_EINVAL, "sc_tokenizer_load_json: NULL argument");
     *out = NULL;
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, &jerr);
     if (!root)
-        return tok_err(err, err_len, SC_EFORMAT, "tokenizer.json:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        return sc__errf(err, err_len, SC_EFORMAT, "tokenizer.json:%d:%d: %s", jerr.line, jerr.column, jerr.text);
     sc_tokenizer_t *tok = calloc(1, sizeof(*tok));
     blob sb = {0}, rb = {0};
     int rc = SC_ENOMEM;
     if (!tok)
         goto done;
     if (!json_is_object(root)) {
-        rc = tok_err(err, err_len, SC_EFORMAT, "tokenizer.json is not a JSON object");
+        rc = sc__errf(err, err_len, SC_EFORMAT, "tokenizer.json is not a JSON object");
         goto done;
     }
     json_t *added = json_object_get(root, "added_tokens");
     if (added && !json_is_array(added) && !json_is_null(added)) {
-        rc = tok_err(err, err_len, SC_EFORMAT, "\"added_tokens\" is not an array");
+        rc = sc__errf(err, err_len, SC_EFORMAT, "\"added_tokens\" is not an array");
         goto done;
     }
     rc = parse_normalizer(tok, json_object_get(root, "normalizer"), err, err_len);
@@ -645,7 +632,7 @@ done:
     json_decref(root);
     if (rc != SC_OK) {
         if (rc == SC_ENOMEM && err && err_len && !err[0])
-            tok_err(err, err_len, rc, "out of memory loading tokenizer.json");
+            sc__errf(err, err_len, rc, "out of memory loading tokenizer.json");
         sc_tokenizer_free(tok);
         return rc;
     }
@@ -655,35 +642,18 @@ done:
 
 int sc_tokenizer_load(const char *path, sc_tokenizer_t **out, char *err, size_t err_len) {
     if (!path || !out)
-        return tok_err(err, err_len, SC_EINVAL, "sc_tokenizer_load: NULL argument");
+        return sc__errf(err, err_len, SC_EINVAL, "sc_tokenizer_load: NULL argument");
     *out = NULL;
     char full[4096];
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         if ((size_t)snprintf(full, sizeof(full), "%s/tokenizer.json", path) >= sizeof(full))
-            return tok_err(err, err_len, SC_EINVAL, "%s: path too long", path);
+            return sc__errf(err, err_len, SC_EINVAL, "%s: path too long", path);
         path = full;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tok_err(err, err_len, errno == ENOENT ? SC_ENOENT : SC_EIO, "%s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t n = 0;
-    int rc = SC_OK;
-    if (fseek(f, 0, SEEK_END) != 0 || ftell(f) < 0) {
-        rc = tok_err(err, err_len, SC_EIO, "%s: cannot determine size", path);
-    } else if ((size_t)ftell(f) > SC_TOK_MAX_FILE) {
-        rc = tok_err(err, err_len, SC_ERANGE, "%s: larger than 1 GiB", path);
-    } else {
-        n = (size_t)ftell(f);
-        rewind(f);
-        buf = malloc(n ? n : 1);
-        if (!buf)
-            rc = SC_ENOMEM;
-        else if (fread(buf, 1, n, f) != n)
-            rc = tok_err(err, err_len, SC_EIO, "%s: read failed", path);
-    }
-    fclose(f);
+    int rc = sc__read_file(path, SC_TOK_MAX_FILE, &buf, &n, err, err_len);
     if (rc == SC_OK) {
         rc = sc_tokenizer_load_json(buf, n, out, err, err_len);
         if (rc != SC_OK && err && err_len) {
