@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "strixcore/bandwidth.h"
 #include "strixcore/model.h"
+#include "strixcore/model_synth.h"
 
 /* ------------------------------------------------------------------------ */
 /* shared helpers                                                            */
@@ -111,6 +112,7 @@ void sc_cli_progress_done(sc_model_opts *mo) {
 /* ------------------------------------------------------------------------ */
 typedef struct bench_opts {
     const char *dir, *synthetic;
+    const char *wquant;      /* --weights gptq-int4 etc.: quantized synthetic weights, else NULL */
     int n_prompt, n_gen, reps, threads, batch, probe_mib;
     sc_type weights, kv;
     bool json, probe, warmup;
@@ -158,7 +160,7 @@ static double param_count(const sc_model_config *c) {
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "strixcore bench: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
     fputs("usage: strixcore bench [MODEL_DIR | --synthetic NAME] [-p 512] [-n 128] [-r 5]\n"
-          "       [--weights f32|f16|bf16] [--kv-type f32|f16|bf16] [-o md|json] [--threads N]\n"
+          "       [--weights f32|f16|bf16|gptq-int4|gptq-int8|awq-int4|ct-w4a16] [--kv-type f32|f16|bf16] [-o md|json] [--threads N]\n"
           "       [-b BATCH] [--no-warmup] [--no-probe] [--probe-mib 1024]\n",
           stderr);
     return SC_CLI_USAGE;
@@ -196,7 +198,11 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         } else if (strcmp(a, "--probe-mib") == 0) {
             rc = sc_cli_parse_int(v, 1, 1 << 20, &o->probe_mib);
         } else if (strcmp(a, "--weights") == 0 || strcmp(a, "-w") == 0) {
-            rc = sc_cli_parse_type(v, &o->weights);
+            if (strcmp(v, "gptq-int4") == 0 || strcmp(v, "gptq-int8") == 0 || strcmp(v, "awq-int4") == 0 ||
+                strcmp(v, "ct-w4a16") == 0)
+                o->wquant = v; /* quantized synthetic Linear layers (dense parts bf16) */
+            else if ((rc = sc_cli_parse_type(v, &o->weights)) == SC_CLI_OK)
+                o->wquant = NULL;
         } else if (strcmp(a, "--kv-type") == 0) {
             rc = sc_cli_parse_type(v, &o->kv);
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
@@ -219,6 +225,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
                            NULL);
     if (o->n_prompt == 0 && o->n_gen == 0)
         return usage_error("-p 0 and -n 0 leave nothing to measure", NULL);
+    if (o->wquant && !o->synthetic)
+        return usage_error("quantized --weights apply to --synthetic models only, not", o->wquant);
     return SC_CLI_OK;
 }
 
@@ -294,7 +302,7 @@ static void print_json(const bench_opts *o, const char *model, uint64_t size, do
     sc_cli_json_string(stdout, device);
     printf(",\n  \"threads\": %d,\n  \"weights\": \"%s\",\n  \"kv_type\": \"%s\",\n  \"batch\": %d,\n"
            "  \"repetitions\": %d,\n  \"results\": [",
-           threads, o->synthetic ? sc_type_name(o->weights) : "checkpoint", sc_type_name(o->kv), o->batch, o->reps);
+           threads, o->synthetic ? (o->wquant ? o->wquant : sc_type_name(o->weights)) : "checkpoint", sc_type_name(o->kv), o->batch, o->reps);
     for (int i = 0; i < nt; i++) {
         printf("%s\n    {\"test\": \"%s\", \"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.4f, \"stddev_ts\": %.4f, "
                "\"samples_ts\": [",
@@ -356,7 +364,7 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     mo.max_model_len = (o.n_prompt > o.n_gen ? o.n_prompt : o.n_gen) + 16;
     sc_cli_progress_attach(&mo, o.synthetic ? o.synthetic : o.dir);
     if (o.synthetic)
-        rc = sc_model_synthetic(o.synthetic, &mo, &m, err, sizeof(err));
+        rc = sc_model_synthetic_quant(o.synthetic, o.wquant, &mo, &m, err, sizeof(err));
     else
         rc = sc_model_load(o.dir, &mo, &m, err, sizeof(err));
     sc_cli_progress_done(&mo);
@@ -367,7 +375,8 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     }
     cfg = sc_model_config_of(m);
     if (o.synthetic)
-        snprintf(model, sizeof(model), "%s (synthetic, %s)", o.synthetic, sc_type_name(o.weights));
+        snprintf(model, sizeof(model), "%s (synthetic, %s)", o.synthetic,
+                 o.wquant ? o.wquant : sc_type_name(o.weights));
     else {
         const char *base = strrchr(o.dir, '/');
         snprintf(model, sizeof(model), "%s", base && base[1] ? base + 1 : o.dir);

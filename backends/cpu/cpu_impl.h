@@ -212,6 +212,37 @@ static inline float sc__cpu_qg_weight(const sc_cpu_qrow *q, int64_t k) {
     return (q->flags & SC_QUANT_BF16_ROUND) ? sc__round_bf16_inl(w) : sc__round_f16_inl(w);
 }
 
+/* An activation column quantized to int8 for the integer QG dot (ggml's
+ * Q8_0 idea): blocks of SC_CPU_Q8_BLOCK values, x[k] ~= d[b] * q[k] with
+ * d[b] = max|x| / 127 over block b. For 4-bit weights the values of a block
+ * are stored evens first, then odds (q[b*32 + i] = x[b*32 + 2i], q[b*32 +
+ * 16 + i] = x[b*32 + 2i + 1]), the order in which a block's 16 code bytes
+ * split into low and high nibbles; for 8-bit they are in natural order.
+ * gsum[g] = sum over the blocks b of weight group g of d[b] * sum_i q[i],
+ * which carries the zero point: sum_k (c_k - z) x_k = dot(c, x) - z * gsum.
+ * That order of q is the portable table's; a table may keep its own (the
+ * AVX2 one interleaves pairs of blocks for 4-bit, see fast_kern_avx2.c):
+ * columns are only ever made by a table's quant_q8 for its dot_qg_q8. */
+#define SC_CPU_Q8_BLOCK 32
+typedef struct sc_cpu_q8 {
+    const int8_t *q;    /* [K] */
+    const float *d;     /* [K / 32] */
+    const float *gsum;  /* [G] */
+    float *dx;          /* [K / 8] scratch the kernel table may fill in quant_q8 and read in
+                           dot_qg_q8 (AVX2, paired 4-bit: each d of a pair of blocks repeated
+                           four times, [d0 d0 d0 d0 d1 d1 d1 d1] per 64 values) */
+} sc_cpu_q8;
+
+/* Is the int8-activation QG path enabled (STRIXCORE_CPU_QG_ACT != f32)? */
+bool sc__cpu_qg_int8(void);
+
+/* Does the int8-activation path take this QG row layout? (bits 4 or 8,
+ * groups a multiple of 32 columns, K a multiple of 32, no g_idx.) */
+static inline bool sc__cpu_q8_ok(uint32_t bits, uint32_t group_size, uint32_t flags, int64_t K) {
+    return (bits == 4 || bits == 8) && group_size % SC_CPU_Q8_BLOCK == 0 && K % SC_CPU_Q8_BLOCK == 0 && K > 0 &&
+           !(flags & SC_QUANT_HAS_GIDX);
+}
+
 typedef struct sc_cpu_kernels {
     const char *name;
     /* reductions: sum_i a[i] * b[i] */
@@ -244,12 +275,21 @@ typedef struct sc_cpu_kernels {
     void (*scale_mul)(const float *x, float s, const float *w, float *y, int64_t n); /* y = x*s*w */
     float (*max_scaled)(const float *x, float s, int64_t n);                       /* max(x*s) */
     float (*exp_sum)(const float *x, float s, float m, float *y, int64_t n);       /* y=exp(x*s-m), sum */
+    /* int8 activations (see sc_cpu_q8); NULL where the table has none.
+     * quant_q8: x [K] (K % 32 == 0) -> q [K], d [K/32], gsum [K/group_size]
+     * in the order `bits` wants. dot_qg_q8: out[j] = W_row . x_j for nx
+     * (1..4) columns, the row's codes unpacked once for all of them. */
+    void (*quant_q8)(const float *x, int64_t K, uint32_t bits, uint32_t group_size, int8_t *q, float *d,
+                     float *gsum, float *dx);
+    void (*dot_qg_q8)(const sc_cpu_qrow *q, const sc_cpu_q8 *x, int nx, int64_t K, float *out);
 } sc_cpu_kernels;
 
 const sc_cpu_kernels *sc__cpu_kernels_generic(void);
 const sc_cpu_kernels *sc__cpu_kernels_avx2(void); /* NULL when not built (non-x86) */
+/* AVX2 plus AVX-VNNI integer dots for the QG int8 path; NULL when not built. */
+const sc_cpu_kernels *sc__cpu_kernels_avxvnni(void);
 /* The table in use (chosen on first call; STRIXCORE_CPU_FEATURES=generic forces
- * the portable one). */
+ * the portable one, =avx2 the AVX2 one without AVX-VNNI). */
 const sc_cpu_kernels *sc__cpu_kernels(void);
 /* Tests: force the portable kernels (true) or re-detect (false). */
 void sc__cpu_force_generic(bool on);

@@ -28,6 +28,15 @@ static bool cpu_has_avx2_fma_f16c(void) {
     __cpuid_count(7, 0, a, b, c, d);
     return (b & (1u << 5)) != 0; /* AVX2 */
 }
+
+/* AVX-VNNI (the VEX-encoded vpdpbusd on ymm): CPUID.(7,1):EAX bit 4. Only
+ * asked once AVX2 (and so the YMM state) is known to be usable. */
+static bool cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return false;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a & (1u << 4)) != 0;
+}
 #endif
 
 static _Atomic(const sc_cpu_kernels *) active;
@@ -37,7 +46,11 @@ static const sc_cpu_kernels *detect(void) {
     const char *env = getenv("STRIXCORE_CPU_FEATURES");
     if (atomic_load(&force_generic) || (env && strcasecmp(env, "generic") == 0)) return sc__cpu_kernels_generic();
 #if SC_CPU_X86
-    if (cpu_has_avx2_fma_f16c() && sc__cpu_kernels_avx2()) return sc__cpu_kernels_avx2();
+    if (cpu_has_avx2_fma_f16c() && sc__cpu_kernels_avx2()) {
+        const bool plain = env && strcasecmp(env, "avx2") == 0;
+        if (!plain && cpu_has_avxvnni() && sc__cpu_kernels_avxvnni()) return sc__cpu_kernels_avxvnni();
+        return sc__cpu_kernels_avx2();
+    }
 #endif
     return sc__cpu_kernels_generic();
 }
@@ -57,6 +70,21 @@ void sc__cpu_force_generic(bool on) {
 }
 
 const char *sc__cpu_features(void) { return sc__cpu_kernels()->name; }
+
+/* STRIXCORE_CPU_QG_ACT=f32 turns the int8-activation QG path off (weights
+ * are dequantised and meet f32 activations, matching the reference up to
+ * summation order: what end-to-end tests against transformers' dequantised
+ * weights need); anything else, or unset, leaves it on. Read once. */
+bool sc__cpu_qg_int8(void) {
+    static atomic_int mode; /* 0 unknown, 1 on, 2 off */
+    int m = atomic_load_explicit(&mode, memory_order_relaxed);
+    if (m == 0) {
+        const char *env = getenv("STRIXCORE_CPU_QG_ACT");
+        m = env && strcasecmp(env, "f32") == 0 ? 2 : 1;
+        atomic_store_explicit(&mode, m, memory_order_relaxed);
+    }
+    return m == 1;
+}
 
 int sc__cpu_fast_compute(sc_tensor *node) {
     int rc = sc__cpu_check_ready(node);

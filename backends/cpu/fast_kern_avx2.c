@@ -85,16 +85,20 @@ SC_AVX2 static float dot_f16(const uint16_t *a, const float *b, int64_t n) {
 }
 
 SC_AVX2 static float dot_bf16(const uint16_t *a, const float *b, int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    /* four independent chains: the lm_head GEMV (bf16, the largest matrix
+     * of a small model) must keep up with memory, not with FMA latency */
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) { /* hot loop */
+    for (; i + 32 <= n; i += 32) { /* hot loop */
         s0 = _mm256_fmadd_ps(load_bf16(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(load_bf16(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(load_bf16(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(load_bf16(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load_bf16(a + i), _mm256_loadu_ps(b + i), s0);
     float t = 0.0f;
     for (; i < n; i++) t += sc__bf16_to_f32_inl(a[i]) * b[i];
-    return hsum(_mm256_add_ps(s0, s1)) + t;
+    return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + t;
 }
 
 SC_AVX2 static void dot4_f32(const float *w, int64_t ldw, const float *x, int64_t n, float out[4]) {
@@ -236,6 +240,90 @@ SC_AVX2 static void dequant_qg(const sc_cpu_qrow *q, float *dst, int64_t K) {
     }
 }
 
+/* ---- QG x int8 activations ------------------------------------------------ */
+
+/* 4-bit with groups and K multiples of 64: this table stores the int8
+ * columns in its own order, per 64 values v[0..63] (blocks 0 and 1):
+ *   q[j] = v[2j], q[16+j] = v[32+2j], q[32+j] = v[2j+1], q[48+j] = v[33+2j]
+ * (j < 16), i.e. the low nibbles of the 32 code bytes of both blocks, then
+ * the high nibbles: one 32-byte code load, two ANDs and one shift feed two
+ * maddubs for 64 codes. d and gsum are as in sc_cpu_q8. */
+static bool q4_paired(uint32_t bits, uint32_t gs, int64_t K) { return bits == 4 && gs % 64 == 0 && K % 64 == 0; }
+
+/* One block of 32 floats to int8 (x ~= d * q, d = max|x| / 127, rounded to
+ * nearest even like the portable lrintf) in natural order, or with
+ * evens_odds as [x0 x2 .. x30 | x1 x3 .. x31]. Returns sum(q); *d set. */
+SC_AVX2 static inline __m256i q8_block(const float *x, bool evens_odds, float *d, int32_t *sum) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+                 v3 = _mm256_loadu_ps(x + 24);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    *d = amax / 127.0f;
+    const __m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, id)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, id)),
+                  i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, id)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, id));
+    const __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    *sum = _mm_cvtsi128_si32(s4);
+    /* packs interleave 128-bit lanes; the permute restores x order */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    if (evens_odds) {
+        const __m256i eo = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
+                                            12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+        b = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(b, eo), 0xd8); /* qwords 0, 2, 1, 3 */
+    }
+    return b;
+}
+
+SC_AVX2 static void quant_q8(const float *x, int64_t K, uint32_t bits, uint32_t group_size, int8_t *q, float *d,
+                             float *gsum, float *dx) {
+    const bool paired = q4_paired(bits, group_size, K), eo = bits == 4;
+    const int64_t bpg = (int64_t)group_size / 32, nb = K / 32;
+    for (int64_t b = 0; b < nb; b++) { /* hot loop: one block of 32, or two when paired */
+        int32_t sum0, sum1 = 0;
+        const __m256i b0 = q8_block(x + b * 32, eo, &d[b], &sum0);
+        float gs_add = d[b] * (float)sum0;
+        if (paired) { /* [E0 | E1] then [O0 | O1] */
+            const __m256i b1 = q8_block(x + b * 32 + 32, eo, &d[b + 1], &sum1);
+            _mm256_storeu_si256((__m256i *)(void *)(q + b * 32), _mm256_permute2x128_si256(b0, b1, 0x20));
+            _mm256_storeu_si256((__m256i *)(void *)(q + b * 32 + 32), _mm256_permute2x128_si256(b0, b1, 0x31));
+            if (b % bpg == 0) gsum[b / bpg] = 0.0f;
+            gsum[b / bpg] += gs_add + d[b + 1] * (float)sum1; /* bpg is even: both blocks in one group */
+            _mm256_storeu_ps(dx + b * 4, _mm256_setr_ps(d[b], d[b], d[b], d[b], d[b + 1], d[b + 1], d[b + 1], d[b + 1]));
+            b++;
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(q + b * 32), b0);
+        if (b % bpg == 0) gsum[b / bpg] = 0.0f;
+        gsum[b / bpg] += gs_add;
+    }
+}
+
+#define Q8_TARGET SC_AVX2
+#define Q8_SFX(name) name##_avx2
+#define Q8_VNNI 0
+#include "fast_kern_q8_tmpl.h"
+#undef Q8_TARGET
+#undef Q8_SFX
+#undef Q8_VNNI
+
+#define Q8_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define Q8_SFX(name) name##_vnni
+#define Q8_VNNI 1
+#include "fast_kern_q8_tmpl.h"
+#undef Q8_TARGET
+#undef Q8_SFX
+#undef Q8_VNNI
+
+
 /* ---- conversions and axpy ---------------------------------------------- */
 
 SC_AVX2 static void cvt_f16(const uint16_t *src, float *dst, int64_t n) {
@@ -359,35 +447,50 @@ SC_AVX2 static float exp_sum(const float *x, float s, float m, float *y, int64_t
     return sum;
 }
 
+#define AVX2_COMMON_KERNELS \
+    .dot_f32 = dot_f32, \
+    .dot_f16 = dot_f16, \
+    .dot_bf16 = dot_bf16, \
+    .dot4_f32 = dot4_f32, \
+    .dot4x2_f32 = dot4x2_f32, \
+    .dot_qg = dot_qg, \
+    .cvt_f16 = cvt_f16, \
+    .cvt_bf16 = cvt_bf16, \
+    .dequant_qg = dequant_qg, \
+    .axpy_f32 = axpy_f32, \
+    .axpy_f16 = axpy_f16, \
+    .axpy_bf16 = axpy_bf16, \
+    .add = add, \
+    .mul = mul, \
+    .scale = scale, \
+    .silu = silu, \
+    .swiglu = swiglu, \
+    .sum_sq = sum_sq, \
+    .scale_mul = scale_mul, \
+    .max_scaled = max_scaled, \
+    .exp_sum = exp_sum, \
+    .quant_q8 = quant_q8,
+
 static const sc_cpu_kernels avx2_kernels = {
     .name = "avx2 fma f16c",
-    .dot_f32 = dot_f32,
-    .dot_f16 = dot_f16,
-    .dot_bf16 = dot_bf16,
-    .dot4_f32 = dot4_f32,
-    .dot4x2_f32 = dot4x2_f32,
-    .dot_qg = dot_qg,
-    .cvt_f16 = cvt_f16,
-    .cvt_bf16 = cvt_bf16,
-    .dequant_qg = dequant_qg,
-    .axpy_f32 = axpy_f32,
-    .axpy_f16 = axpy_f16,
-    .axpy_bf16 = axpy_bf16,
-    .add = add,
-    .mul = mul,
-    .scale = scale,
-    .silu = silu,
-    .swiglu = swiglu,
-    .sum_sq = sum_sq,
-    .scale_mul = scale_mul,
-    .max_scaled = max_scaled,
-    .exp_sum = exp_sum,
+    AVX2_COMMON_KERNELS
+    .dot_qg_q8 = dot_qg_q8_avx2,
 };
 
+/* The same with AVX-VNNI integer dots (Zen 4/5, Strix Halo, Alder Lake+). */
+static const sc_cpu_kernels avxvnni_kernels = {
+    .name = "avx2 fma f16c avx-vnni",
+    AVX2_COMMON_KERNELS
+    .dot_qg_q8 = dot_qg_q8_vnni,
+};
+#undef AVX2_COMMON_KERNELS
+
 const sc_cpu_kernels *sc__cpu_kernels_avx2(void) { return &avx2_kernels; }
+const sc_cpu_kernels *sc__cpu_kernels_avxvnni(void) { return &avxvnni_kernels; }
 
 #else /* not x86 */
 
 const sc_cpu_kernels *sc__cpu_kernels_avx2(void) { return NULL; }
+const sc_cpu_kernels *sc__cpu_kernels_avxvnni(void) { return NULL; }
 
 #endif

@@ -187,6 +187,58 @@ static float exp_sum(const float *x, float s, float m, float *y, int64_t n) {
     return sum;
 }
 
+/* ---- int8 activations (sc_cpu_q8) ---------------------------------------- */
+
+/* Position inside a 32-block of q of the value at offset i of the block. */
+static inline int q8_slot(uint32_t bits, int i) { return bits == 4 ? (i & 1) * 16 + (i >> 1) : i; }
+
+static void quant_q8(const float *x, int64_t K, uint32_t bits, uint32_t group_size, int8_t *q, float *d,
+                     float *gsum, float *dx) {
+    (void)dx;
+    const int64_t bpg = (int64_t)group_size / SC_CPU_Q8_BLOCK; /* blocks per weight group */
+    for (int64_t b = 0; b < K / SC_CPU_Q8_BLOCK; b++) {
+        const float *xb = x + b * SC_CPU_Q8_BLOCK;
+        int8_t *qb = q + b * SC_CPU_Q8_BLOCK;
+        float amax = 0.0f;
+        for (int i = 0; i < SC_CPU_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        const float db = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int32_t sum = 0;
+        for (int i = 0; i < SC_CPU_Q8_BLOCK; i++) {
+            const int v = (int)lrintf(xb[i] * id); /* |v| <= 127 */
+            qb[q8_slot(bits, i)] = (int8_t)v;
+            sum += v;
+        }
+        d[b] = db;
+        if (b % bpg == 0) gsum[b / bpg] = 0.0f;
+        gsum[b / bpg] += db * (float)sum;
+    }
+}
+
+static void dot_qg_q8(const sc_cpu_qrow *q, const sc_cpu_q8 *x, int nx, int64_t K, float *out) {
+    const int64_t gs = q->group_size;
+    for (int j = 0; j < nx; j++) {
+        float acc = 0.0f;
+        for (int64_t k0 = 0, g = 0; k0 < K; k0 += gs, g++) {
+            uint16_t sh;
+            memcpy(&sh, q->scales + g * 2, 2);
+            const float s = sc__f16_to_f32_inl(sh);
+            const int64_t k1 = k0 + gs < K ? k0 + gs : K;
+            float ga = 0.0f;
+            for (int64_t b0 = k0; b0 < k1; b0 += SC_CPU_Q8_BLOCK) {
+                int32_t isum = 0;
+                for (int i = 0; i < SC_CPU_Q8_BLOCK; i++) {
+                    const int64_t k = b0 + i;
+                    const uint32_t code = q->bits == 4 ? (q->codes[k >> 1] >> ((k & 1) * 4)) & 0xfu : q->codes[k];
+                    isum += (int32_t)code * x[j].q[b0 + q8_slot(q->bits, i)];
+                }
+                ga += x[j].d[b0 / SC_CPU_Q8_BLOCK] * (float)isum;
+            }
+            acc += s * (ga - (float)q->zeros[g] * x[j].gsum[g]);
+        }
+        out[j] = acc;
+    }
+}
+
 static const sc_cpu_kernels generic_kernels = {
     .name = "generic",
     .dot_f32 = dot_f32,
@@ -210,6 +262,8 @@ static const sc_cpu_kernels generic_kernels = {
     .scale_mul = scale_mul,
     .max_scaled = max_scaled,
     .exp_sum = exp_sum,
+    .quant_q8 = quant_q8,
+    .dot_qg_q8 = dot_qg_q8,
 };
 
 const sc_cpu_kernels *sc__cpu_kernels_generic(void) { return &generic_kernels; }

@@ -115,9 +115,18 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Read once: glibc's sysconf(_SC_NPROCESSORS_ONLN) opens and parses
+ * /sys/devices/system/cpu/online on every call (~10 us), and every matmul of
+ * a decode step asks for the thread count. CPUs hot-plugged later are not
+ * seen (sc_cpu_set_threads still sets any count). */
 static int online_cores(void) {
+    static atomic_int cached;
+    int c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c > 0) return c;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > SC_CPU_MAX_THREADS ? SC_CPU_MAX_THREADS : (int)n;
+    c = n < 1 ? 1 : n > SC_CPU_MAX_THREADS ? SC_CPU_MAX_THREADS : (int)n;
+    atomic_store_explicit(&cached, c, memory_order_relaxed);
+    return c;
 }
 
 int sc__cpu_n_threads(void) {

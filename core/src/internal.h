@@ -19,6 +19,7 @@ typedef struct sc_plugin_entry {
     void *handle;                     /* dlopen handle; NULL for built-ins */
     const sc_plugin_iface *iface;
     const sc_backend_iface *backend;  /* iface->backend, checked */
+    const sc_format_iface *format;    /* iface->format, checked (format plugins) */
     void *ctx;                        /* plugin context from init */
 } sc_plugin_entry;
 
@@ -75,6 +76,10 @@ void sc__tensor_set_strides(sc_tensor *t);
  * probe passed (the caller then checks the score and calls sc__plugin_init).
  * On failure the record says REJECTED and nothing is left open. */
 int sc__plugin_open(sc_plugin_entry *pe, const char *path);
+/* The loaded format plugin whose detect claims quant_json with the highest
+ * score, or NULL; `methods` gets the quant_methods all of them handle. */
+const sc_plugin_entry *sc__registry_format_for(const sc_registry_t *reg, const char *quant_json, char *methods,
+                                               size_t methods_len);
 /* Call the plugin's init with the agreed minor and validate its tables. On
  * failure the plugin is shut down (only if init succeeded) and closed. */
 int sc__plugin_init(sc_plugin_entry *pe);

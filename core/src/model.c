@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "model_internal.h"
+#include "qformat.h"
 
 #define UBATCH 512 /* tokens per graph: bounds activation memory in long prefills */
 
@@ -180,7 +181,23 @@ int sc_model_load(const char *dir, const sc_model_opts *opts, sc_model_t **out, 
     if (rc != SC_OK) return rc;
     sc_safetensors_t *st = NULL;
     rc = sc_safetensors_open(dir, &st, err, err_len);
-    if (rc == SC_OK) rc = sc__model_load_weights(m, st, dir, opts, err, err_len);
+    /* A quantized checkpoint goes through the format plugin that claims its
+     * quantization config; the plugin is only needed while loading. */
+    char *qjson = NULL;
+    sc_registry_t *freg = NULL;
+    sc_qformat *fmt = NULL;
+    if (rc == SC_OK) rc = sc__quant_config_json(dir, &qjson, err, err_len);
+    if (rc == SC_OK && qjson) {
+        sc_model_opts o = read_opts(opts);
+        sc_registry_t *reg = o.registry;
+        if (!reg && (rc = sc_registry_create(NULL, &freg)) != SC_OK)
+            sc__model_errf(err, err_len, "cannot create a plugin registry for the format plugins: %s", sc_strerror(rc));
+        if (rc == SC_OK) rc = sc__qformat_open(reg ? reg : freg, qjson, st, &fmt, err, err_len);
+    }
+    if (rc == SC_OK) rc = sc__model_load_weights(m, st, fmt, dir, opts, err, err_len);
+    sc__qformat_close(fmt);
+    sc_registry_destroy(freg);
+    free(qjson);
     sc_safetensors_close(st);
     if (rc == SC_OK) rc = sc__model_finish(m, opts, err, err_len);
     if (rc != SC_OK) {

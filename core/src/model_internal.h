@@ -93,10 +93,27 @@ typedef struct sc_step_inputs {
 
 /* model_weights.c */
 int sc__model_weight_specs(sc_model_t *m, sc_wspec **out, int *n_out);
+
+/* ---- quantized weights (model_quant.c) ---- */
+struct sc_qformat;
+#define SC_WQ_NAME 192
+typedef struct sc_wquant {
+    sc_linear_desc d;            /* quantized == 0: dense */
+    char (*module)[SC_WQ_NAME];  /* [n] Linear module of each matrix (experts: one each) */
+    int n;
+} sc_wquant;
+int sc__wquant_resolve(struct sc_qformat *f, const sc_wspec *s, sc_wquant *q, char *err, size_t err_len);
+sc_tensor *sc__wquant_tensor(sc_ctx_t *ctx, const sc_wspec *s, const sc_wquant *q);
+int sc__wquant_upload(struct sc_qformat *f, sc_tensor *t, const sc_wquant *q, char *err, size_t err_len);
+void sc__wquant_free(sc_wquant *q);
 /* Create descriptors with the given per-spec dtypes and place them in buffers
  * on m->dev, one buffer per group. */
-int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const sc_type *types);
-int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, const char *where, const sc_model_opts *opts,
+/* quant: NULL, or [n] with quant[i].d.quantized making spec i a QG tensor. */
+int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const sc_type *types,
+                            const sc_wquant *quant);
+/* fmt: the checkpoint's format plugin, NULL when it is not quantized. */
+int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, struct sc_qformat *fmt, const char *where,
+                           const sc_model_opts *opts,
                            char *err, size_t err_len);
 /* Build the constant tensors the graph needs (moe_eye). Called after alloc. */
 int sc__model_init_constants(sc_model_t *m);

@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "model_internal.h"
+#include "strixcore/model_synth.h"
 
 #define FILL_BLOCK ((size_t)1 << 16) /* elements per random stream */
 #define FILL_CHUNK_BLOCKS 16          /* blocks per upload when the buffer is not host-visible */
@@ -184,7 +185,150 @@ static int fill(sc_tensor *t, const sc_wspec *s, uint64_t seed, uint64_t index, 
     return SC_OK;
 }
 
+/* ---- quantized weights ----------------------------------------------------
+ * A quantized synthetic model stores each decoder Linear as a QG tensor with
+ * the format's conventions; codes are uniform random, scales f16 chosen so
+ * that W = s * (code - zero) has about the dense fill's spread, 1/sqrt(K). */
+#define QSYNTH_GROUP 128u
+
+typedef struct qsynth_fmt {
+    const char *name;
+    uint32_t bits;
+    bool random_zeros; /* asymmetric (AWQ): zero points uniform in the code range */
+    bool bf16;         /* compressed-tensors: scales and weights rounded to bf16 */
+} qsynth_fmt;
+
+static const qsynth_fmt qsynth_fmts[] = {
+    {"gptq-int4", 4, false, false},
+    {"gptq-int8", 8, false, false},
+    {"awq-int4", 4, true, false},
+    {"ct-w4a16", 4, false, true},
+};
+
+/* Is spec s a Linear a quantized checkpoint stores quantized? Decoder
+ * projections and experts are; embeddings, lm_head and the router are not. */
+static bool qsynth_quantized(const sc_wspec *s) {
+    if (s->kind == SC_W_EXPERTS) return true;
+    return s->kind == SC_W_MAT && s->group > 0 && strstr(s->name, ".mlp.gate.weight") == NULL;
+}
+
+/* Create every weight descriptor (QG for quantized specs) and place them in
+ * one buffer per group, as sc__model_alloc_weights does for dense ones. */
+static int qsynth_alloc(sc_model_t *m, const sc_wspec *specs, int n, const qsynth_fmt *f) {
+    const int n_groups = (int)m->cfg.n_layers + 1;
+    const bool has_moe = m->cfg.arch == SC_ARCH_QWEN3_MOE && m->cfg.n_experts > 0;
+    m->wctx = sc_ctx_create((size_t)n + 4);
+    m->wbufs = calloc((size_t)n_groups, sizeof *m->wbufs);
+    sc_tensor **grp = calloc((size_t)n + 2, sizeof *grp);
+    if (!m->wctx || !m->wbufs || !grp) {
+        free(grp);
+        return SC_ENOMEM;
+    }
+    m->n_wbufs = n_groups;
+    for (int i = 0; i < n; i++) {
+        const sc_wspec *s = &specs[i];
+        sc_tensor *t;
+        if (qsynth_quantized(s)) {
+            t = sc_new_qtensor(m->wctx, f->bits, QSYNTH_GROUP, false, s->ne[0], s->ne[1],
+                               s->kind == SC_W_EXPERTS ? s->ne[2] : 1);
+            if (t && f->bf16) t->quant.flags |= SC_QUANT_BF16_ROUND;
+        } else {
+            t = sc_new_tensor(m->wctx, s->kind == SC_W_NORM ? SC_TYPE_F32 : SC_TYPE_BF16, s->ndims, s->ne);
+        }
+        if (!t) break;
+        t->flags |= SC_TENSOR_WEIGHT;
+        if (s->kind == SC_W_EXPERTS)
+            sc_tensor_set_name(t, "%.48s.%s", s->name, s->part == SC_WP_GATE ? "gate" : s->part == SC_WP_UP ? "up" : "down");
+        else
+            sc_tensor_set_name(t, "%s", s->name);
+        *s->slot = t;
+    }
+    if (has_moe && sc_ctx_error(m->wctx) == SC_OK) {
+        m->moe_eye = sc_new_tensor_3d(m->wctx, SC_TYPE_F32, m->cfg.n_experts, 1, m->cfg.n_experts);
+        if (m->moe_eye) {
+            m->moe_eye->flags |= SC_TENSOR_WEIGHT;
+            sc_tensor_set_name(m->moe_eye, "moe_eye");
+        }
+    }
+    int rc = sc_ctx_error(m->wctx);
+    if (m->cfg.tie_word_embeddings) m->lm_head = m->tok_embd;
+    for (int g = 0; g < n_groups && rc == SC_OK; g++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (specs[i].group == g) grp[k++] = *specs[i].slot;
+        if (g == 0 && m->moe_eye) grp[k++] = m->moe_eye;
+        if (k == 0) continue;
+        rc = sc_alloc_tensors(m->dev, grp, k, &m->wbufs[g]);
+    }
+    for (int i = 0; i < n && rc == SC_OK; i++) m->weight_bytes += sc_tensor_nbytes(*specs[i].slot);
+    if (rc == SC_OK && m->moe_eye) m->weight_bytes += sc_tensor_nbytes(m->moe_eye);
+    free(grp);
+    return rc;
+}
+
+static float qsynth_unit(uint64_t *state) { return (float)(mix(state) >> 40) / 16777216.0f; } /* [0, 1) */
+
+/* Fill one QG tensor, slab by slab through host memory `slab` (nb[2] bytes). */
+static int qsynth_fill(sc_tensor *t, const qsynth_fmt *f, uint64_t seed, uint64_t index, uint8_t *slab) {
+    const sc_quant_info *q = &t->quant;
+    const int64_t K = t->ne[0], N = t->ne[1], G = q->n_groups;
+    const uint32_t zmax = (1u << f->bits) - 1u, zsym = 1u << (f->bits - 1);
+    /* (code - zero) of a uniform code has standard deviation ~2^bits / sqrt(12) */
+    const float code_sd = (float)(1u << f->bits) / sqrtf(12.0f), target = 1.0f / sqrtf((float)K);
+    const uint64_t used_bytes = ((uint64_t)K * f->bits + 7u) / 8u;
+    for (int64_t e = 0; e < t->ne[2]; e++) {
+        uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (index + 1)) ^ (0x9E3779B97F4A7C15ull * (uint64_t)(e + 1));
+        memset(slab, 0, t->nb[2]);
+        for (int64_t r = 0; r < N; r++) { /* random codes; the row's padding bits stay zero */
+            uint8_t *row = slab + (uint64_t)r * q->row_bytes;
+            for (uint64_t b = 0; b < used_bytes; b += 8) {
+                const uint64_t v = mix(&state);
+                memcpy(row + b, &v, used_bytes - b < 8 ? (size_t)(used_bytes - b) : 8);
+            }
+            if ((K * f->bits) % 8) row[used_bytes - 1] &= (uint8_t)((1u << ((K * f->bits) % 8)) - 1u);
+        }
+        for (int64_t i = 0; i < N * G; i++) {
+            float sc = target / code_sd * (0.75f + 0.5f * qsynth_unit(&state));
+            if (f->bf16) sc = sc_bf16_to_f32(sc_f32_to_bf16(sc));
+            const uint16_t h = sc_f32_to_f16(sc);
+            memcpy(slab + q->scales_offset + (uint64_t)i * 2u, &h, 2);
+            slab[q->zeros_offset + (uint64_t)i] =
+                (uint8_t)(f->random_zeros ? (uint32_t)(mix(&state) % (zmax + 1u)) : zsym);
+        }
+        int rc = sc_tensor_set(t, slab, (size_t)e * t->nb[2], t->nb[2]);
+        if (rc != SC_OK) return rc;
+    }
+    return SC_OK;
+}
+
+static int synth_build(const char *name, const qsynth_fmt *qf, const sc_model_opts *opts, sc_model_t **out,
+                       char *err, size_t err_len);
+
+int sc_model_synthetic_quant(const char *name, const char *weights, const sc_model_opts *opts, sc_model_t **out,
+                             char *err, size_t err_len) {
+    if (err && err_len) err[0] = '\0';
+    if (!out) return SC_EINVAL;
+    *out = NULL;
+    if (!weights || !weights[0]) return sc_model_synthetic(name, opts, out, err, err_len);
+    const qsynth_fmt *qf = NULL;
+    for (size_t i = 0; i < SC_ARRAY_LEN(qsynth_fmts); i++)
+        if (strcmp(qsynth_fmts[i].name, weights) == 0) qf = &qsynth_fmts[i];
+    if (!qf) {
+        sc__model_errf(err, err_len, "unknown synthetic weights '%s' (known: gptq-int4, gptq-int8, awq-int4, "
+                       "ct-w4a16)", weights);
+        return SC_EINVAL;
+    }
+    return synth_build(name, qf, opts, out, err, err_len);
+}
+
 int sc_model_synthetic(const char *name, const sc_model_opts *opts, sc_model_t **out, char *err, size_t err_len) {
+    return synth_build(name, NULL, opts, out, err, err_len);
+}
+
+/* qf: quantized Linear layers in that format, or NULL for dense weights of
+ * opts->weight_type. */
+static int synth_build(const char *name, const qsynth_fmt *qf, const sc_model_opts *opts, sc_model_t **out,
+                       char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
     if (!out) return SC_EINVAL;
     *out = NULL;
@@ -192,7 +336,7 @@ int sc_model_synthetic(const char *name, const sc_model_opts *opts, sc_model_t *
     sc_model_opts o;
     memset(&o, 0, sizeof o);
     if (opts) memcpy(&o, opts, opts->struct_size == 0 || opts->struct_size > sizeof o ? sizeof o : opts->struct_size);
-    sc_type wt = o.weight_type;
+    sc_type wt = qf ? SC_TYPE_BF16 : o.weight_type;
     if (wt != SC_TYPE_F32 && wt != SC_TYPE_F16 && wt != SC_TYPE_BF16) {
         sc__model_errf(err, err_len, "synthetic weights must be f32, f16 or bf16 (got %s)", sc_type_name(wt));
         return SC_EINVAL;
@@ -215,17 +359,32 @@ int sc_model_synthetic(const char *name, const sc_model_opts *opts, sc_model_t *
         if (!types || !tmp) rc = SC_ENOMEM;
     }
     for (int i = 0; i < n && rc == SC_OK; i++) types[i] = specs[i].kind == SC_W_NORM ? SC_TYPE_F32 : wt;
-    if (rc == SC_OK) rc = sc__model_alloc_weights(m, specs, n, types);
+    if (rc == SC_OK) rc = qf ? qsynth_alloc(m, specs, n, qf) : sc__model_alloc_weights(m, specs, n, types, NULL);
     if (rc == SC_OK) rc = sc__model_init_constants(m);
     if (rc != SC_OK) sc__model_errf(err, err_len, "cannot allocate synthetic %s: %s", name, sc_strerror(rc));
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const int n_threads = cores < 1 ? 1 : cores > FILL_MAX_THREADS ? FILL_MAX_THREADS : (int)cores;
     uint64_t total = 0, done = 0;
     for (int i = 0; i < n && rc == SC_OK; i++) total += sc_tensor_nbytes(*specs[i].slot);
+    uint8_t *slab = NULL;
+    if (qf && rc == SC_OK) { /* host staging for the largest QG slab */
+        size_t most = 0;
+        for (int i = 0; i < n; i++)
+            if ((*specs[i].slot)->type == SC_TYPE_QG) most = SC_MAX(most, (*specs[i].slot)->nb[2]);
+        if (most && !(slab = malloc(most))) rc = SC_ENOMEM;
+    }
     for (int i = 0; i < n && rc == SC_OK; i++) {
-        rc = fill(*specs[i].slot, &specs[i], o.seed, (uint64_t)i, tmp, n_threads, &done, total, &o);
+        sc_tensor *t = *specs[i].slot;
+        if (t->type == SC_TYPE_QG) {
+            rc = qsynth_fill(t, qf, o.seed, (uint64_t)i, slab);
+            done += sc_tensor_nbytes(t);
+            if (rc == SC_OK && o.progress && total) o.progress((double)done / (double)total, o.progress_user);
+        } else {
+            rc = fill(t, &specs[i], o.seed, (uint64_t)i, tmp, n_threads, &done, total, &o);
+        }
         if (rc != SC_OK) sc__model_errf(err, err_len, "writing %s: %s", specs[i].name, sc_strerror(rc));
     }
+    free(slab);
     free(specs);
     free(types);
     free(tmp);

@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "model_internal.h"
+#include "qformat.h"
 
 #define UPLOAD_CHUNK ((size_t)64 << 20) /* bytes per sc_tensor_set: progress granularity */
 #define CONVERT_CHUNK 65536             /* elements per conversion pass */
@@ -122,7 +123,8 @@ int sc__model_weight_specs(sc_model_t *m, sc_wspec **out, int *n_out) {
 }
 
 /* ---- descriptors and buffers ------------------------------------------- */
-int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const sc_type *types) {
+int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const sc_type *types,
+                            const sc_wquant *quant) {
     const int n_groups = (int)m->cfg.n_layers + 1;
     const bool has_moe = m->cfg.arch == SC_ARCH_QWEN3_MOE && m->cfg.n_experts > 0;
     m->wctx = sc_ctx_create((size_t)n + 4);
@@ -135,7 +137,8 @@ int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const s
     m->n_wbufs = n_groups;
     for (int i = 0; i < n; i++) {
         const sc_wspec *s = &specs[i];
-        sc_tensor *t = sc_new_tensor(m->wctx, types[i], s->ndims, s->ne);
+        sc_tensor *t = quant && quant[i].d.quantized ? sc__wquant_tensor(m->wctx, s, &quant[i])
+                                                     : sc_new_tensor(m->wctx, types[i], s->ndims, s->ne);
         if (!t) break;
         t->flags |= SC_TENSOR_WEIGHT;
         if (s->kind == SC_W_EXPERTS)
@@ -378,26 +381,33 @@ static int upload_piece(upload_state *u, sc_tensor *t, size_t dst_off, const voi
     return SC_OK;
 }
 
-int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, const char *where, const sc_model_opts *opts,
-                           char *err, size_t err_len) {
+int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, struct sc_qformat *fmt, const char *where,
+                           const sc_model_opts *opts, char *err, size_t err_len) {
     sc_wspec *specs = NULL;
     int n = 0;
     int rc = sc__model_weight_specs(m, &specs, &n);
     if (rc != SC_OK) return rc;
     wsource *src = calloc((size_t)n, sizeof *src);
     sc_type *types = calloc((size_t)n, sizeof *types);
+    sc_wquant *quant = fmt ? calloc((size_t)n, sizeof *quant) : NULL;
     upload_state u = {0};
     u.tmp = malloc((size_t)CONVERT_CHUNK * sizeof(float));
-    if (!src || !types || !u.tmp) rc = SC_ENOMEM;
+    if (!src || !types || !u.tmp || (fmt && !quant)) rc = SC_ENOMEM;
 
     /* 1. find and check every tensor before touching any device memory */
     for (int i = 0; i < n && rc == SC_OK; i++) {
+        /* a quantized Linear (the format plugin says so) replaces <module>.weight */
+        if (fmt) rc = sc__wquant_resolve(fmt, &specs[i], &quant[i], err, err_len);
+        if (rc != SC_OK || (quant && quant[i].d.quantized)) {
+            types[i] = SC_TYPE_QG;
+            continue;
+        }
         rc = resolve(&m->cfg, st, where, &specs[i], &src[i], err, err_len);
         types[i] = device_type(specs[i].kind, src[i].dtype);
     }
     /* 2. descriptors and buffers */
     if (rc == SC_OK) {
-        rc = sc__model_alloc_weights(m, specs, n, types);
+        rc = sc__model_alloc_weights(m, specs, n, types, quant);
         if (rc != SC_OK) sc__model_errf(err, err_len, "cannot allocate %s weights: %s", where, sc_strerror(rc));
     }
     if (rc == SC_OK) rc = sc__model_init_constants(m);
@@ -409,6 +419,11 @@ int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, const char *wher
     }
     for (int i = 0; i < n && rc == SC_OK; i++) {
         sc_tensor *t = *specs[i].slot;
+        if (quant && quant[i].d.quantized) {
+            rc = sc__wquant_upload(fmt, t, &quant[i], err, err_len);
+            if (rc == SC_OK) report(&u, sc_tensor_nbytes(t));
+            continue;
+        }
         const size_t dst_piece = sc_tensor_nbytes(t) / (size_t)src[i].n_pieces;
         for (int p = 0; p < src[i].n_pieces && rc == SC_OK; p++) {
             const sc_st_tensor *pt = src[i].piece[p];
@@ -422,6 +437,8 @@ int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, const char *wher
         free(src[i].piece);
         free(src[i].piece_off);
     }
+    for (int i = 0; quant && i < n; i++) sc__wquant_free(&quant[i]);
+    free(quant);
     free(src);
     free(types);
     free(u.tmp);

@@ -174,6 +174,55 @@ static const char *backend_missing(const sc_backend_iface *be, bool *past) {
     return NULL;
 }
 
+/* Name of the first required format member that is absent (NULL: none). */
+static const char *format_missing(const sc_format_iface *f, bool *past) {
+#define SC_REQUIRE(m)                                       \
+    do {                                                    \
+        if (!SC_HAS_FIELD(f, sc_format_iface, m)) {         \
+            *past = true;                                   \
+            return #m;                                      \
+        }                                                   \
+        if (f->m == NULL)                                   \
+            return #m;                                      \
+    } while (0)
+    SC_REQUIRE(detect);
+    SC_REQUIRE(open);
+    SC_REQUIRE(linear_info);
+    SC_REQUIRE(linear_convert);
+    SC_REQUIRE(close);
+#undef SC_REQUIRE
+    return NULL;
+}
+
+/* A format plugin speaks ABI minor >= 1 and hands back a complete table. */
+static int check_format(sc_plugin_entry *pe) {
+    const sc_plugin_iface *pi = pe->iface;
+    const char *missing;
+    bool past = false;
+    if (pe->rec.abi_minor < 1) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "format plugins need ABI minor >= 1 (agreed %u)",
+                        (unsigned)pe->rec.abi_minor);
+        return SC_EABI;
+    }
+    if (!pi->format) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "format plugin returned no format table");
+        return SC_EABI;
+    }
+    missing = format_missing(pi->format, &past);
+    if (missing && past) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI,
+                        "short format table: required member %s lies past struct_size %zu", missing,
+                        pi->format->struct_size);
+        return SC_EABI;
+    }
+    if (missing) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "format table: required member %s is NULL", missing);
+        return SC_EABI;
+    }
+    pe->format = pi->format;
+    return SC_OK;
+}
+
 static void log_degraded(const sc_plugin_entry *pe) {
     const sc_backend_iface *be = pe->backend;
     const char *who = pe->rec.desc.name;
@@ -198,6 +247,8 @@ static int check_tables(sc_plugin_entry *pe) {
 
     if (pe->rec.desc.kind == SC_PLUGIN_BACKEND)
         need = offsetof(sc_plugin_iface, backend) + sizeof(pi->backend);
+    else if (pe->rec.desc.kind == SC_PLUGIN_FORMAT)
+        need = offsetof(sc_plugin_iface, format) + sizeof(pi->format);
     if (pi->struct_size < need) {
         sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "short plugin table (struct_size %zu, need %zu)",
                         pi->struct_size, need);
@@ -208,8 +259,10 @@ static int check_tables(sc_plugin_entry *pe) {
                         (int)pi->kind, (int)pe->rec.desc.kind);
         return SC_EABI;
     }
+    if (pi->kind == SC_PLUGIN_FORMAT)
+        return check_format(pe);
     if (pi->kind != SC_PLUGIN_BACKEND)
-        return SC_OK; /* format/frontend tables are reserved for now */
+        return SC_OK; /* the frontend table is reserved for now */
 
     if (!pi->backend) {
         sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "backend plugin returned no backend table");
@@ -306,6 +359,7 @@ void sc__plugin_close(sc_plugin_entry *pe) {
         pi->shutdown(pe->ctx);
     pe->iface = NULL;
     pe->backend = NULL;
+    pe->format = NULL;
     pe->ctx = NULL;
     close_handle(pe);
 }

@@ -374,3 +374,31 @@ sc_device_t *sc_registry_pick(const sc_registry_t *reg, const char *backend) {
             best = reg->devices[i];
     return best;
 }
+
+/* The loaded format plugin that claims quant_json with the highest detect
+ * score (ties: the earlier one), or NULL. `methods` receives the
+ * comma-separated quant_method names of every loaded format plugin, for the
+ * "unknown quant_method" message. */
+const sc_plugin_entry *sc__registry_format_for(const sc_registry_t *reg, const char *quant_json, char *methods,
+                                               size_t methods_len) {
+    const sc_plugin_entry *best = NULL;
+    int best_score = 0;
+    size_t o = 0;
+    if (methods && methods_len) methods[0] = '\0';
+    for (int i = 0; reg && i < reg->n_plugins; i++) {
+        const sc_plugin_entry *pe = &reg->plugins[i]->pe;
+        if (pe->rec.status != SC_PLUGIN_LOADED || !pe->format) continue;
+        const sc_format_iface *f = pe->format;
+        if (methods && o < methods_len) {
+            const char *m = SC_HAS_FIELD(f, sc_format_iface, methods) && f->methods ? f->methods : pe->rec.desc.name;
+            int k = snprintf(methods + o, methods_len - o, "%s%s", o ? ", " : "", m);
+            if (k > 0) o += (size_t)k;
+        }
+        int score = 0;
+        if (f->detect(pe->ctx, quant_json, &score) == SC_OK && score > best_score) {
+            best = pe;
+            best_score = score;
+        }
+    }
+    return best;
+}

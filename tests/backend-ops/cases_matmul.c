@@ -107,6 +107,29 @@ static void cases_mul_mat(bo_list *l) {
     add_mm(l, bo_qg(4, 128, false, false), 2048, 64, 16, 1, 1, 1, 1);
     add_mm(l, bo_qg(8, 32, true, false), 512, 40, 33, 1, 1, 1, 1);
 
+    /* the int8-activation QG path (4/8 bits, groups of 32k, K % 32 == 0):
+     * decode rows, every tail of its 4-column passes (M = 5, 6, 7), 4-bit
+     * blocks paired per 64 columns (K % 64 == 0) and not (K = 96, 160),
+     * a partial last group, asymmetric zeros, bf16 rounding; and K that
+     * are not multiples of 32, which take the dequantising path */
+    add_mm(l, bo_qg(4, 128, false, false), 1024, 256, 1, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, false, false), 1024, 128, 5, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, false, false), 3072, 64, 16, 1, 1, 1, 1);
+    add_mm(l, bo_qg(8, 128, false, false), 1024, 128, 1, 1, 1, 1, 1);
+    add_mm(l, bo_qg(8, 128, false, false), 2048, 64, 7, 1, 1, 1, 1);
+    add_mm(l, bo_qg(8, 32, false, false), 96, 64, 6, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 32, false, false), 96, 64, 6, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 32, false, false), 160, 64, 3, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 64, false, false), 192, 64, 2, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, false, false), 320, 64, 6, 1, 1, 1, 1);
+    add_mm(l, bo_qg(8, 128, false, false), 352, 64, 3, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, false, true), 512, 64, 4, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 96, false, false), 480, 64, 5, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 32, false, false), 100, 64, 1, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 32, false, false), 100, 64, 5, 1, 1, 1, 1);
+    add_mm(l, bo_qg(8, 128, false, false), 1000, 32, 6, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, true, false), 1024, 64, 5, 1, 1, 1, 1); /* g_idx: dequantising path */
+
     /* strided operands: x through a permute, x and w sliced out of wider rows */
     bo_case_views(add_mm(l, bo_dense(SC_TYPE_F32), 64, 8, 3, 1, 1, 2, 1), BO_PERM, "x", BO_CONTIG, "");
     bo_case_views(add_mm(l, bo_dense(SC_TYPE_F16), 257, 5, 4, 1, 1, 3, 1), BO_PERM, "x", BO_CONTIG, "");
@@ -186,6 +209,14 @@ static void cases_mul_mat_id(bo_list *l) {
     add_mmid(l, bo_qg(4, 128, true, false), 1024, 32, 8, 2, 2, 4);
     add_mmid(l, bo_dense(SC_TYPE_F16), 2048, 32, 4, 2, 2, 4);
     add_mmid(l, bo_qg(4, 32, false, true), 96, 7, 8, 4, 1, 3);
+    /* QG experts on the int8-activation path: decode, and prefill batches
+     * whose experts get 1..T tokens (column tails of the 4-column passes) */
+    add_mmid(l, bo_qg(4, 128, false, false), 1024, 64, 16, 4, 1, 1);
+    add_mmid(l, bo_qg(4, 128, false, false), 1024, 64, 16, 4, 1, 9);
+    add_mmid(l, bo_qg(8, 128, false, false), 256, 32, 8, 2, 1, 5);
+    add_mmid(l, bo_qg(4, 64, false, false), 128, 32, 4, 2, 2, 9);
+    add_mmid(l, bo_qg(4, 32, false, false), 96, 32, 4, 2, 2, 6);
+    add_mmid(l, bo_qg(4, 32, false, false), 100, 32, 4, 2, 1, 6); /* K % 32 != 0: dequantising path */
     bo_case_views(add_mmid(l, bo_dense(SC_TYPE_F32), 64, 16, 4, 2, 2, 3), BO_PERM, "x", BO_CONTIG, "");
     bo_case_views(add_mmid(l, bo_dense(SC_TYPE_F16), 64, 16, 4, 2, 2, 3), BO_SLICE, "x", BO_CONTIG, "");
     bo_case_views(add_mmid(l, bo_qg(4, 32, false, false), 96, 7, 8, 4, 1, 2), BO_SLICE, "x", BO_CONTIG, "");

@@ -28,6 +28,11 @@ typedef struct sc_model_opts {
     uint64_t seed;              /* synthetic models only */
     sc_progress_fn progress;    /* called while loading; may be NULL */
     void *progress_user;
+    /* appended: format plugins for quantized checkpoints (GPTQ, AWQ,
+     * compressed-tensors) come from this registry; NULL: a default registry
+     * (install, build-tree and STRIXCORE_PLUGIN_PATH plugins) is created for
+     * the load when the checkpoint is quantized, and destroyed after it. */
+    sc_registry_t *registry;
 } sc_model_opts;
 
 /* Load a Hugging Face checkpoint directory (config.json + safetensors). */

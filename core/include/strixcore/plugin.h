@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define SC_ABI_MAJOR 1
-#define SC_ABI_MINOR 0
+#define SC_ABI_MINOR 1 /* 1: format plugins (sc_format_iface, sc_ckpt_reader) */
 
 #define SC_PLUGIN_PROBE_SYMBOL "strixcore_plugin_probe"
 #define SC_PLUGIN_INIT_SYMBOL  "strixcore_plugin_init"
@@ -337,6 +337,67 @@ typedef struct sc_backend_iface {
 } sc_backend_iface;
 
 /* ------------------------------------------------------------------------ */
+/* Format interface (ABI minor 1): a checkpoint quantization format          */
+/* (GPTQ, AWQ, compressed-tensors, ...) converted into SC_TYPE_QG.            */
+/* ------------------------------------------------------------------------ */
+
+/* One checkpoint tensor as the core's reader sees it (safetensors, mmap'd). */
+typedef struct sc_ckpt_tensor {
+    size_t struct_size;      /* set by the core */
+    const char *name;
+    const char *dtype;       /* safetensors spelling: "I32", "F16", "BF16", "I64", "F32", ... */
+    int32_t ndims;
+    int64_t shape[8];        /* outermost first (PyTorch order) */
+    const void *data;        /* little-endian, possibly unaligned: read with memcpy */
+    size_t nbytes;
+} sc_ckpt_tensor;
+
+/* Read access to the checkpoint's tensors, provided by the core. The table
+ * and everything it hands out live until the plugin's `close` returns. */
+typedef struct sc_ckpt_reader {
+    size_t struct_size;
+    void *ctx;
+    /* SC_OK and *out filled (out->struct_size set by the caller), or SC_ENOENT. */
+    int (*find)(void *ctx, const char *name, sc_ckpt_tensor *out);
+} sc_ckpt_reader;
+
+/* What a format plugin says about one Linear module. The core zeroes it and
+ * sets struct_size; the plugin writes nothing past struct_size. */
+typedef struct sc_linear_desc {
+    size_t struct_size;
+    int32_t quantized;       /* 0: dense, the core loads <module>.weight itself */
+    uint32_t bits;           /* 2, 3, 4, 8 */
+    uint32_t group_size;     /* columns per group (K when the checkpoint says -1) */
+    int32_t has_gidx;        /* the QG slab carries g_idx [K] */
+    uint32_t quant_flags;    /* extra SC_QUANT_* flags, e.g. SC_QUANT_BF16_ROUND */
+    int64_t K;               /* in_features */
+    int64_t N;               /* out_features */
+} sc_linear_desc;
+
+typedef struct sc_format_iface {
+    size_t struct_size;
+    /* quant_config_json: config.json's "quantization_config" object (or the
+     * content of quantize_config.json / quant_config.json), as JSON text.
+     * *score > 0 claims it (highest wins); 0 declines. */
+    int  (*detect)(void *ctx, const char *quant_config_json, int *score);
+    /* Open one checkpoint. `reader` stays valid until close. On failure
+     * write a message naming the reason into err (NUL-terminated). */
+    int  (*open)(void *ctx, const char *quant_config_json, const sc_ckpt_reader *reader, void **handle,
+                 char *err, size_t err_len);
+    /* module: the Linear's name without suffix, e.g. "model.layers.0.self_attn.q_proj". */
+    int  (*linear_info)(void *handle, const char *module, sc_linear_desc *out, char *err, size_t err_len);
+    /* Write the QG slab of `module` into host memory dst [dst_size bytes],
+     * laid out as `layout` says (a one-matrix tensor from sc_quant_layout:
+     * ne = {K, N, 1}, quant filled; dst_size >= layout->nb[2]). */
+    int  (*linear_convert)(void *handle, const char *module, void *dst, size_t dst_size, const sc_tensor *layout,
+                           char *err, size_t err_len);
+    void (*close)(void *handle);
+    /* Human-readable quant_method names this plugin handles, comma-separated
+     * (for "unknown quant_method" errors). */
+    const char *methods;
+} sc_format_iface;
+
+/* ------------------------------------------------------------------------ */
 /* The plugin's top-level table, returned by init.                           */
 /* ------------------------------------------------------------------------ */
 typedef struct sc_plugin_iface {
@@ -344,7 +405,7 @@ typedef struct sc_plugin_iface {
     int32_t kind;                          /* must equal the probed kind */
     void (*shutdown)(void *ctx);           /* called once, before dlclose */
     const sc_backend_iface *backend;       /* kind == SC_PLUGIN_BACKEND */
-    const void *format;                    /* reserved for SC_PLUGIN_FORMAT */
+    const sc_format_iface *format;         /* kind == SC_PLUGIN_FORMAT (ABI minor >= 1) */
     const void *frontend;                  /* reserved for SC_PLUGIN_FRONTEND */
 } sc_plugin_iface;
 
