@@ -150,6 +150,7 @@ static void test_gptq_dynamic(void **state) {
     fp_seed(77);
     gptq_module(&c, "model.layers.0.self_attn.q_proj", &g8, &r8);
     gptq_module(&c, "model.layers.0.self_attn.k_proj", &g4, &r4);
+    free(r4.w);
     gptq_module(&c, "model.layers.0.mlp.gate", &g4, &r4); /* packed, but the rule says dense */
     free(r4.w);
     char cfg[512];
