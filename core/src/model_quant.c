@@ -82,17 +82,23 @@ sc_tensor *sc__wquant_tensor(sc_ctx_t *ctx, const sc_wspec *s, const sc_wquant *
 
 int sc__wquant_upload(sc_qformat *f, sc_tensor *t, const sc_wquant *q, char *err, size_t err_len) {
     const size_t slab = t->nb[2];
-    uint8_t *buf = malloc(slab);
-    if (!buf) return SC_ENOMEM;
+    /* Host-visible memory (CPU): the plugin converts straight into the
+     * tensor, no staging copy (which cost a second page-zeroing pass over
+     * every byte of the model). Otherwise stage one matrix at a time. */
+    uint8_t *host = sc_buffer_host_ptr(t->buffer);
+    if (host) host += (uint8_t *)t->data - (uint8_t *)t->buffer->base;
+    uint8_t *buf = host ? NULL : malloc(slab);
+    if (!host && !buf) return SC_ENOMEM;
     sc_tensor one = *t; /* one matrix of the stack: what the plugin fills */
     one.ne[2] = 1;
     one.ne[3] = 1;
     one.nb[3] = slab;
     int rc = SC_OK;
     for (int e = 0; e < q->n && rc == SC_OK; e++) {
-        memset(buf, 0, slab); /* padding between sections stays zero */
-        rc = sc__qformat_convert(f, q->module[e], buf, slab, &one, err, err_len);
-        if (rc == SC_OK && (rc = sc_tensor_set(t, buf, (size_t)e * slab, slab)) != SC_OK)
+        uint8_t *dst = host ? host + (size_t)e * slab : buf;
+        memset(dst, 0, slab); /* padding between sections stays zero */
+        rc = sc__qformat_convert(f, q->module[e], dst, slab, &one, err, err_len);
+        if (rc == SC_OK && !host && (rc = sc_tensor_set(t, buf, (size_t)e * slab, slab)) != SC_OK)
             sc__errf(err, err_len, rc, "%s: upload: %s", q->module[e], sc_strerror(rc));
     }
     free(buf);

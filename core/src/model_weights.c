@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "model_internal.h"
@@ -347,7 +348,21 @@ typedef struct upload_state {
     sc_progress_fn progress;
     void *user;
     void *tmp; /* CONVERT_CHUNK f32 */
+    const sc_safetensors_t *st; /* whose pages are dropped once uploaded */
 } upload_state;
+
+/* Drop the checkpoint's pages of [*from, upto) (a piece being uploaded in
+ * chunks), then move *from to upto's page so the page straddling two chunks
+ * goes with the next one. Keeps the mapped source from piling up in RSS next
+ * to the device copy of a big tensor (a 1.5 GB embedding). */
+static void release_upto(upload_state *u, const char *base, const char **from, const char *upto) {
+    if (upto <= *from) return;
+    sc__safetensors_release(u->st, *from, (size_t)(upto - *from));
+    const long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096u;
+    const char *next = (const char *)((uintptr_t)upto & ~(page - 1));
+    *from = next > base ? next : base;
+}
 
 static void report(upload_state *u, size_t bytes) {
     u->done += bytes;
@@ -361,11 +376,13 @@ static int upload_piece(upload_state *u, sc_tensor *t, size_t dst_off, const voi
     const size_t des = sc_type_size(t->type), ses = sc_st_dtype_size(dt);
     const bool same = (dt == SC_ST_F32 && t->type == SC_TYPE_F32) || (dt == SC_ST_F16 && t->type == SC_TYPE_F16) ||
                       (dt == SC_ST_BF16 && t->type == SC_TYPE_BF16);
+    const char *base = data, *from = base;
     if (same) {
         for (size_t o = 0; o < bytes; o += UPLOAD_CHUNK) {
             size_t n = SC_MIN(UPLOAD_CHUNK, bytes - o);
             int rc = sc_tensor_set(t, (const char *)data + o, dst_off + o, n);
             if (rc != SC_OK) return rc;
+            release_upto(u, base, &from, base + o + n);
             report(u, n);
         }
         return SC_OK;
@@ -376,6 +393,7 @@ static int upload_piece(upload_state *u, sc_tensor *t, size_t dst_off, const voi
         for (size_t j = 0; j < n; j++) store_f(u->tmp, (sc_type)t->type, j, load_f(data, dt, i + j));
         int rc = sc_tensor_set(t, u->tmp, dst_off + i * des, n * des);
         if (rc != SC_OK) return rc;
+        if ((i / CONVERT_CHUNK) % 256 == 255 || i + n == n_el) release_upto(u, base, &from, base + (i + n) * ses);
         report(u, n * des);
     }
     return SC_OK;
@@ -391,6 +409,7 @@ int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, struct sc_qforma
     sc_type *types = calloc((size_t)n, sizeof *types);
     sc_wquant *quant = fmt ? calloc((size_t)n, sizeof *quant) : NULL;
     upload_state u = {0};
+    u.st = st; /* the checkpoint's pages of each piece are dropped once uploaded */
     u.tmp = malloc((size_t)CONVERT_CHUNK * sizeof(float));
     if (!src || !types || !u.tmp || (fmt && !quant)) rc = SC_ENOMEM;
 

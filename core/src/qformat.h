@@ -14,6 +14,11 @@ typedef struct sc_qformat {
     void *handle;                /* from its open */
     sc_ckpt_reader reader;       /* over st */
     const sc_safetensors_t *st;
+    /* tensors the plugin found during the current linear_convert */
+#define SC_QF_TOUCHED_MAX 16
+    const sc_st_tensor *touched[SC_QF_TOUCHED_MAX];
+    int n_touched;
+    bool converting;
 } sc_qformat;
 
 /* The checkpoint's quantization config as JSON text (free()), or *json = NULL

@@ -210,6 +210,25 @@ const sc_st_tensor *sc_safetensors_at(const sc_safetensors_t *st, int i) {
 
 uint64_t sc_safetensors_total_bytes(const sc_safetensors_t *st) { return st ? st->total_bytes : 0; }
 
+/* Drop this process's pages of [data, data + nbytes) from one of st's maps
+ * (whole pages inside the range only, so neighbours sharing an edge page
+ * keep it). The mapping is read-only and file-backed: a later read faults
+ * the bytes back in from the page cache, so this only lowers RSS. Ranges
+ * outside every map are ignored (never madvise memory we do not own). */
+void sc__safetensors_release(const sc_safetensors_t *st, const void *data, size_t nbytes) {
+    if (!st || !data || !nbytes) return;
+    const uintptr_t b = (uintptr_t)data, e = b + nbytes;
+    for (int i = 0; i < st->n_files; i++) {
+        const uintptr_t mb = (uintptr_t)st->files[i].map, me = mb + st->files[i].map_len;
+        if (!st->files[i].map || b < mb || e > me) continue;
+        const long ps = sysconf(_SC_PAGESIZE);
+        const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096u;
+        const uintptr_t lo = (b + page - 1) & ~(page - 1), hi = (e == me ? me + page - 1 : e) & ~(page - 1);
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
+}
+
 void sc_safetensors_close(sc_safetensors_t *st) {
     if (!st) return;
     for (int i = 0; i < st->n_tensors; i++) free((char *)st->tensors[i].name);

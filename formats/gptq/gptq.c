@@ -188,11 +188,30 @@ static int g_convert(void *h, const char *module, void *dst, size_t dst_size, co
             memcpy(base + qi->scales_offset + ((uint64_t)n * G + gg) * 2u, &s, 2);
         }
     }
-    /* codes: column n of qweight [K*b/32, N] is row n of W */
-    for (int64_t n = 0; n < N; n++) {
-        uint8_t *row = base + (uint64_t)n * qi->row_bytes;
-        const char *col = (const char *)l.qw.data + (uint64_t)n * 4u;
-        for (int64_t k = 0; k < K; k++) fc_put_code(row, k, b, fc_field(col, (uint64_t)N, (uint64_t)k, b));
+    /* codes: column n of qweight [K*b/32, N] is row n of W. Both are the
+     * same little-endian bitstream along K (code k at bit b*k, every width),
+     * so when a row is exactly the column's words the conversion is a
+     * transpose of 32-bit words, done in cache-sized tiles. */
+    const int64_t W = l.qw.shape[0];
+    if ((uint64_t)W * 4u == qi->row_bytes) {
+        const char *qw = l.qw.data;
+        enum { TILE = 64 };
+        for (int64_t n0 = 0; n0 < N; n0 += TILE) {
+            const int64_t n1 = n0 + TILE < N ? n0 + TILE : N;
+            for (int64_t w0 = 0; w0 < W; w0 += TILE) {
+                const int64_t w1 = w0 + TILE < W ? w0 + TILE : W;
+                for (int64_t n = n0; n < n1; n++) {
+                    uint8_t *row = base + (uint64_t)n * qi->row_bytes;
+                    for (int64_t w = w0; w < w1; w++) memcpy(row + 4u * (uint64_t)w, qw + ((uint64_t)w * N + n) * 4u, 4);
+                }
+            }
+        }
+    } else {
+        for (int64_t n = 0; n < N; n++) {
+            uint8_t *row = base + (uint64_t)n * qi->row_bytes;
+            const char *col = (const char *)l.qw.data + (uint64_t)n * 4u;
+            for (int64_t k = 0; k < K; k++) fc_put_code(row, k, b, fc_field(col, (uint64_t)N, (uint64_t)k, b));
+        }
     }
     if (l.has_gi) memcpy(base + qi->gidx_offset, l.gi.data, (size_t)K * 4u);
     return SC_OK;

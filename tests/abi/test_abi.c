@@ -7,6 +7,10 @@
  * (the plugin logs a marker through the host table on every call), and
  * leave a registry whose CPU device still computes.
  *
+ * The fmt_* plugins are format plugins (ABI 1.1, sc_format_iface): the same
+ * rules for their table, plus the minor they must agree, and the core's
+ * choice of format plugin for a checkpoint's quant_method (qformat.c).
+ *
  * Usage: test_abi [TEST]  (TEST: a cmocka name such as test_wrong_major;
  * ctest registers one abi/<variant> test per function).
  */
@@ -20,6 +24,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "qformat.h"
 
 #ifndef SC_ABI_PLUGIN_DIR
 #error "SC_ABI_PLUGIN_DIR must point at the built test plugins"
@@ -342,12 +347,157 @@ static void test_duplicate_name(void **state) {
     finish(reg, "good", 1);
 }
 
+/* ---- format plugins (ABI minor 1) ---- */
+
+#define TESTQ_JSON "{\"quant_method\":\"testq\",\"bits\":4}"
+#define GPTQ_JSON  "{\"quant_method\":\"gptq\",\"bits\":4,\"group_size\":128}"
+
+/* A rejected format plugin contributes no devices and no format table. */
+static void assert_no_format(sc_registry_t *reg) {
+    char methods[256];
+    assert_int_equal(sc_registry_device_count(reg), 1);
+    assert_null(sc__registry_format_for(reg, TESTQ_JSON, methods, sizeof(methods)));
+    assert_string_equal(methods, "");
+}
+
+static void test_fmt_good(void **state) {
+    sc_registry_t *reg = expect_load("fmt_good", SC_PLUGIN_LOADED, SC_OK, "");
+    const sc_plugin_record *r = last_record(reg);
+    const sc_plugin_entry *pe;
+    sc_qformat *f = NULL;
+    sc_linear_desc d;
+    sc_tensor layout;
+    char methods[256], err[512] = "";
+    unsigned char slab[64];
+
+    assert_int_equal(r->desc.kind, SC_PLUGIN_FORMAT);
+    assert_int_equal(r->abi_minor, 1);
+    assert_int_equal(marks("fmt_good", "init (minor 1)"), 1);
+    /* a format plugin brings no devices, and no "degraded" backend notes */
+    assert_int_equal(r->n_devices, 0);
+    assert_int_equal(sc_registry_device_count(reg), 1);
+    assert_int_equal(count_lines("fmt_good: degraded"), 0);
+
+    /* detect claims "testq" and declines anything else */
+    pe = sc__registry_format_for(reg, TESTQ_JSON, methods, sizeof(methods));
+    assert_non_null(pe);
+    assert_string_equal(pe->rec.desc.name, "fmt_good");
+    assert_string_equal(methods, "testq");
+    assert_null(sc__registry_format_for(reg, GPTQ_JSON, methods, sizeof(methods)));
+
+    /* open / linear_info / linear_convert / close through qformat.c; the toy
+     * never reads tensors, so no checkpoint is needed */
+    assert_int_equal(sc__qformat_open(reg, TESTQ_JSON, NULL, &f, err, sizeof(err)), SC_OK);
+    assert_non_null(f);
+    assert_ptr_equal(f->pe, pe);
+    assert_int_equal(marks("fmt_good", "format open"), 1);
+    assert_int_equal(count_lines("model: quantized checkpoint: format plugin fmt_good"), 1);
+
+    assert_int_equal(sc__qformat_info(f, "model.layers.0.mlp.down_proj", &d, err, sizeof(err)), SC_OK);
+    assert_int_equal(d.struct_size, sizeof(d));
+    assert_int_equal(d.quantized, 1);
+    assert_int_equal(d.bits, 4);
+    assert_int_equal(d.group_size, 32);
+    assert_int_equal(d.K, 64);
+    assert_int_equal(d.N, 8);
+    assert_int_equal(sc__qformat_info(f, "model.dense", &d, err, sizeof(err)), SC_OK);
+    assert_int_equal(d.quantized, 0);
+    assert_int_equal(d.bits, 0);
+
+    /* the plugin's error code and message come back unchanged */
+    memset(&layout, 0, sizeof(layout));
+    err[0] = '\0';
+    assert_int_equal(sc__qformat_convert(f, "model.layers.0.mlp.down_proj", slab, sizeof(slab), &layout, err,
+                                         sizeof(err)),
+                     SC_ENOTSUP);
+    assert_string_equal(err, "testq: linear_convert is not implemented");
+
+    sc__qformat_close(f);
+    assert_int_equal(marks("fmt_good", "format close"), 1);
+    assert_int_equal(marks("fmt_good", "shutdown"), 0); /* only at registry teardown */
+    finish(reg, "fmt_good", 1);
+}
+
+static void test_fmt_short_table(void **state) {
+    sc_registry_t *reg = expect_load("fmt_short_table", SC_PLUGIN_REJECTED, SC_EABI,
+                                     "short format table: required member linear_convert lies past struct_size");
+    assert_int_equal(marks("fmt_short_table", "init (minor 1)"), 1);
+    /* init succeeded: shutdown runs once, before dlclose */
+    assert_int_equal(marks("fmt_short_table", "shutdown"), 1);
+    assert_no_format(reg);
+    finish(reg, "fmt_short_table", 1);
+}
+
+static void test_fmt_null_member(void **state) {
+    sc_registry_t *reg = expect_load("fmt_null_member", SC_PLUGIN_REJECTED, SC_EABI,
+                                     "format table: required member linear_info is NULL");
+    assert_int_equal(marks("fmt_null_member", "shutdown"), 1);
+    assert_no_format(reg);
+    finish(reg, "fmt_null_member", 1);
+}
+
+static void test_fmt_minor0(void **state) {
+    sc_registry_t *reg = expect_load("fmt_minor0", SC_PLUGIN_REJECTED, SC_EABI,
+                                     "format plugins need ABI minor >= 1 (agreed 0)");
+    const sc_plugin_record *r = last_record(reg);
+    assert_int_equal(r->abi_minor, 0);
+    assert_int_equal(r->desc.kind, SC_PLUGIN_FORMAT);
+    /* the minor is agreed at probe time, the table checked after init */
+    assert_int_equal(marks("fmt_minor0", "init (minor 0)"), 1);
+    assert_int_equal(marks("fmt_minor0", "shutdown"), 1);
+    assert_no_format(reg);
+    finish(reg, "fmt_minor0", 1);
+}
+
+static void test_fmt_init_fail(void **state) {
+    sc_registry_t *reg = expect_load("fmt_init_fail", SC_PLUGIN_REJECTED, SC_EPLUGIN, "init failed: out of memory");
+    assert_int_equal(marks("fmt_init_fail", "init (minor 1)"), 1);
+    /* a failed init fires no callbacks, even with *iface filled in */
+    assert_no_format(reg);
+    finish(reg, "fmt_init_fail", 0);
+}
+
+static void test_fmt_unknown_method(void **state) {
+    char path[1024], err[512];
+    sc_registry_t *reg = expect_load("good", SC_PLUGIN_LOADED, SC_OK, "");
+    sc_qformat *f = (sc_qformat *)&f; /* must be reset to NULL on failure */
+
+    /* no format plugin at all */
+    assert_int_equal(sc__qformat_open(reg, GPTQ_JSON, NULL, &f, err, sizeof(err)), SC_ENOTSUP);
+    assert_null(f);
+    assert_string_equal(err, "quant_method \"gptq\" is not supported (supported: none: no format plugin is loaded)");
+    finish(reg, "good", 1);
+
+    /* fmt_good loaded, a rejected format plugin next to it: only loaded ones count */
+    reg = expect_load("fmt_good", SC_PLUGIN_LOADED, SC_OK, "");
+    plugin_path(path, sizeof(path), "fmt_null_member");
+    assert_int_equal(sc_registry_load(reg, path), SC_EABI);
+    f = (sc_qformat *)&f;
+    assert_int_equal(sc__qformat_open(reg, GPTQ_JSON, NULL, &f, err, sizeof(err)), SC_ENOTSUP);
+    assert_null(f);
+    assert_string_equal(err, "quant_method \"gptq\" is not supported (supported: testq)");
+    /* a config without quant_method */
+    assert_int_equal(sc__qformat_open(reg, "{\"bits\":4}", NULL, &f, err, sizeof(err)), SC_ENOTSUP);
+    assert_string_equal(err, "quant_method \"(none)\" is not supported (supported: testq)");
+    /* nothing was opened */
+    assert_int_equal(marks("fmt_good", "format open"), 0);
+    /* and the supported one still opens */
+    assert_int_equal(sc__qformat_open(reg, TESTQ_JSON, NULL, &f, err, sizeof(err)), SC_OK);
+    sc__qformat_close(f);
+    assert_int_equal(marks("fmt_good", "format close"), 1);
+    finish(reg, "fmt_good", 1);
+    assert_int_equal(marks("fmt_null_member", "shutdown"), 1);
+}
+
 /* What a directory scan must record, in file-name order. */
 static const struct {
     const char *file;
     sc_plugin_status status;
 } scan_expect[] = {
-    {"bad_kind", SC_PLUGIN_REJECTED},       {"garbage_strings", SC_PLUGIN_LOADED},
+    {"bad_kind", SC_PLUGIN_REJECTED},       {"fmt_good", SC_PLUGIN_LOADED},
+    {"fmt_init_fail", SC_PLUGIN_REJECTED},  {"fmt_minor0", SC_PLUGIN_REJECTED},
+    {"fmt_null_member", SC_PLUGIN_REJECTED}, {"fmt_short_table", SC_PLUGIN_REJECTED},
+    {"garbage_strings", SC_PLUGIN_LOADED},
     {"good", SC_PLUGIN_LOADED},             {"good_copy", SC_PLUGIN_REJECTED},
     {"init_fail", SC_PLUGIN_REJECTED},      {"kind_mismatch", SC_PLUGIN_REJECTED},
     {"minor_too_high", SC_PLUGIN_REJECTED}, {"missing_symbol", SC_PLUGIN_REJECTED},
@@ -364,6 +514,8 @@ static void test_scan(void **state) {
     sc_registry_opts o = {.struct_size = sizeof(o), .search_paths = paths, .no_env = true, .no_default_paths = true};
     const size_t n = sizeof(scan_expect) / sizeof(scan_expect[0]);
     sc_registry_t *reg = NULL;
+    const sc_plugin_record *garbage = NULL;
+    char methods[256];
 
     g_n_lines = 0;
     sc_log_set_level(SC_LOG_INFO);
@@ -381,13 +533,24 @@ static void test_scan(void **state) {
         if (r->status != scan_expect[i].status)
             fail_msg("%s: status %d, expected %d (%s)", scan_expect[i].file, r->status, scan_expect[i].status,
                      r->reason);
+        if (strcmp(scan_expect[i].file, "garbage_strings") == 0)
+            garbage = r;
     }
-    /* cpu + good0 + good1 + garbage + null_optional */
+    /* cpu + good0 + good1 + garbage + null_optional (format plugins add none) */
     assert_int_equal(sc_registry_device_count(reg), 5);
     /* score ties go to the first device found: garbage_strings sorts first */
+    assert_non_null(garbage);
     assert_ptr_equal(sc_registry_pick(reg, "auto"), sc_registry_device(reg, 1));
-    assert_string_equal(sc_device_backend_name(sc_registry_device(reg, 1)), sc_registry_plugin(reg, 2)->desc.name);
+    assert_string_equal(sc_device_backend_name(sc_registry_device(reg, 1)), garbage->desc.name);
+    /* the one loaded format plugin is the one offered */
+    assert_non_null(sc__registry_format_for(reg, TESTQ_JSON, methods, sizeof(methods)));
+    assert_string_equal(methods, "testq");
     finish(reg, "good", 1);
+    assert_int_equal(marks("fmt_good", "shutdown"), 1);
+    assert_int_equal(marks("fmt_init_fail", "shutdown"), 0);
+    assert_int_equal(marks("fmt_short_table", "shutdown"), 1);
+    assert_int_equal(marks("fmt_null_member", "shutdown"), 1);
+    assert_int_equal(marks("fmt_minor0", "shutdown"), 1);
     assert_int_equal(marks("init_fail", "shutdown"), 0);
     assert_int_equal(marks("short_table", "shutdown"), 1);
     assert_int_equal(marks("null_optional", "shutdown"), 1);
@@ -431,6 +594,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_garbage_strings), cmocka_unit_test(test_not_a_plugin),
         cmocka_unit_test(test_duplicate_name), cmocka_unit_test(test_scan),
         cmocka_unit_test(test_env_path),
+        cmocka_unit_test(test_fmt_good),      cmocka_unit_test(test_fmt_short_table),
+        cmocka_unit_test(test_fmt_null_member), cmocka_unit_test(test_fmt_minor0),
+        cmocka_unit_test(test_fmt_init_fail), cmocka_unit_test(test_fmt_unknown_method),
     };
     if (argc > 1) {
         /* A filter that matches nothing would pass silently: refuse it. */

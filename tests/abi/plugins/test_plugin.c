@@ -10,6 +10,9 @@
  * Every call the core must never make (shutdown after a failed init, init
  * after a zero score, optional members past struct_size) logs a marker line
  * through host->log under who = "abi-test"; test_abi.c counts them.
+ *
+ * The fmt_* variants are FORMAT plugins (ABI minor 1) instead: a toy
+ * sc_format_iface that claims quant_method "testq", and broken copies of it.
  */
 #include <stddef.h>
 #include <string.h>
@@ -25,6 +28,16 @@
 #define TP_INIT_EXPORT
 #else
 #define TP_INIT_EXPORT SC_PLUGIN_EXPORT
+#endif
+
+/* fmt_*: a format plugin rather than a backend. */
+#if defined(SC_ABI_FMT_GOOD) || defined(SC_ABI_FMT_SHORT_TABLE) || defined(SC_ABI_FMT_NULL_MEMBER) || \
+    defined(SC_ABI_FMT_MINOR0) || defined(SC_ABI_FMT_INIT_FAIL)
+#define TP_FORMAT 1
+#define TP_KIND SC_PLUGIN_FORMAT
+#else
+#define TP_FORMAT 0
+#define TP_KIND SC_PLUGIN_BACKEND
 #endif
 
 #define TP_ALIGN 32
@@ -183,7 +196,7 @@ static int tp_stream_sync(void *stream) {
     return SC_OK;
 }
 
-static const sc_backend_iface tp_backend = {
+TP_MAYBE_UNUSED static const sc_backend_iface tp_backend = {
 #if defined(SC_ABI_SHORT_TABLE)
     /* ends before supports_op: a required member lies past struct_size */
     .struct_size = offsetof(sc_backend_iface, supports_op),
@@ -216,6 +229,79 @@ static const sc_backend_iface tp_backend = {
     .stream_sync = tp_stream_sync,
 };
 
+#if TP_FORMAT
+/* ---- the format table: quant_method "testq", one fixed 4-bit layout ---- */
+
+typedef struct tp_fmt {
+    const sc_ckpt_reader *reader;
+} tp_fmt;
+
+/* Claims any config whose quant_method is "testq" (the JSON is compact or
+ * spaced; a substring test is all a toy needs). */
+static int tp_detect(void *ctx, const char *json, int *score) {
+    *score = json && strstr(json, "\"testq\"") ? 50 : 0;
+    return SC_OK;
+}
+
+static int tp_open(void *ctx, const char *json, const sc_ckpt_reader *reader, void **handle, char *err,
+                   size_t err_len) {
+    tp_fmt *f;
+    if (ctx != &g_ctx_token) {
+        copy_str(err, err_len, "open with a foreign ctx");
+        return SC_EINVAL;
+    }
+    f = g_host->calloc(1, sizeof(*f));
+    if (!f)
+        return SC_ENOMEM;
+    f->reader = reader;
+    *handle = f;
+    TP_MARK("%s: format open", SC_ABI_NAME);
+    return SC_OK;
+}
+
+/* "*.dense" modules are dense; every other one is 4-bit, groups of 32. */
+TP_MAYBE_UNUSED static int tp_linear_info(void *handle, const char *module, sc_linear_desc *d, char *err,
+                                          size_t err_len) {
+    size_t n = strlen(module);
+    if (n >= 6 && strcmp(module + n - 6, ".dense") == 0)
+        return SC_OK; /* quantized stays 0 */
+    d->quantized = 1;
+    d->bits = 4;
+    d->group_size = 32;
+    d->K = 64;
+    d->N = 8;
+    return SC_OK;
+}
+
+TP_MAYBE_UNUSED static int tp_linear_convert(void *handle, const char *module, void *dst, size_t dst_size,
+                                             const sc_tensor *layout, char *err, size_t err_len) {
+    copy_str(err, err_len, "testq: linear_convert is not implemented");
+    return SC_ENOTSUP;
+}
+
+static void tp_close(void *handle) {
+    g_host->free(handle);
+    TP_MARK("%s: format close", SC_ABI_NAME);
+}
+
+static const sc_format_iface tp_format = {
+#if defined(SC_ABI_FMT_SHORT_TABLE)
+    /* ends before linear_convert: a required member lies past struct_size */
+    .struct_size = offsetof(sc_format_iface, linear_convert),
+#else
+    .struct_size = sizeof(sc_format_iface),
+#endif
+    .detect = tp_detect,
+    .open = tp_open,
+#ifndef SC_ABI_FMT_NULL_MEMBER
+    .linear_info = tp_linear_info,
+#endif
+    .linear_convert = tp_linear_convert,
+    .close = tp_close,
+    .methods = "testq",
+};
+#endif /* TP_FORMAT */
+
 static void tp_shutdown(void *ctx) {
     if (ctx == &g_ctx_token)
         TP_MARK("%s: shutdown", SC_ABI_NAME);
@@ -228,10 +314,14 @@ TP_MAYBE_UNUSED static const sc_plugin_iface tp_iface = {
 #ifdef SC_ABI_KIND_MISMATCH
     .kind = SC_PLUGIN_FORMAT,
 #else
-    .kind = SC_PLUGIN_BACKEND,
+    .kind = TP_KIND,
 #endif
     .shutdown = tp_shutdown,
+#if TP_FORMAT
+    .format = &tp_format,
+#else
     .backend = &tp_backend,
+#endif
 };
 
 SC_PLUGIN_EXPORT int strixcore_plugin_probe(const sc_host_api *host, sc_plugin_desc *desc) {
@@ -246,7 +336,10 @@ SC_PLUGIN_EXPORT int strixcore_plugin_probe(const sc_host_api *host, sc_plugin_d
 #ifdef SC_ABI_MINOR_TOO_HIGH
     desc->abi_minor = desc->abi_minor + 1; /* answers above what it was offered */
 #endif
-    desc->kind = SC_PLUGIN_BACKEND;
+#ifdef SC_ABI_FMT_MINOR0
+    desc->abi_minor = 0; /* a format plugin that only speaks ABI 1.0 */
+#endif
+    desc->kind = TP_KIND;
 #ifdef SC_ABI_BAD_KIND
     desc->kind = 42;
 #endif
@@ -275,7 +368,7 @@ TP_INIT_EXPORT int strixcore_plugin_init(const sc_host_api *host, uint32_t abi_m
                                          const sc_plugin_iface **iface, void **ctx) {
     g_host = host;
     TP_MARK("%s: init (minor %u)", SC_ABI_NAME, (unsigned)abi_minor);
-#ifdef SC_ABI_INIT_FAIL
+#if defined(SC_ABI_INIT_FAIL) || defined(SC_ABI_FMT_INIT_FAIL)
     /* Fill the outputs and fail anyway: the core must not use them. */
     *iface = &tp_iface;
     *ctx = &g_ctx_token;
