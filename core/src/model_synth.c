@@ -212,57 +212,25 @@ static bool qsynth_quantized(const sc_wspec *s) {
     return s->kind == SC_W_MAT && s->group > 0 && strstr(s->name, ".mlp.gate.weight") == NULL;
 }
 
-/* Create every weight descriptor (QG for quantized specs) and place them in
- * one buffer per group, as sc__model_alloc_weights does for dense ones. */
+/* Describe every weight (QG for quantized specs, bf16 matrices, f32 norms)
+ * and let the shared allocator place them, one buffer per group. */
 static int qsynth_alloc(sc_model_t *m, const sc_wspec *specs, int n, const qsynth_fmt *f) {
-    const int n_groups = (int)m->cfg.n_layers + 1;
-    const bool has_moe = m->cfg.arch == SC_ARCH_QWEN3_MOE && m->cfg.n_experts > 0;
-    m->wctx = sc_ctx_create((size_t)n + 4);
-    m->wbufs = calloc((size_t)n_groups, sizeof *m->wbufs);
-    sc_tensor **grp = calloc((size_t)n + 2, sizeof *grp);
-    if (!m->wctx || !m->wbufs || !grp) {
-        free(grp);
-        return SC_ENOMEM;
-    }
-    m->n_wbufs = n_groups;
-    for (int i = 0; i < n; i++) {
-        const sc_wspec *s = &specs[i];
-        sc_tensor *t;
-        if (qsynth_quantized(s)) {
-            t = sc_new_qtensor(m->wctx, f->bits, QSYNTH_GROUP, false, s->ne[0], s->ne[1],
-                               s->kind == SC_W_EXPERTS ? s->ne[2] : 1);
-            if (t && f->bf16) t->quant.flags |= SC_QUANT_BF16_ROUND;
-        } else {
-            t = sc_new_tensor(m->wctx, s->kind == SC_W_NORM ? SC_TYPE_F32 : SC_TYPE_BF16, s->ndims, s->ne);
+    sc_type *types = calloc((size_t)n + 1, sizeof *types);
+    sc_wquant *quant = calloc((size_t)n + 1, sizeof *quant);
+    int rc = SC_ENOMEM;
+    if (types && quant) {
+        for (int i = 0; i < n; i++) {
+            types[i] = specs[i].kind == SC_W_NORM ? SC_TYPE_F32 : SC_TYPE_BF16;
+            if (!qsynth_quantized(&specs[i])) continue;
+            quant[i].d.quantized = 1;
+            quant[i].d.bits = f->bits;
+            quant[i].d.group_size = QSYNTH_GROUP;
+            quant[i].d.quant_flags = f->bf16 ? SC_QUANT_BF16_ROUND : 0;
         }
-        if (!t) break;
-        t->flags |= SC_TENSOR_WEIGHT;
-        if (s->kind == SC_W_EXPERTS)
-            sc_tensor_set_name(t, "%.48s.%s", s->name, s->part == SC_WP_GATE ? "gate" : s->part == SC_WP_UP ? "up" : "down");
-        else
-            sc_tensor_set_name(t, "%s", s->name);
-        *s->slot = t;
+        rc = sc__model_alloc_weights(m, specs, n, types, quant);
     }
-    if (has_moe && sc_ctx_error(m->wctx) == SC_OK) {
-        m->moe_eye = sc_new_tensor_3d(m->wctx, SC_TYPE_F32, m->cfg.n_experts, 1, m->cfg.n_experts);
-        if (m->moe_eye) {
-            m->moe_eye->flags |= SC_TENSOR_WEIGHT;
-            sc_tensor_set_name(m->moe_eye, "moe_eye");
-        }
-    }
-    int rc = sc_ctx_error(m->wctx);
-    if (m->cfg.tie_word_embeddings) m->lm_head = m->tok_embd;
-    for (int g = 0; g < n_groups && rc == SC_OK; g++) {
-        int k = 0;
-        for (int i = 0; i < n; i++)
-            if (specs[i].group == g) grp[k++] = *specs[i].slot;
-        if (g == 0 && m->moe_eye) grp[k++] = m->moe_eye;
-        if (k == 0) continue;
-        rc = sc_alloc_tensors(m->dev, grp, k, &m->wbufs[g]);
-    }
-    for (int i = 0; i < n && rc == SC_OK; i++) m->weight_bytes += sc_tensor_nbytes(*specs[i].slot);
-    if (rc == SC_OK && m->moe_eye) m->weight_bytes += sc_tensor_nbytes(m->moe_eye);
-    free(grp);
+    free(types);
+    free(quant); /* module lists stay NULL: nothing to free per entry */
     return rc;
 }
 
