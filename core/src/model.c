@@ -426,3 +426,11 @@ int sc_model_forward_batch(sc_model_t *m, const sc_model_batch *b, float *logits
     free(want);
     return rc;
 }
+
+/* ---- appended: KV pool occupancy ----------------------------------------- */
+int sc_model_kv_blocks(const sc_model_t *m, int *n_free, int *n_total) {
+    if (!m) return SC_EINVAL;
+    if (n_free) *n_free = m->kv.n_free;
+    if (n_total) *n_total = m->kv.n_blocks;
+    return SC_OK;
+}

@@ -236,14 +236,20 @@ static void add_entry(sc_registry_t *reg, const char *entry, const char *origin,
 
 /* <dir of libstrixcore.so>/strixcore/plugins: finds the plugins of an install
  * that was moved or made with `cmake --install --prefix` after configuring. */
-static void add_relocated_dir(sc_registry_t *reg) {
+/* Returns true when that directory exists, i.e. this core runs from an
+ * install (then the build tree's plugin dir is not searched). */
+static bool add_relocated_dir(sc_registry_t *reg) {
     Dl_info info;
-    if (!dladdr((void *)&sc_registry_create, &info) || !info.dli_fname) return;
+    if (!dladdr((void *)&sc_registry_create, &info) || !info.dli_fname) return false;
     const char *slash = strrchr(info.dli_fname, '/');
-    if (!slash) return;
+    if (!slash) return false;
     char dir[PATH_MAX];
     int n = snprintf(dir, sizeof dir, "%.*s/strixcore/plugins", (int)(slash - info.dli_fname), info.dli_fname);
-    if (n > 0 && (size_t)n < sizeof dir) add_entry(reg, dir, "library-relative plugin dir", true);
+    if (n <= 0 || (size_t)n >= sizeof dir) return false;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+    add_entry(reg, dir, "library-relative plugin dir", true);
+    return true;
 }
 
 static void add_entry(sc_registry_t *reg, const char *entry, const char *origin, bool quiet_missing) {
@@ -298,12 +304,14 @@ int sc_registry_create(const sc_registry_opts *opts, sc_registry_t **out) {
         return rc;
     }
     if (!(SC_HAS_FIELD(opts, sc_registry_opts, no_default_paths) && opts->no_default_paths)) {
-        add_relocated_dir(reg);
+        /* Run from an install: its own plugins. Run from the build tree: the
+         * freshly built plugins first, so an older install cannot shadow them. */
+        bool installed = add_relocated_dir(reg);
+#ifdef SC_PLUGIN_BUILD_DIR
+        if (!installed) add_entry(reg, SC_PLUGIN_BUILD_DIR, "build-tree plugin dir", true);
+#endif
 #ifdef SC_PLUGIN_INSTALL_DIR
         add_entry(reg, SC_PLUGIN_INSTALL_DIR, "install plugin dir", true);
-#endif
-#ifdef SC_PLUGIN_BUILD_DIR
-        add_entry(reg, SC_PLUGIN_BUILD_DIR, "build-tree plugin dir", true);
 #endif
     }
     if (!(SC_HAS_FIELD(opts, sc_registry_opts, no_env) && opts->no_env))

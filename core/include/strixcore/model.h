@@ -76,6 +76,10 @@ typedef struct sc_model_batch {
 } sc_model_batch;
 SC_API int sc_model_forward_batch(sc_model_t *m, const sc_model_batch *b, float *logits);
 
+/* appended: KV blocks of the shared pool, free and in all (read-only; for
+ * schedulers and stats). Either pointer may be NULL. */
+SC_API int sc_model_kv_blocks(const sc_model_t *m, int *n_free, int *n_total);
+
 #ifdef __cplusplus
 }
 #endif
