@@ -92,7 +92,7 @@ typedef struct sc_engine_stats {
     uint64_t prompt_tokens;       /* prompt tokens forwarded so far */
     uint64_t generation_tokens;   /* tokens sampled so far */
     uint64_t steps;               /* forward passes run */
-    uint64_t finished;            /* requests finished (any reason) */
+    uint64_t finished;            /* requests finished by eos, stop, length or an error (not cancels) */
 } sc_engine_stats;
 SC_API void sc_engine_stats_get(sc_engine_t *e, sc_engine_stats *s);
 

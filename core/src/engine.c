@@ -1,0 +1,615 @@
+/*
+ * core/src/engine.c - continuous batching (see strixcore/engine.h).
+ *
+ * A request lives in one of three places: the waiting queue (FCFS), the
+ * running array (it owns a KV sequence; prefilling while n_done < n_prompt,
+ * decoding after), or the abort list (cancelled, its "abort" callback not yet
+ * delivered). The lock guards those three and the counters. A step schedules
+ * under the lock, then runs the forward pass, sampling and callbacks without
+ * it: while it runs (in_step) only the stepping thread touches the running
+ * requests' progress, and cancel merely flags them; the flag is honoured when
+ * the step retires requests at its end, since resetting a sequence while the
+ * forward pass grows others would race on the KV free list.
+ *
+ * Each step mirrors sc_generate's per-sequence work: the prompt is forwarded
+ * in chunks with logits only for its last token, then each sampled token is
+ * checked for eos, detokenized, passed through the stop matcher, and (unless
+ * it finished the request) forwarded as the next step's decode token. The
+ * last sampled token is never forwarded, as in sc_generate, so greedy output
+ * is the same token for token.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "strixcore/engine.h"
+
+typedef struct req {
+    struct req *next;           /* waiting queue / abort list link */
+    uint64_t id;
+    int32_t *prompt;
+    size_t n_prompt, n_done;    /* prompt tokens, of which forwarded */
+    int64_t max_new, n_generated;
+    int32_t last;               /* sampled, not yet forwarded */
+    int seq;                    /* KV sequence while running, else -1 */
+    atomic_bool cancelled;      /* set by cancel during a step */
+    int32_t *eos;
+    int n_eos;
+    bool ignore_eos;
+    sc_sampler_t *sampler;
+    sc_stop_t *stop;
+    sc_detok_t *detok;          /* NULL without a tokenizer */
+    char *text;                 /* this token's output text */
+    size_t text_len, text_cap;
+    sc_engine_fn cb;
+    void *user;
+    /* this step (stepping thread only) */
+    int n_sched;                /* tokens in the batch */
+    int row;                    /* logits row, or -1 */
+    sc_finish finish;
+} req;
+
+struct sc_engine {
+    sc_model_t *m;
+    const sc_tokenizer_t *tok;
+    int max_seqs, budget, max_waiting;
+    int64_t max_len, vocab;
+    int32_t n_text_vocab;
+
+    pthread_mutex_t mu;
+    req *wait_head, *wait_tail;
+    int n_waiting;
+    req **running;              /* [max_seqs], admission order */
+    int n_running;
+    req *aborts;
+    bool *slot_used;            /* [max_seqs] */
+    bool in_step;
+    uint64_t next_id;
+    int kv_free, kv_total;      /* snapshot taken when no step runs */
+    uint64_t prompt_tokens, generation_tokens, steps, finished;
+
+    /* batch buffers, stepping thread only */
+    int32_t *tokens, *seqs;
+    uint8_t *flags;
+    float *logits;              /* [max_seqs][vocab]: one row per sequence at most */
+};
+
+/* ---- requests ------------------------------------------------------------ */
+static void req_free(req *r) {
+    if (!r)
+        return;
+    free(r->prompt);
+    free(r->eos);
+    sc_sampler_free(r->sampler);
+    sc_stop_free(r->stop);
+    sc_detok_free(r->detok);
+    free(r->text);
+    free(r);
+}
+
+static int text_put(req *r, const char *s, size_t n) {
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = r->text_cap ? r->text_cap : 64;
+        char *p;
+        while (cap < r->text_len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(r->text, cap)))
+            return SC_ENOMEM;
+        r->text = p;
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, s, n);
+    r->text_len += n;
+    r->text[r->text_len] = '\0';
+    return SC_OK;
+}
+
+/* Text through the stop matcher into r->text: 1 once a stop string
+ * completed, 0 otherwise, or an error (as put_text in generate.c). */
+static int feed_text(req *r, const char *s, size_t n, bool final) {
+    const char *out;
+    size_t out_len;
+    int rc = final ? sc_stop_flush(r->stop, &out, &out_len) : sc_stop_feed(r->stop, s, n, &out, &out_len);
+    if (rc < 0)
+        return rc;
+    if (out_len > 0) {
+        int w = text_put(r, out, out_len);
+        if (w < 0)
+            return w;
+    }
+    return rc == 1;
+}
+
+static int feed_token(req *r, int32_t id) {
+    char *piece = NULL;
+    size_t len = 0;
+    int rc;
+    if (!r->detok)
+        return 0;
+    if ((rc = sc_detok_push(r->detok, id, &piece, &len)) < 0)
+        return rc;
+    rc = len > 0 ? feed_text(r, piece, len, false) : 0;
+    free(piece);
+    return rc;
+}
+
+/* End of the stream: the detokenizer's and the matcher's held-back text. */
+static int feed_end(req *r) {
+    char *piece = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (r->detok) {
+        if ((rc = sc_detok_flush(r->detok, &piece, &len)) < 0)
+            return rc;
+        rc = len > 0 ? feed_text(r, piece, len, false) : 0;
+        free(piece);
+    }
+    if (rc == 0)
+        rc = feed_text(r, NULL, 0, true);
+    return rc;
+}
+
+static bool is_eos(const req *r, int32_t id) {
+    for (int i = 0; i < r->n_eos; i++)
+        if (r->eos[i] == id)
+            return true;
+    return false;
+}
+
+static void fire_abort(req *r) {
+    if (r->cb)
+        r->cb(r->id, -1, "", 0, SC_FINISH_ABORT, r->user);
+}
+
+/* Deliver and free a list of aborted requests (no lock held). */
+static void deliver_aborts(req *list) {
+    while (list) {
+        req *n = list->next;
+        fire_abort(list);
+        req_free(list);
+        list = n;
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+void sc_engine_request_default(sc_engine_request *r) {
+    memset(r, 0, sizeof(*r));
+    sc_sampler_params_default(&r->sampling);
+    r->sampling.temperature = 0.0f;
+    r->skip_special = true;
+}
+
+int sc_engine_create(sc_model_t *m, const sc_tokenizer_t *tok, const sc_engine_opts *opts, sc_engine_t **out,
+                     char *err, size_t err_len) {
+    const sc_model_config *cfg = m ? sc_model_config_of(m) : NULL;
+    sc_engine_opts o = {0};
+    sc_engine_t *e;
+    int model_seqs = 0;
+
+    if (err && err_len)
+        err[0] = '\0';
+    if (!out)
+        return sc__errf(err, err_len, SC_EINVAL, "sc_engine_create: no output pointer");
+    *out = NULL;
+    if (!m || !cfg)
+        return sc__errf(err, err_len, SC_EINVAL, "sc_engine_create: no model");
+    if (opts) {
+        /* struct_size 0: the caller's struct is this version's, read whole */
+        size_t n = opts->struct_size ? SC_MIN(opts->struct_size, sizeof(o)) : sizeof(o);
+        memcpy(&o, opts, n);
+    }
+    /* the model's sequence count: every sequence has a block-table row */
+    while (sc_model_seq_len(m, model_seqs) >= 0)
+        model_seqs++;
+    if (o.max_num_seqs < 0 || o.max_num_batched_tokens < 0 || o.max_waiting < 0)
+        return sc__errf(err, err_len, SC_EINVAL, "engine options must not be negative");
+    if (o.max_num_seqs == 0 || o.max_num_seqs > model_seqs)
+        o.max_num_seqs = model_seqs;
+    if (o.max_num_batched_tokens == 0)
+        o.max_num_batched_tokens = 512;
+    if (o.max_waiting == 0)
+        o.max_waiting = 1024;
+
+    if (!(e = calloc(1, sizeof(*e))))
+        return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
+    e->m = m;
+    e->tok = tok;
+    e->max_seqs = o.max_num_seqs;
+    e->budget = o.max_num_batched_tokens;
+    e->max_waiting = o.max_waiting;
+    e->max_len = sc_model_max_len(m);
+    e->vocab = cfg->vocab_size;
+    e->n_text_vocab = tok ? sc_tokenizer_vocab_size(tok) : (int32_t)e->vocab;
+    if (e->n_text_vocab <= 0 || e->n_text_vocab > e->vocab)
+        e->n_text_vocab = (int32_t)e->vocab;
+    e->next_id = 1;
+    e->running = calloc((size_t)e->max_seqs, sizeof(*e->running));
+    e->slot_used = calloc((size_t)e->max_seqs, sizeof(*e->slot_used));
+    e->tokens = malloc((size_t)e->budget * sizeof(*e->tokens));
+    e->seqs = malloc((size_t)e->budget * sizeof(*e->seqs));
+    e->flags = malloc((size_t)e->budget);
+    e->logits = malloc((size_t)e->max_seqs * (size_t)e->vocab * sizeof(float));
+    if (!e->running || !e->slot_used || !e->tokens || !e->seqs || !e->flags || !e->logits ||
+        pthread_mutex_init(&e->mu, NULL) != 0) {
+        free(e->running);
+        free(e->slot_used);
+        free(e->tokens);
+        free(e->seqs);
+        free(e->flags);
+        free(e->logits);
+        free(e);
+        return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
+    }
+    /* the engine owns its sequences: start them empty */
+    for (int s = 0; s < e->max_seqs; s++)
+        sc_model_seq_reset(m, s);
+    sc_model_kv_blocks(m, &e->kv_free, &e->kv_total);
+    *out = e;
+    return SC_OK;
+}
+
+void sc_engine_destroy(sc_engine_t *e) {
+    req *list;
+    if (!e)
+        return;
+    /* everything still owed a final callback gets "abort" */
+    list = e->aborts;
+    e->aborts = NULL;
+    deliver_aborts(list);
+    for (req *r = e->wait_head, *n; r; r = n) {
+        n = r->next;
+        fire_abort(r);
+        req_free(r);
+    }
+    for (int i = 0; i < e->n_running; i++) {
+        sc_model_seq_reset(e->m, e->running[i]->seq);
+        fire_abort(e->running[i]);
+        req_free(e->running[i]);
+    }
+    pthread_mutex_destroy(&e->mu);
+    free(e->running);
+    free(e->slot_used);
+    free(e->tokens);
+    free(e->seqs);
+    free(e->flags);
+    free(e->logits);
+    free(e);
+}
+
+/* ---- requests in --------------------------------------------------------- */
+int sc_engine_add_request(sc_engine_t *e, const sc_engine_request *q, uint64_t *request_id, char *err,
+                          size_t err_len) {
+    req *r;
+    int64_t max_new;
+    char perr[128];
+    int rc;
+
+    if (err && err_len)
+        err[0] = '\0';
+    if (!e || !q || (!q->prompt && q->n_prompt) || (q->n_stop > 0 && !q->stop) || (q->n_eos > 0 && !q->eos_ids))
+        return sc__errf(err, err_len, SC_EINVAL, "sc_engine_add_request: missing engine, request or arrays");
+    if (q->n_prompt == 0)
+        return sc__errf(err, err_len, SC_EINVAL, "the prompt is empty");
+    if ((rc = sc_sampler_params_check(&q->sampling, perr, sizeof(perr))) < 0)
+        return sc__errf(err, err_len, rc, "%s", perr);
+    for (size_t i = 0; i < q->n_prompt; i++)
+        if (q->prompt[i] < 0 || q->prompt[i] >= e->vocab)
+            return sc__errf(err, err_len, SC_EINVAL, "prompt token %zu is %d, outside the vocabulary (%lld)", i,
+                            (int)q->prompt[i], (long long)e->vocab);
+    /* vLLM's wording, so that OpenAI clients see the message they expect */
+    if ((int64_t)q->n_prompt >= e->max_len || (q->max_tokens > 0 && (int64_t)q->n_prompt + q->max_tokens > e->max_len))
+        return sc__errf(err, err_len, SC_ERANGE,
+                        "This model's maximum context length is %lld tokens. However, you requested %lld tokens "
+                        "(%zu in the messages, %lld in the completion). Please reduce the length of the messages "
+                        "or completion.",
+                        (long long)e->max_len, (long long)q->n_prompt + (q->max_tokens > 0 ? q->max_tokens : 0),
+                        q->n_prompt, (long long)(q->max_tokens > 0 ? q->max_tokens : 0));
+    max_new = q->max_tokens > 0 ? q->max_tokens : e->max_len - (int64_t)q->n_prompt;
+
+    /* build outside the lock: the sampler's vocab-sized buffers take time */
+    if (!(r = calloc(1, sizeof(*r))))
+        return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
+    r->seq = -1;
+    r->max_new = max_new;
+    r->n_prompt = q->n_prompt;
+    r->ignore_eos = q->ignore_eos;
+    r->cb = q->callback;
+    r->user = q->user;
+    atomic_init(&r->cancelled, false);
+    r->prompt = malloc(q->n_prompt * sizeof(*r->prompt));
+    r->n_eos = q->n_eos > 0 ? q->n_eos : 0;
+    r->eos = r->n_eos ? malloc((size_t)r->n_eos * sizeof(*r->eos)) : NULL;
+    r->sampler = sc_sampler_create(&q->sampling, (int32_t)e->vocab);
+    r->stop = sc_stop_create(q->stop, q->n_stop, q->include_stop_str);
+    r->detok = e->tok ? sc_detok_create(e->tok, q->skip_special) : NULL;
+    if (!r->prompt || (r->n_eos && !r->eos) || !r->sampler || !r->stop || (e->tok && !r->detok) ||
+        sc_sampler_add_prompt(r->sampler, q->prompt, q->n_prompt) < 0 || text_put(r, "", 0) < 0) {
+        req_free(r);
+        return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
+    }
+    memcpy(r->prompt, q->prompt, q->n_prompt * sizeof(*r->prompt));
+    if (r->n_eos)
+        memcpy(r->eos, q->eos_ids, (size_t)r->n_eos * sizeof(*r->eos));
+
+    pthread_mutex_lock(&e->mu);
+    if (e->n_waiting >= e->max_waiting) {
+        pthread_mutex_unlock(&e->mu);
+        req_free(r);
+        return sc__errf(err, err_len, SC_ESTATE, "the server is busy: %d requests are already waiting",
+                        e->max_waiting);
+    }
+    r->id = e->next_id++;
+    if (e->wait_tail)
+        e->wait_tail->next = r;
+    else
+        e->wait_head = r;
+    e->wait_tail = r;
+    e->n_waiting++;
+    if (request_id)
+        *request_id = r->id;
+    pthread_mutex_unlock(&e->mu);
+    return SC_OK;
+}
+
+/* Take running[i] out (lock held, no step in flight or the stepping thread
+ * itself): its sequence and slot are free again. */
+static req *running_remove(sc_engine_t *e, int i) {
+    req *r = e->running[i];
+    sc_model_seq_reset(e->m, r->seq);
+    e->slot_used[r->seq] = false;
+    r->seq = -1;
+    memmove(e->running + i, e->running + i + 1, (size_t)(e->n_running - i - 1) * sizeof(*e->running));
+    e->n_running--;
+    return r;
+}
+
+int sc_engine_cancel(sc_engine_t *e, uint64_t id) {
+    int rc = SC_ENOENT;
+    if (!e)
+        return SC_EINVAL;
+    pthread_mutex_lock(&e->mu);
+    for (req *r = e->wait_head, *prev = NULL; r; prev = r, r = r->next) {
+        if (r->id != id)
+            continue;
+        if (prev)
+            prev->next = r->next;
+        else
+            e->wait_head = r->next;
+        if (e->wait_tail == r)
+            e->wait_tail = prev;
+        e->n_waiting--;
+        r->next = e->aborts;
+        e->aborts = r;
+        rc = SC_OK;
+        goto out;
+    }
+    for (int i = 0; i < e->n_running; i++) {
+        req *r = e->running[i];
+        if (r->id != id)
+            continue;
+        if (atomic_load(&r->cancelled)) {
+            rc = SC_ENOENT; /* already cancelled during this step */
+        } else if (e->in_step) {
+            atomic_store(&r->cancelled, true); /* retired when the step ends */
+            rc = SC_OK;
+        } else {
+            running_remove(e, i);
+            sc_model_kv_blocks(e->m, &e->kv_free, NULL);
+            r->next = e->aborts;
+            e->aborts = r;
+            rc = SC_OK;
+        }
+        goto out;
+    }
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+bool sc_engine_has_work(sc_engine_t *e) {
+    bool w;
+    if (!e)
+        return false;
+    pthread_mutex_lock(&e->mu);
+    w = e->n_waiting > 0 || e->n_running > 0 || e->aborts != NULL;
+    pthread_mutex_unlock(&e->mu);
+    return w;
+}
+
+void sc_engine_stats_get(sc_engine_t *e, sc_engine_stats *s) {
+    if (!s)
+        return;
+    memset(s, 0, sizeof(*s));
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->mu);
+    s->running = e->n_running;
+    s->waiting = e->n_waiting;
+    s->kv_blocks_free = e->kv_free;
+    s->kv_blocks_total = e->kv_total;
+    s->prompt_tokens = e->prompt_tokens;
+    s->generation_tokens = e->generation_tokens;
+    s->steps = e->steps;
+    s->finished = e->finished;
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* ---- the step ------------------------------------------------------------ */
+/* Put r's tokens for this step into the batch: its decode token, or the next
+ * chunk of its prompt within what is left of the budget. */
+static void schedule(sc_engine_t *e, req *r, int *n, int *rows) {
+    int left = e->budget - *n;
+    r->n_sched = 0;
+    r->row = -1;
+    r->finish = SC_FINISH_NONE;
+    if (left <= 0 || atomic_load(&r->cancelled))
+        return;
+    if (r->n_done < r->n_prompt) {
+        size_t want = r->n_prompt - r->n_done;
+        int k = want < (size_t)left ? (int)want : left;
+        for (int j = 0; j < k; j++) {
+            e->tokens[*n + j] = r->prompt[r->n_done + (size_t)j];
+            e->seqs[*n + j] = r->seq;
+            e->flags[*n + j] = 0;
+        }
+        r->n_sched = k;
+        *n += k;
+        if (r->n_done + (size_t)k == r->n_prompt) { /* the prompt's last token: sample from it */
+            e->flags[*n - 1] = 1;
+            r->row = (*rows)++;
+        }
+    } else {
+        e->tokens[*n] = r->last;
+        e->seqs[*n] = r->seq;
+        e->flags[*n] = 1;
+        r->n_sched = 1;
+        r->row = (*rows)++;
+        (*n)++;
+    }
+}
+
+/* Sample r's next token from its logits row, and turn it into the callback's
+ * token, text and finish reason (sc_generate's order of checks). */
+static int sample_one(sc_engine_t *e, req *r) {
+    float *lg = e->logits + (size_t)r->row * (size_t)e->vocab;
+    int32_t id;
+    int st, rc;
+    /* ids past the tokenizer's vocabulary (embedding padding) have no text */
+    for (int64_t i = e->n_text_vocab; i < e->vocab; i++)
+        lg[i] = -INFINITY;
+    if ((rc = sc_sampler_sample(r->sampler, lg, &id)) < 0)
+        return rc;
+    if ((rc = sc_sampler_accept(r->sampler, id)) < 0)
+        return rc;
+    r->n_generated++;
+    r->text_len = 0;
+    r->text[0] = '\0';
+    if (!r->ignore_eos && is_eos(r, id)) {
+        r->finish = SC_FINISH_EOS;
+    } else {
+        if ((st = feed_token(r, id)) < 0)
+            return st;
+        if (st)
+            r->finish = SC_FINISH_STOP;
+        else if (r->n_generated >= r->max_new)
+            r->finish = SC_FINISH_LENGTH;
+    }
+    if (r->finish == SC_FINISH_EOS || r->finish == SC_FINISH_LENGTH) {
+        if ((st = feed_end(r)) < 0)
+            return st;
+        if (st)
+            r->finish = SC_FINISH_STOP;
+    }
+    r->last = id;
+    if (r->cb)
+        r->cb(r->id, id, r->text, r->text_len, r->finish, r->user);
+    return SC_OK;
+}
+
+int sc_engine_step(sc_engine_t *e) {
+    req *aborts, *done = NULL;
+    int n = 0, rows = 0, rc = SC_OK, n_prompt_toks = 0, n_sampled = 0;
+    if (!e)
+        return SC_EINVAL;
+
+    /* ---- schedule (locked): running requests first, then admissions ---- */
+    pthread_mutex_lock(&e->mu);
+    if (e->in_step) {
+        pthread_mutex_unlock(&e->mu);
+        return SC_ESTATE; /* one stepping thread at a time */
+    }
+    e->in_step = true;
+    for (int i = 0; i < e->n_running; i++)
+        if (e->running[i]->n_done == e->running[i]->n_prompt)
+            schedule(e, e->running[i], &n, &rows); /* decode tokens first: latency of running streams */
+    for (int i = 0; i < e->n_running; i++)
+        if (e->running[i]->n_done < e->running[i]->n_prompt)
+            schedule(e, e->running[i], &n, &rows);
+    while (e->wait_head && e->n_running < e->max_seqs && n < e->budget) {
+        req *r = e->wait_head;
+        int s = 0;
+        while (e->slot_used[s])
+            s++; /* a free slot exists: n_running < max_seqs */
+        e->wait_head = r->next;
+        if (!e->wait_head)
+            e->wait_tail = NULL;
+        e->n_waiting--;
+        r->next = NULL;
+        r->seq = s;
+        e->slot_used[s] = true;
+        e->running[e->n_running++] = r;
+        schedule(e, r, &n, &rows);
+    }
+    aborts = e->aborts;
+    e->aborts = NULL;
+    pthread_mutex_unlock(&e->mu);
+    deliver_aborts(aborts);
+
+    /* ---- forward and sample (unlocked) ---- */
+    if (n > 0) {
+        sc_model_batch b = {.n_tokens = n, .tokens = e->tokens, .seq = e->seqs, .logits = e->flags};
+        rc = sc_model_forward_batch(e->m, &b, rows > 0 ? e->logits : NULL);
+        for (int i = 0; i < e->n_running; i++) {
+            req *r = e->running[i];
+            if (r->n_sched == 0)
+                continue;
+            if (rc < 0) {
+                r->finish = SC_FINISH_ABORT; /* the cache may hold part of the batch: give up on it */
+                fire_abort(r);
+                continue;
+            }
+            if (r->n_done < r->n_prompt) {
+                r->n_done += (size_t)r->n_sched;
+                n_prompt_toks += r->n_sched;
+            }
+            if (r->row < 0 || atomic_load(&r->cancelled))
+                continue;
+            n_sampled++;
+            int src = sample_one(e, r);
+            if (src < 0) {
+                r->finish = SC_FINISH_ABORT;
+                fire_abort(r);
+                rc = src;
+            }
+        }
+    }
+
+    /* ---- retire (locked) ---- */
+    pthread_mutex_lock(&e->mu);
+    for (int i = 0; i < e->n_running;) {
+        req *r = e->running[i];
+        bool cancelled = atomic_load(&r->cancelled);
+        if (r->finish == SC_FINISH_NONE && !cancelled) {
+            i++;
+            continue;
+        }
+        running_remove(e, i);
+        if (r->finish == SC_FINISH_NONE) { /* cancelled mid-step: its abort is still owed */
+            r->next = e->aborts;
+            e->aborts = r;
+        } else {
+            r->next = done;
+            done = r;
+            e->finished++;
+        }
+    }
+    if (n > 0 && rc >= 0)
+        e->steps++;
+    e->prompt_tokens += (uint64_t)n_prompt_toks;
+    e->generation_tokens += (uint64_t)n_sampled;
+    sc_model_kv_blocks(e->m, &e->kv_free, NULL);
+    e->in_step = false;
+    aborts = e->aborts;
+    e->aborts = NULL;
+    pthread_mutex_unlock(&e->mu);
+    deliver_aborts(aborts);
+    while (done) {
+        req *nx = done->next;
+        req_free(done);
+        done = nx;
+    }
+    return rc < 0 ? rc : n;
+}
