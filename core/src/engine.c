@@ -212,6 +212,10 @@ int sc_engine_create(sc_model_t *m, const sc_tokenizer_t *tok, const sc_engine_o
         o.max_num_batched_tokens = 512;
     if (o.max_waiting == 0)
         o.max_waiting = 1024;
+    /* vLLM's rule: a smaller budget could starve requests behind decoders */
+    if (o.max_num_batched_tokens < o.max_num_seqs)
+        return sc__errf(err, err_len, SC_EINVAL, "max_num_batched_tokens (%d) must be >= max_num_seqs (%d)",
+                        o.max_num_batched_tokens, o.max_num_seqs);
 
     if (!(e = calloc(1, sizeof(*e))))
         return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
@@ -522,6 +526,8 @@ int sc_engine_step(sc_engine_t *e) {
         return SC_ESTATE; /* one stepping thread at a time */
     }
     e->in_step = true;
+    /* budget >= max_seqs (checked at create): every decode token fits, and
+     * while a sequence is free at least one token is left for prefill */
     for (int i = 0; i < e->n_running; i++)
         if (e->running[i]->n_done == e->running[i]->n_prompt)
             schedule(e, e->running[i], &n, &rows); /* decode tokens first: latency of running streams */

@@ -204,8 +204,8 @@ static void test_batched_equals_alone(void **state) {
 
 static void test_chunked_prefill(void **state) {
     (void)state;
-    run_batched(5, 8); /* prompts of up to 38 tokens over many steps; decoders share the 5 */
-    run_batched(1, 8); /* one token per step: pure interleaving */
+    run_batched(8, 8); /* prompts of up to 38 tokens over many steps, beside 8 decoders */
+    run_batched(3, 3); /* three tokens a step: prefill chunks interleave with decodes */
 }
 
 static void test_more_than_max_seqs(void **state) {
@@ -233,6 +233,54 @@ static void test_more_than_max_seqs(void **state) {
         sc_engine_destroy(e);
         sc_model_free(m);
     }
+}
+
+/* With budget == max_num_seqs every running request advances every step
+ * (none starves behind the first ones); a smaller budget is refused. */
+static void add_long(sc_engine_t *e, int i, out *o) {
+    sc_engine_request q;
+    uint64_t id;
+    char err[256];
+    sc_engine_request_default(&q);
+    q.prompt = g_prompts[i];
+    q.n_prompt = 3;
+    q.sampling = sampling_of(0);
+    q.max_tokens = 40;
+    q.callback = on_out;
+    q.user = o;
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_OK);
+}
+
+static void test_decode_fairness(void **state) {
+    sc_model_t *m = tiny(8);
+    sc_engine_t *e = NULL;
+    sc_engine_opts o = {.struct_size = sizeof o, .max_num_seqs = 4, .max_num_batched_tokens = 2};
+    out got[4];
+    char err[256] = "";
+    (void)state;
+    make_prompts();
+    assert_int_equal(sc_engine_create(m, NULL, &o, &e, err, sizeof err), SC_EINVAL);
+    assert_non_null(strstr(err, "max_num_batched_tokens (2) must be >= max_num_seqs (4)"));
+    o.max_num_batched_tokens = 4;
+    assert_int_equal(sc_engine_create(m, NULL, &o, &e, err, sizeof err), SC_OK);
+    for (int i = 0; i < 4; i++) add_long(e, i, &got[i]);
+    /* 12 prompt tokens at most 4 a step, decodes first: every request has its
+     * first token within 8 steps (decoding 40 tokens first would take 40) */
+    int steps = 0;
+    while ((got[0].n == 0 || got[1].n == 0 || got[2].n == 0 || got[3].n == 0) && steps < 8) {
+        assert_true(sc_engine_step(e) > 0);
+        steps++;
+    }
+    for (int i = 0; i < 4; i++) assert_true(got[i].n > 0);
+    for (int round = 0; round < 4; round++) { /* all 4 decode in every step */
+        int before[4];
+        for (int i = 0; i < 4; i++) before[i] = got[i].n;
+        assert_true(sc_engine_step(e) > 0);
+        for (int i = 0; i < 4; i++) assert_true(got[i].n == before[i] + 1);
+    }
+    sc_engine_destroy(e);
+    sc_model_free(m);
 }
 
 static void test_cancel(void **state) {
@@ -463,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_batched_equals_alone),
         cmocka_unit_test(test_chunked_prefill),
         cmocka_unit_test(test_more_than_max_seqs),
+        cmocka_unit_test(test_decode_fairness),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_threads),

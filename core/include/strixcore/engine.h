@@ -25,7 +25,7 @@ typedef struct sc_engine sc_engine_t;
 typedef struct sc_engine_opts {
     size_t struct_size;           /* sizeof(sc_engine_opts); 0 = read whole */
     int max_num_seqs;             /* requests running at once; 0 or more than the model's max_seqs = max_seqs */
-    int max_num_batched_tokens;   /* tokens per forward pass (decode + prefill chunks); 0 = 512 */
+    int max_num_batched_tokens;   /* tokens per forward pass (decode + prefill chunks); 0 = 512; must be >= max_num_seqs */
     int max_waiting;              /* queued requests before add fails with SC_ESTATE; 0 = 1024 */
 } sc_engine_opts;
 
