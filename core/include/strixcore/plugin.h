@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define SC_ABI_MAJOR 1
-#define SC_ABI_MINOR 1 /* 1: format plugins (sc_format_iface, sc_ckpt_reader) */
+#define SC_ABI_MINOR 2 /* 1: format plugins (sc_format_iface, sc_ckpt_reader); 2: frontends (sc_frontend_iface, sc_serve_api) */
 
 #define SC_PLUGIN_PROBE_SYMBOL "strixcore_plugin_probe"
 #define SC_PLUGIN_INIT_SYMBOL  "strixcore_plugin_init"
@@ -398,6 +398,110 @@ typedef struct sc_format_iface {
 } sc_format_iface;
 
 /* ------------------------------------------------------------------------ */
+/* Frontend plugins (ABI minor >= 2): serve a loaded model over a protocol   */
+/* (the OpenAI HTTP API). The core owns the model, tokenizer, chat template  */
+/* and the continuous-batching engine and hands the frontend sc_serve_api;   */
+/* the frontend owns its sockets and event loop.                             */
+/* ------------------------------------------------------------------------ */
+typedef enum sc_serve_finish {
+    SC_SERVE_RUNNING = 0, /* more output follows */
+    SC_SERVE_EOS     = 1, /* an eos / stop token id */
+    SC_SERVE_STOP    = 2, /* a stop string (not included unless asked) */
+    SC_SERVE_LENGTH  = 3, /* max_tokens or the context is full */
+    SC_SERVE_ABORT   = 4, /* cancelled, or the engine failed */
+} sc_serve_finish;
+
+typedef struct sc_serve_sampling {
+    size_t struct_size;
+    float temperature;          /* 0: greedy */
+    float top_p;                /* 1: off */
+    int32_t top_k;              /* 0: off */
+    float min_p;                /* 0: off */
+    float repetition_penalty;   /* 1: off (HF semantics) */
+    float presence_penalty;     /* 0: off (OpenAI semantics) */
+    float frequency_penalty;    /* 0: off */
+    uint64_t seed;
+    bool has_seed;              /* false: a fresh random seed per request */
+} sc_serve_sampling;
+
+/* One piece of a request's output, delivered on the engine's thread (never
+ * the frontend's loop thread: post it there). `text` is valid only during
+ * the call. The last call has finish != SC_SERVE_RUNNING; none follows it. */
+typedef struct sc_serve_output {
+    size_t struct_size;
+    uint64_t request_id;
+    int32_t token;              /* -1 when the call carries no token (abort) */
+    const char *text;           /* UTF-8 released by this token (stop strings applied); may be empty */
+    size_t text_len;
+    int32_t finish;             /* sc_serve_finish */
+    int64_t prompt_tokens;
+    int64_t completion_tokens;  /* so far */
+} sc_serve_output;
+
+typedef void (*sc_serve_output_fn)(void *user, const sc_serve_output *out);
+
+typedef struct sc_serve_request {
+    size_t struct_size;
+    const int32_t *prompt;      /* copied by submit */
+    size_t n_prompt;
+    sc_serve_sampling sampling;
+    int64_t max_tokens;         /* <= 0: until the context is full */
+    const char *const *stop;    /* stop strings, copied */
+    int32_t n_stop;
+    bool include_stop_str;
+    const int32_t *stop_token_ids; /* extra eos ids, copied */
+    int32_t n_stop_token_ids;
+    bool ignore_eos;
+    bool skip_special;
+    sc_serve_output_fn on_output;
+    void *user;
+} sc_serve_request;
+
+typedef struct sc_serve_stats {
+    size_t struct_size;
+    int32_t running;
+    int32_t waiting;
+    int64_t kv_blocks_free;
+    int64_t kv_blocks_total;
+    uint64_t prompt_tokens;     /* totals since start */
+    uint64_t generation_tokens;
+    uint64_t finished;
+} sc_serve_stats;
+
+/* The core's serving table. Every function may be called from any thread.
+ * Buffers returned through out-pointers are freed with host->free. */
+typedef struct sc_serve_api {
+    size_t struct_size;
+    void *ctx;                  /* pass as the first argument */
+    const char *model_name;     /* served model name */
+    int64_t max_model_len;
+    /* generation_config.json's defaults, as a JSON object (temperature, top_p, ...) */
+    const char *generation_defaults_json;
+    int  (*tokenize)(void *ctx, const char *text, size_t len, bool parse_special, int32_t **ids, size_t *n_ids);
+    int  (*detokenize)(void *ctx, const int32_t *ids, size_t n, bool skip_special, char **text, size_t *len);
+    /* Render the model's chat template with these variables (messages,
+     * tools, add_generation_prompt, chat_template_kwargs merged in). */
+    int  (*apply_chat_template)(void *ctx, const char *vars_json, char **text, size_t *len, char *err, size_t err_len);
+    /* Queue a request. SC_ERANGE: over the context (err holds vLLM's message);
+     * SC_ESTATE: the queue is full. On error on_output never fires. */
+    int  (*submit)(void *ctx, const sc_serve_request *req, uint64_t *request_id, char *err, size_t err_len);
+    /* Cancel (client gone): its KV is freed at once; one SC_SERVE_ABORT output follows. */
+    int  (*cancel)(void *ctx, uint64_t request_id);
+    void (*stats)(void *ctx, sc_serve_stats *out);
+} sc_serve_api;
+
+typedef struct sc_frontend_iface {
+    size_t struct_size;
+    /* Serve until stop() is called or a fatal error: blocks the calling
+     * thread. settings_json is this frontend's object from the serve
+     * configuration (host, port, api_keys, ...). Returns SC_OK after a
+     * graceful stop (in-flight streams finished or ended with an error). */
+    int  (*run)(void *ctx, const sc_serve_api *api, const char *settings_json, char *err, size_t err_len);
+    /* Ask run() to stop (SIGTERM). Called from another thread; must return at once. */
+    void (*stop)(void *ctx);
+} sc_frontend_iface;
+
+/* ------------------------------------------------------------------------ */
 /* The plugin's top-level table, returned by init.                           */
 /* ------------------------------------------------------------------------ */
 typedef struct sc_plugin_iface {
@@ -406,7 +510,7 @@ typedef struct sc_plugin_iface {
     void (*shutdown)(void *ctx);           /* called once, before dlclose */
     const sc_backend_iface *backend;       /* kind == SC_PLUGIN_BACKEND */
     const sc_format_iface *format;         /* kind == SC_PLUGIN_FORMAT (ABI minor >= 1) */
-    const void *frontend;                  /* reserved for SC_PLUGIN_FRONTEND */
+    const sc_frontend_iface *frontend;     /* kind == SC_PLUGIN_FRONTEND (ABI minor >= 2) */
 } sc_plugin_iface;
 
 typedef int (*sc_plugin_probe_fn)(const sc_host_api *host, sc_plugin_desc *desc);
