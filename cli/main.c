@@ -23,6 +23,8 @@ static const sc_cli_cmd commands[] = {
      "stream an answer to PROMPT, or chat on stdin; `strixcore run` alone lists the options", sc_cmd_run},
     {"bench", "[MODEL_DIR | --synthetic NAME] [OPTIONS]",
      "prefill/decode tok/s (llama-bench style) and achieved memory bandwidth; -p N -n N -r N -o md|json", sc_cmd_bench},
+    {"serve", "MODEL_DIR [--port N] [--api-key KEY] [--config deploy.json] [OPTIONS]",
+     "serve the model over the OpenAI API (vLLM's flags) through a frontend plugin", sc_cmd_serve},
     {"help", "[COMMAND]", "show this help, or one command's", cmd_help},
 };
 

@@ -20,6 +20,7 @@ typedef struct sc_plugin_entry {
     const sc_plugin_iface *iface;
     const sc_backend_iface *backend;  /* iface->backend, checked */
     const sc_format_iface *format;    /* iface->format, checked (format plugins) */
+    const sc_frontend_iface *frontend;/* iface->frontend, checked (frontend plugins) */
     void *ctx;                        /* plugin context from init */
 } sc_plugin_entry;
 

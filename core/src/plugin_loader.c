@@ -223,6 +223,53 @@ static int check_format(sc_plugin_entry *pe) {
     return SC_OK;
 }
 
+/* Name of the first required frontend member that is absent (NULL: none). */
+static const char *frontend_missing(const sc_frontend_iface *f, bool *past) {
+#define SC_REQUIRE(m)                                       \
+    do {                                                    \
+        if (!SC_HAS_FIELD(f, sc_frontend_iface, m)) {       \
+            *past = true;                                   \
+            return #m;                                      \
+        }                                                   \
+        if (f->m == NULL)                                   \
+            return #m;                                      \
+    } while (0)
+    SC_REQUIRE(run);
+    SC_REQUIRE(stop);
+#undef SC_REQUIRE
+    return NULL;
+}
+
+/* A frontend plugin speaks ABI minor >= 2 (sc_serve_api appeared there) and
+ * hands back a table with both run and stop. */
+static int check_frontend(sc_plugin_entry *pe) {
+    const sc_plugin_iface *pi = pe->iface;
+    const char *missing;
+    bool past = false;
+    if (pe->rec.abi_minor < 2) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "frontend plugins need ABI minor >= 2 (agreed %u)",
+                        (unsigned)pe->rec.abi_minor);
+        return SC_EABI;
+    }
+    if (!pi->frontend) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "frontend plugin returned no frontend table");
+        return SC_EABI;
+    }
+    missing = frontend_missing(pi->frontend, &past);
+    if (missing && past) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI,
+                        "short frontend table: required member %s lies past struct_size %zu", missing,
+                        pi->frontend->struct_size);
+        return SC_EABI;
+    }
+    if (missing) {
+        sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "frontend table: required member %s is NULL", missing);
+        return SC_EABI;
+    }
+    pe->frontend = pi->frontend;
+    return SC_OK;
+}
+
 static void log_degraded(const sc_plugin_entry *pe) {
     const sc_backend_iface *be = pe->backend;
     const char *who = pe->rec.desc.name;
@@ -249,6 +296,8 @@ static int check_tables(sc_plugin_entry *pe) {
         need = offsetof(sc_plugin_iface, backend) + sizeof(pi->backend);
     else if (pe->rec.desc.kind == SC_PLUGIN_FORMAT)
         need = offsetof(sc_plugin_iface, format) + sizeof(pi->format);
+    else if (pe->rec.desc.kind == SC_PLUGIN_FRONTEND)
+        need = offsetof(sc_plugin_iface, frontend) + sizeof(pi->frontend);
     if (pi->struct_size < need) {
         sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "short plugin table (struct_size %zu, need %zu)",
                         pi->struct_size, need);
@@ -261,8 +310,8 @@ static int check_tables(sc_plugin_entry *pe) {
     }
     if (pi->kind == SC_PLUGIN_FORMAT)
         return check_format(pe);
-    if (pi->kind != SC_PLUGIN_BACKEND)
-        return SC_OK; /* the frontend table is reserved for now */
+    if (pi->kind == SC_PLUGIN_FRONTEND)
+        return check_frontend(pe);
 
     if (!pi->backend) {
         sc__plugin_fail(pe, SC_PLUGIN_REJECTED, SC_EABI, "backend plugin returned no backend table");
@@ -360,6 +409,7 @@ void sc__plugin_close(sc_plugin_entry *pe) {
     pe->iface = NULL;
     pe->backend = NULL;
     pe->format = NULL;
+    pe->frontend = NULL;
     pe->ctx = NULL;
     close_handle(pe);
 }

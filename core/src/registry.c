@@ -410,3 +410,16 @@ const sc_plugin_entry *sc__registry_format_for(const sc_registry_t *reg, const c
     }
     return best;
 }
+
+const sc_frontend_iface *sc_registry_frontend(const sc_registry_t *reg, const char *name, void **ctx) {
+    if (ctx) *ctx = NULL;
+    if (!reg || !name) return NULL;
+    for (int i = 0; i < reg->n_plugins; i++) {
+        const sc_plugin_entry *pe = &reg->plugins[i]->pe;
+        if (pe->rec.status != SC_PLUGIN_LOADED || !pe->frontend) continue;
+        if (strcmp(pe->rec.desc.name, name) != 0) continue;
+        if (ctx) *ctx = pe->ctx;
+        return pe->frontend;
+    }
+    return NULL;
+}

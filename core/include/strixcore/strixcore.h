@@ -218,6 +218,10 @@ SC_API sc_device_t *sc_registry_device(const sc_registry_t *reg, int i);
 SC_API sc_device_t *sc_registry_find_device(const sc_registry_t *reg, const char *name);
 /* `--backend auto|NAME`: the best device by probe score (CPU last resort). */
 SC_API sc_device_t *sc_registry_pick(const sc_registry_t *reg, const char *backend);
+/* The loaded frontend plugin called `name` (its probe name, e.g. "openai"):
+ * its checked table, and its context in *ctx (may be NULL). NULL when no
+ * loaded frontend has that name. The table lives as long as the registry. */
+SC_API const sc_frontend_iface *sc_registry_frontend(const sc_registry_t *reg, const char *name, void **ctx);
 
 SC_API const char *sc_device_name(const sc_device_t *dev);
 SC_API const char *sc_device_backend_name(const sc_device_t *dev);
