@@ -63,5 +63,12 @@ int sc_cli_parse_type(const char *s, sc_type *out); /* f32 | f16 | bf16 */
 /* a loading bar on stderr while the model loads (only on a terminal) */
 void sc_cli_progress_attach(sc_model_opts *mo, const char *label);
 void sc_cli_progress_done(sc_model_opts *mo);
+/* DIR/NAME when that file is readable, else NULL (free() the result). */
+char *sc_cli_dir_file(const char *dir, const char *name);
+/* The chat template at `path`, else DIR/chat_template.jinja, else
+ * DIR/tokenizer_config.json. SC_OK with *out NULL when there is none; a
+ * negative code (message printed, prefixed by `cmd`) when one fails to load. */
+#include "strixcore/chat_template.h"
+int sc_cli_load_template(const char *cmd, const char *path, const char *dir, sc_chat_template_t **out);
 
 #endif

@@ -375,48 +375,14 @@ static int repl(run_session *s) {
     return rc;
 }
 
-/* path = dir + "/" + name when the file exists, else NULL. */
-static char *dir_file(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) {
-        snprintf(p, n, "%s/%s", dir, name);
-        if (access(p, R_OK) != 0) {
-            free(p);
-            p = NULL;
-        }
-    }
-    return p;
-}
 
 static int load_template(run_session *s) {
-    const char *candidates[] = {"chat_template.jinja", "tokenizer_config.json"};
-    char err[512] = "";
-    int rc;
-    if (s->o->template_path) {
-        rc = sc_chat_template_load(s->o->template_path, &s->tmpl, err, sizeof(err));
-        if (rc < 0)
-            fprintf(stderr, "strixcore run: %s: %s\n", s->o->template_path, err[0] ? err : sc_strerror(rc));
-        return rc < 0 ? SC_CLI_FAIL : SC_CLI_OK;
-    }
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        char *path = dir_file(s->o->dir, candidates[i]);
-        if (!path)
-            continue;
-        rc = sc_chat_template_load(path, &s->tmpl, err, sizeof(err));
-        if (rc == SC_OK) {
-            free(path);
-            return SC_CLI_OK;
-        }
-        if (rc != SC_ENOENT) {
-            fprintf(stderr, "strixcore run: %s: %s\n", path, err[0] ? err : sc_strerror(rc));
-            free(path);
-            return SC_CLI_FAIL;
-        }
-        free(path);
-    }
-    fprintf(stderr, "strixcore run: %s has no chat template: the prompt is used as raw text (--no-chat)\n",
-            s->o->dir);
+    int rc = sc_cli_load_template("run", s->o->template_path, s->o->dir, &s->tmpl);
+    if (rc < 0)
+        return SC_CLI_FAIL;
+    if (!s->tmpl)
+        fprintf(stderr, "strixcore run: %s has no chat template: the prompt is used as raw text (--no-chat)\n",
+                s->o->dir);
     return SC_CLI_OK;
 }
 
@@ -432,7 +398,7 @@ static int load_session(sc_cli *cli, run_session *s) {
     if (!(dev = sc_cli_pick_device(cli)))
         return SC_CLI_FAIL;
     /* the tokenizer first: it is quick, and its absence should not cost a model load */
-    tok_path = o->tokenizer ? strdup(o->tokenizer) : dir_file(o->dir, "tokenizer.json");
+    tok_path = o->tokenizer ? strdup(o->tokenizer) : sc_cli_dir_file(o->dir, "tokenizer.json");
     if (!tok_path) {
         fprintf(stderr, "strixcore run: no tokenizer.json in %s (give --tokenizer PATH)\n", o->dir);
         return SC_CLI_FAIL;

@@ -122,42 +122,12 @@ static void *sig_thread(void *arg) {
     }
 }
 
-static char *dir_file(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) {
-        snprintf(p, n, "%s/%s", dir, name);
-        if (access(p, R_OK) != 0) {
-            free(p);
-            p = NULL;
-        }
-    }
-    return p;
-}
 
 static int load_template(const serve_cfg *c, sc_chat_template_t **out) {
-    const char *candidates[] = {"chat_template.jinja", "tokenizer_config.json"};
-    char err[512] = "";
-    int rc;
-    if (c->chat_template) {
-        rc = sc_chat_template_load(c->chat_template, out, err, sizeof(err));
-        if (rc < 0)
-            fprintf(stderr, "strixcore serve: %s: %s\n", c->chat_template, err[0] ? err : sc_strerror(rc));
-        return rc;
-    }
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        char *path = dir_file(c->model, candidates[i]);
-        if (!path)
-            continue;
-        rc = sc_chat_template_load(path, out, err, sizeof(err));
-        if (rc != SC_ENOENT && rc < 0)
-            fprintf(stderr, "strixcore serve: %s: %s\n", path, err[0] ? err : sc_strerror(rc));
-        free(path);
-        if (rc != SC_ENOENT)
-            return rc;
-    }
-    fprintf(stderr, "strixcore serve: %s has no chat template: chat requests will fail\n", c->model);
-    return SC_OK;
+    int rc = sc_cli_load_template("serve", c->chat_template, c->model, out);
+    if (rc == SC_OK && !*out)
+        fprintf(stderr, "strixcore serve: %s has no chat template: chat requests will fail\n", c->model);
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, serve_cfg *c) {
@@ -252,7 +222,7 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     }
     if (!(dev = sc_cli_pick_device(cli)))
         goto out;
-    tok_path = c.tokenizer ? strdup(c.tokenizer) : dir_file(c.model, "tokenizer.json");
+    tok_path = c.tokenizer ? strdup(c.tokenizer) : sc_cli_dir_file(c.model, "tokenizer.json");
     if (!tok_path) {
         fprintf(stderr, "strixcore serve: no tokenizer.json in %s (give --tokenizer PATH)\n", c.model);
         goto out;

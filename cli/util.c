@@ -6,7 +6,10 @@
  * text output never passes terminal control characters through.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -116,4 +119,43 @@ const char *sc_cli_plugin_status_name(sc_plugin_status status) {
     case SC_PLUGIN_REJECTED: return "rejected";
     default: return "unknown";
     }
+}
+
+char *sc_cli_dir_file(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) {
+        snprintf(p, n, "%s/%s", dir, name);
+        if (access(p, R_OK) != 0) {
+            free(p);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
+int sc_cli_load_template(const char *cmd, const char *path, const char *dir, sc_chat_template_t **out) {
+    /* chat_template.jinja wins over tokenizer_config.json, as in transformers */
+    static const char *const candidates[] = {"chat_template.jinja", "tokenizer_config.json"};
+    char err[512] = "";
+    int rc;
+    *out = NULL;
+    if (path) {
+        rc = sc_chat_template_load(path, out, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "strixcore %s: %s: %s\n", cmd, path, err[0] ? err : sc_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        char *p = sc_cli_dir_file(dir, candidates[i]);
+        if (!p)
+            continue;
+        rc = sc_chat_template_load(p, out, err, sizeof(err));
+        if (rc != SC_ENOENT && rc < 0)
+            fprintf(stderr, "strixcore %s: %s: %s\n", cmd, p, err[0] ? err : sc_strerror(rc));
+        free(p);
+        if (rc != SC_ENOENT)
+            return rc;
+    }
+    return SC_OK;
 }
