@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "text_out.h"
 #include "strixcore/engine.h"
 
 typedef struct req {
@@ -107,50 +108,7 @@ static int text_put(req *r, const char *s, size_t n) {
     return SC_OK;
 }
 
-/* Text through the stop matcher into r->text: 1 once a stop string
- * completed, 0 otherwise, or an error (as put_text in generate.c). */
-static int feed_text(req *r, const char *s, size_t n, bool final) {
-    const char *out;
-    size_t out_len;
-    int rc = final ? sc_stop_flush(r->stop, &out, &out_len) : sc_stop_feed(r->stop, s, n, &out, &out_len);
-    if (rc < 0)
-        return rc;
-    if (out_len > 0) {
-        int w = text_put(r, out, out_len);
-        if (w < 0)
-            return w;
-    }
-    return rc == 1;
-}
-
-static int feed_token(req *r, int32_t id) {
-    char *piece = NULL;
-    size_t len = 0;
-    int rc;
-    if (!r->detok)
-        return 0;
-    if ((rc = sc_detok_push(r->detok, id, &piece, &len)) < 0)
-        return rc;
-    rc = len > 0 ? feed_text(r, piece, len, false) : 0;
-    free(piece);
-    return rc;
-}
-
-/* End of the stream: the detokenizer's and the matcher's held-back text. */
-static int feed_end(req *r) {
-    char *piece = NULL;
-    size_t len = 0;
-    int rc = 0;
-    if (r->detok) {
-        if ((rc = sc_detok_flush(r->detok, &piece, &len)) < 0)
-            return rc;
-        rc = len > 0 ? feed_text(r, piece, len, false) : 0;
-        free(piece);
-    }
-    if (rc == 0)
-        rc = feed_text(r, NULL, 0, true);
-    return rc;
-}
+static int req_emit(void *user, const char *text, size_t len) { return text_put(user, text, len); }
 
 static bool is_eos(const req *r, int32_t id) {
     for (int i = 0; i < r->n_eos; i++)
@@ -494,7 +452,7 @@ static int sample_one(sc_engine_t *e, req *r) {
     if (!r->ignore_eos && is_eos(r, id)) {
         r->finish = SC_FINISH_EOS;
     } else {
-        if ((st = feed_token(r, id)) < 0)
+        if ((st = sc__text_token(r->detok, r->stop, id, req_emit, r)) < 0)
             return st;
         if (st)
             r->finish = SC_FINISH_STOP;
@@ -502,7 +460,7 @@ static int sample_one(sc_engine_t *e, req *r) {
             r->finish = SC_FINISH_LENGTH;
     }
     if (r->finish == SC_FINISH_EOS || r->finish == SC_FINISH_LENGTH) {
-        if ((st = feed_end(r)) < 0)
+        if ((st = sc__text_end(r->detok, r->stop, req_emit, r)) < 0)
             return st;
         if (st)
             r->finish = SC_FINISH_STOP;

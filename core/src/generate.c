@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "text_out.h"
 #include "strixcore/generate.h"
 
 static double now_s(void) {
@@ -92,47 +93,13 @@ typedef struct gen_state {
     bool aborted;
 } gen_state;
 
-/* Pass text through the stop matcher to the callback. Returns 1 once a
- * stop string completed, 0 otherwise, or an error. */
-static int put_text(gen_state *g, const char *text, size_t len, bool final) {
-    const char *out;
-    size_t out_len;
-    int r = final ? sc_stop_flush(g->stop, &out, &out_len) : sc_stop_feed(g->stop, text, len, &out, &out_len);
-    if (r < 0)
-        return r;
-    if (out_len > 0 && g->p->on_text && !g->aborted && g->p->on_text(out, out_len, g->p->user) != 0)
+/* The text callback behind the shared output path; a nonzero answer from
+ * the caller's on_text ends the generation (not an error). */
+static int gen_emit(void *user, const char *text, size_t len) {
+    gen_state *g = user;
+    if (g->p->on_text && !g->aborted && g->p->on_text(text, len, g->p->user) != 0)
         g->aborted = true;
-    return r == 1;
-}
-
-/* Detokenize one token and pass its text on. */
-static int put_token(gen_state *g, int32_t id) {
-    char *piece = NULL;
-    size_t len = 0;
-    int rc;
-    if (!g->detok)
-        return 0;
-    if ((rc = sc_detok_push(g->detok, id, &piece, &len)) < 0)
-        return rc;
-    rc = len > 0 ? put_text(g, piece, len, false) : 0;
-    free(piece);
-    return rc;
-}
-
-/* End of the stream: the detokenizer's and the matcher's held-back text. */
-static int put_end(gen_state *g) {
-    char *piece = NULL;
-    size_t len = 0;
-    int rc = 0;
-    if (g->detok) {
-        if ((rc = sc_detok_flush(g->detok, &piece, &len)) < 0)
-            return rc;
-        rc = len > 0 ? put_text(g, piece, len, false) : 0;
-        free(piece);
-    }
-    if (rc == 0)
-        rc = put_text(g, NULL, 0, true);
-    return rc;
+    return 0;
 }
 
 static bool is_eos(const sc_gen_params *p, int32_t id) {
@@ -260,7 +227,7 @@ int sc_generate(sc_model_t *m, const sc_tokenizer_t *tok, const int32_t *prompt,
             r.finish = SC_FINISH_EOS;
             break;
         }
-        if ((stopped = put_token(&g, id)) < 0) {
+        if ((stopped = sc__text_token(g.detok, g.stop, id, gen_emit, &g)) < 0) {
             rc = stopped;
             goto done;
         }
@@ -286,7 +253,7 @@ int sc_generate(sc_model_t *m, const sc_tokenizer_t *tok, const int32_t *prompt,
         cache_push(cache, &id, 1);
     }
     if (r.finish != SC_FINISH_STOP && r.finish != SC_FINISH_ABORT) {
-        int stopped = put_end(&g);
+        int stopped = sc__text_end(g.detok, g.stop, gen_emit, &g);
         if (stopped < 0) {
             rc = stopped;
             goto done;
