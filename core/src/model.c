@@ -151,7 +151,26 @@ int sc__model_finish(sc_model_t *m, const sc_model_opts *opts_in, char *err, siz
         sc_log(SC_LOG_WARN, "model", "max_model_len %lld exceeds max_position_embeddings %lld", (long long)max_len,
                (long long)c->max_position_embeddings);
     m->max_len = max_len;
-    int rc = sc__kv_init(&m->kv, m->dev, kvt, c->n_layers, c->head_dim, c->n_kv_heads, max_len, n_seqs, bs);
+    /* a memory budget: as many whole blocks as fit, and at least one
+     * full-length sequence's worth */
+    int64_t n_blocks = 0;
+    if (o.kv_cache_bytes) {
+        uint64_t per_block = 2ull * (uint64_t)c->n_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim *
+                             sc_type_size(kvt) * (uint64_t)bs;
+        int64_t need = (max_len + bs - 1) / bs;
+        uint64_t fit = per_block ? o.kv_cache_bytes / per_block : 0;
+        if (fit < (uint64_t)need) {
+            sc__model_errf(err, err_len,
+                           "a KV cache of %llu bytes holds %llu tokens, fewer than max_model_len (%lld): raise the "
+                           "KV cache memory to at least %llu bytes or lower max_model_len",
+                           (unsigned long long)o.kv_cache_bytes, (unsigned long long)(fit * (uint64_t)bs),
+                           (long long)max_len, (unsigned long long)((uint64_t)need * per_block));
+            return SC_EINVAL;
+        }
+        n_blocks = fit > (uint64_t)(INT32_MAX / bs) ? INT32_MAX / bs : (int64_t)fit;
+    }
+    int rc = sc__kv_init(&m->kv, m->dev, kvt, c->n_layers, c->head_dim, c->n_kv_heads, max_len, n_seqs, bs,
+                         n_blocks);
     if (rc != SC_OK) {
         sc__model_errf(err, err_len, "cannot allocate the KV cache (%lld tokens x %d sequences, %s) on %s: %s",
                        (long long)max_len, n_seqs, sc_type_name(kvt), sc_device_name(m->dev), sc_strerror(rc));
@@ -367,8 +386,14 @@ static int forward(sc_model_t *m, int n, const int32_t *tokens, const int32_t *s
                        logits ? logits + row_out * V : NULL);
         row_out += (size_t)n_out;
     }
-    if (rc == SC_OK)
-        for (int s = 0; s < m->kv.n_seqs; s++) m->kv.seq_len[s] += add[s];
+    if (rc == SC_OK) {
+        /* the cache holds these tokens now: record their ids (prefix
+         * caching hashes full blocks by content) and advance */
+        for (int i = 0; i < n; i++)
+            m->kv.seq_tokens[(size_t)seq[i] * (size_t)m->kv.max_len + (size_t)pos[i]] = tokens[i];
+        for (int s = 0; s < m->kv.n_seqs; s++)
+            if (add[s]) sc__kv_commit(&m->kv, s, add[s]);
+    }
     free(pos);
     free(rows);
     free(add);
@@ -433,4 +458,22 @@ int sc_model_kv_blocks(const sc_model_t *m, int *n_free, int *n_total) {
     if (n_free) *n_free = m->kv.n_free;
     if (n_total) *n_total = m->kv.n_blocks;
     return SC_OK;
+}
+
+/* ---- appended: block-level control ---------------------------------------- */
+int sc_model_block_size(const sc_model_t *m) { return m ? m->kv.block_size : SC_EINVAL; }
+
+int sc_model_seq_blocks_needed(const sc_model_t *m, int seq, int64_t new_len) {
+    if (!m) return SC_EINVAL;
+    return sc__kv_blocks_needed(&m->kv, seq, new_len);
+}
+
+int sc_model_seq_reserve(sc_model_t *m, int seq, int64_t new_len) {
+    if (!m) return SC_EINVAL;
+    return sc__kv_reserve(&m->kv, seq, new_len);
+}
+
+int64_t sc_model_seq_attach_prefix(sc_model_t *m, int seq, const int32_t *tokens, int64_t n) {
+    if (!m) return SC_EINVAL;
+    return sc__kv_attach_prefix(&m->kv, seq, tokens, n);
 }

@@ -44,8 +44,6 @@ struct sc_server {
 typedef struct serve_req {
     sc_serve_output_fn on_output;
     void *user;
-    int64_t n_prompt;
-    int64_t n_completion;
 } serve_req;
 
 static int32_t map_finish(sc_finish f) {
@@ -58,24 +56,26 @@ static int32_t map_finish(sc_finish f) {
     }
 }
 
-static void on_engine(uint64_t request_id, int32_t token, const char *text, size_t len, sc_finish finish,
-                      void *user) {
+static void on_engine(const sc_engine_output *eo, void *user) {
     serve_req *r = user;
     sc_serve_output out;
     memset(&out, 0, sizeof(out));
     out.struct_size = sizeof(out);
-    out.request_id = request_id;
-    out.token = token;
-    out.text = text ? text : "";
-    out.text_len = text ? len : 0;
-    out.finish = map_finish(finish);
-    if (token >= 0)
-        r->n_completion++;
-    out.prompt_tokens = r->n_prompt;
-    out.completion_tokens = r->n_completion;
+    out.request_id = eo->request_id;
+    out.token = eo->token;
+    out.text = eo->text ? eo->text : "";
+    out.text_len = eo->text ? eo->len : 0;
+    out.finish = map_finish(eo->finish);
+    out.prompt_tokens = eo->n_prompt;
+    out.completion_tokens = eo->n_generated;
+    out.cached_tokens = eo->n_cached;
+    out.logprob = eo->logprob;
+    out.n_top = eo->n_top;
+    out.top_ids = eo->top_ids;
+    out.top_logprobs = eo->top_logprobs;
     if (r->on_output)
         r->on_output(r->user, &out);
-    if (finish != SC_FINISH_NONE)
+    if (eo->finish != SC_FINISH_NONE)
         free(r);
 }
 
@@ -214,6 +214,13 @@ static int api_submit(void *ctx, const sc_serve_request *req, uint64_t *request_
     er.ignore_eos = req->ignore_eos;
     er.skip_special = req->skip_special;
     er.callback = on_engine;
+    if (SC_HAS_FIELD(req, sc_serve_request, logprobs) && req->logprobs > 0) {
+        if (req->logprobs > SC_SERVE_MAX_LOGPROBS) {
+            if (eos_buf != eos) free(eos_buf);
+            return sc__errf(err, err_len, SC_EINVAL, "logprobs must be at most %d", SC_SERVE_MAX_LOGPROBS);
+        }
+        er.logprobs = req->logprobs;
+    }
 
     if (!(r = calloc(1, sizeof(*r)))) {
         if (eos_buf != eos) free(eos_buf);
@@ -221,7 +228,6 @@ static int api_submit(void *ctx, const sc_serve_request *req, uint64_t *request_
     }
     r->on_output = req->on_output;
     r->user = req->user;
-    r->n_prompt = (int64_t)req->n_prompt;
     er.user = r;
     uint64_t id = 0;
     rc = sc_engine_add_request(s->engine, &er, &id, err, err_len);
@@ -262,6 +268,11 @@ static void api_stats(void *ctx, sc_serve_stats *out) {
     st.prompt_tokens = es.prompt_tokens;
     st.generation_tokens = es.generation_tokens;
     st.finished = es.finished;
+    st.preemptions = es.preemptions;
+    st.prefix_cache_queries = es.prefix_queries;
+    st.prefix_cache_hits = es.prefix_hits;
+    st.max_num_seqs = es.max_num_seqs;
+    st.block_size = es.block_size;
     memcpy(out, &st, size); /* an older caller's shorter struct is written only up to its size */
 }
 
@@ -362,6 +373,8 @@ int sc_server_create(sc_model_t *m, const sc_tokenizer_t *tok, const sc_chat_tem
     eo.struct_size = sizeof(eo);
     eo.max_num_seqs = o.max_num_seqs;
     eo.max_num_batched_tokens = o.max_num_batched_tokens;
+    eo.prefix_caching = o.prefix_caching;
+    eo.max_waiting = o.max_waiting;
     if ((rc = sc_engine_create(m, tok, &eo, &s->engine, err, err_len)) < 0) {
         sc_server_destroy(s);
         return rc;

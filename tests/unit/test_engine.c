@@ -3,6 +3,7 @@
  * interleaved requests must produce exactly what each produces alone through
  * sc_generate; cancel, limits and queueing.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,19 +30,33 @@ typedef struct out {
     int n_final;          /* calls with a finish reason */
     int n_after;          /* calls after the final one (must stay 0) */
     sc_finish fin;
+    int64_t n_cached;     /* as the last output reported it */
+    float lp[MAXTOK];     /* logprob of each token */
+    int n_top[MAXTOK];
+    int32_t top0[MAXTOK]; /* the most likely token */
+    float top0_lp[MAXTOK];
 } out;
 
-static void on_out(uint64_t id, int32_t tok, const char *text, size_t len, sc_finish fin, void *user) {
+static void on_out(const sc_engine_output *eo, void *user) {
     out *o = user;
-    (void)text;
-    (void)len;
-    o->id = id;
+    int32_t tok = eo->token;
+    sc_finish fin = eo->finish;
+    o->id = eo->request_id;
     if (o->n_final) {
         o->n_after++;
         return;
     }
-    if (tok >= 0 && o->n < MAXTOK)
+    o->n_cached = eo->n_cached;
+    if (tok >= 0 && o->n < MAXTOK) {
+        o->lp[o->n] = eo->logprob;
+        o->n_top[o->n] = eo->n_top;
+        o->top0[o->n] = eo->n_top > 0 ? eo->top_ids[0] : -1;
+        o->top0_lp[o->n] = eo->n_top > 0 ? eo->top_logprobs[0] : 0.0f;
+        for (int j = 1; j < eo->n_top; j++) /* most likely first */
+            if (eo->top_logprobs[j] > eo->top_logprobs[j - 1])
+                o->n_after += 1000;
         o->toks[o->n++] = tok;
+    }
     if (fin != SC_FINISH_NONE) {
         o->n_final++;
         o->fin = fin;
@@ -94,7 +109,8 @@ static sc_sampler_params sampling_of(int i) {
     return p;
 }
 
-static int64_t max_tokens_of(int i) { return 4 + 3 * i; }
+static int g_extra; /* more new tokens per request (the preemption test) */
+static int64_t max_tokens_of(int i) { return 4 + 3 * i + g_extra; }
 
 /* Each request alone through sc_generate on sequence 0. */
 static void reference(sc_model_t *m, out ref[NREQ]) {
@@ -506,6 +522,195 @@ static void test_bench(void **state) {
     sc_model_free(m);
 }
 
+
+/* A KV pool far smaller than max_seqs full sequences: the engine preempts
+ * and recomputes, and every request still gets exactly its tokens alone. */
+static sc_model_t *tiny_pool(int max_seqs, int n_blocks) {
+    sc_model_t *m = tiny(1);
+    const sc_model_config *c = sc_model_config_of(m);
+    uint64_t per_block = 2ull * (uint64_t)c->n_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim * 4u * 16u;
+    sc_model_free(m);
+    sc_model_opts o = {.struct_size = sizeof o, .max_seqs = max_seqs, .max_model_len = MAX_LEN, .seed = 7,
+                       .kv_cache_bytes = per_block * (uint64_t)n_blocks + per_block / 2};
+    char err[256];
+    m = NULL;
+    assert_int_equal(sc_model_synthetic("tiny", &o, &m, err, sizeof err), SC_OK);
+    int total = 0;
+    sc_model_kv_blocks(m, NULL, &total);
+    assert_int_equal(total, n_blocks);
+    return m;
+}
+
+static void run_preempt(int prefix_caching, int budget) {
+    sc_model_t *m = tiny_pool(8, 8); /* 8 blocks of 16: 128 tokens for 8 requests of 37 .. 93 */
+    out ref[NREQ], got[NREQ];
+    uint64_t ids[NREQ];
+    sc_engine_t *e = NULL;
+    sc_engine_opts o = {.struct_size = sizeof o, .max_num_batched_tokens = budget, .prefix_caching = prefix_caching};
+    sc_engine_stats st;
+    char err[256];
+    make_prompts();
+    g_extra = 30;
+    reference(m, ref);
+    assert_int_equal(sc_engine_create(m, NULL, &o, &e, err, sizeof err), SC_OK);
+    for (int i = 0; i < NREQ; i++)
+        add(e, i, &got[i], &ids[i]);
+    drain(e);
+    g_extra = 0;
+    for (int i = 0; i < NREQ; i++)
+        check_same(&got[i], &ref[i]);
+    sc_engine_stats_get(e, &st);
+    print_message("preemption (prefix caching %d, budget %d): %llu preemptions, %llu/%llu prefix tokens hit\n",
+                  prefix_caching, budget, (unsigned long long)st.preemptions, (unsigned long long)st.prefix_hits,
+                  (unsigned long long)st.prefix_queries);
+    assert_true(st.preemptions > 0);
+    assert_int_equal(st.kv_blocks_free, st.kv_blocks_total);
+    assert_int_equal((int)st.finished, NREQ);
+    sc_engine_destroy(e);
+    sc_model_free(m);
+}
+
+static void test_preemption(void **state) {
+    (void)state;
+    run_preempt(-1, 512);
+    run_preempt(0, 512);
+    run_preempt(0, 8);
+    /* a pool smaller than one max_model_len sequence is refused, naming sizes */
+    sc_model_opts o = {.struct_size = sizeof o, .max_seqs = 2, .max_model_len = MAX_LEN, .kv_cache_bytes = 1000};
+    sc_model_t *m = NULL;
+    char err[256] = "";
+    assert_int_equal(sc_model_synthetic("tiny", &o, &m, err, sizeof err), SC_EINVAL);
+    assert_non_null(strstr(err, "fewer than max_model_len (128)"));
+}
+
+/* Prefix caching: a second request sharing 40 prompt tokens with a finished
+ * one computes only what is new (2 blocks of 16 cached) and produces the
+ * same tokens as alone; the cache survives the first request's end. */
+static void test_prefix_cache(void **state) {
+    sc_model_t *m = tiny(4);
+    sc_engine_t *e = NULL;
+    sc_engine_opts o = {.struct_size = sizeof o};
+    sc_engine_stats st;
+    out ref, got[3];
+    uint64_t id;
+    char err[256];
+    int32_t a[48], b[45];
+    (void)state;
+    make_prompts();
+    for (int i = 0; i < 48; i++) a[i] = (i * 37 + 11) % 500;
+    memcpy(b, a, 40 * sizeof(int32_t));
+    for (int i = 40; i < 45; i++) b[i] = (i * 91 + 3) % 500;
+    /* b alone, on a fresh sequence without any cache */
+    {
+        sc_gen_params p;
+        sc_gen_result res;
+        sc_gen_params_default(&p);
+        p.sampling = sampling_of(0);
+        p.max_tokens = 6;
+        p.on_token = on_tok;
+        p.user = &ref;
+        memset(&ref, 0, sizeof ref);
+        assert_int_equal(sc_generate(m, NULL, b, 45, &p, NULL, &res, err, sizeof err), SC_OK);
+        sc_model_seq_reset(m, 0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        o.prefix_caching = pass == 0 ? 0 : -1;
+        sc_model_free(m);
+        m = tiny(4);
+        assert_int_equal(sc_engine_create(m, NULL, &o, &e, err, sizeof err), SC_OK);
+        sc_engine_request q;
+        sc_engine_request_default(&q);
+        q.prompt = a;
+        q.n_prompt = 48;
+        q.max_tokens = 3;
+        q.callback = on_out;
+        q.user = &got[0];
+        memset(&got[0], 0, sizeof got[0]);
+        assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_OK);
+        drain(e);
+        assert_int_equal(got[0].n_cached, 0);
+        q.prompt = b;
+        q.n_prompt = 45;
+        q.max_tokens = 6;
+        q.user = &got[1];
+        memset(&got[1], 0, sizeof got[1]);
+        assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_OK);
+        drain(e);
+        assert_int_equal(got[1].n_cached, pass == 0 ? 32 : 0);
+        check_same(&got[1], &ref);
+        sc_engine_stats_get(e, &st);
+        if (pass == 0) {
+            assert_int_equal(st.prefix_queries, 48 + 45);
+            assert_int_equal(st.prefix_hits, 32);
+        }
+        assert_int_equal(st.prompt_tokens, 48 + 45);
+        /* the whole prompt cached: the last block is still recomputed */
+        q.prompt = a;
+        q.n_prompt = 48;
+        q.max_tokens = 3;
+        q.user = &got[2];
+        memset(&got[2], 0, sizeof got[2]);
+        assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_OK);
+        drain(e);
+        assert_int_equal(got[2].n_cached, pass == 0 ? 32 : 0);
+        assert_int_equal(got[2].n, 3);
+        assert_memory_equal(got[2].toks, got[0].toks, 3 * sizeof(int32_t));
+        sc_engine_destroy(e);
+    }
+    sc_model_free(m);
+}
+
+/* Logprobs: the greedy token is the most likely, its logprob equals a
+ * log-softmax of the model's own logits, alternatives come sorted. */
+static void test_logprobs(void **state) {
+    sc_model_t *m = tiny(2);
+    sc_engine_t *e = NULL;
+    out got;
+    uint64_t id;
+    char err[256];
+    (void)state;
+    make_prompts();
+    const int64_t V = sc_model_config_of(m)->vocab_size;
+    float *lg = malloc((size_t)V * sizeof(float));
+    assert_non_null(lg);
+    assert_int_equal(sc_model_forward(m, 0, g_prompts[3], (int)g_plen[3], lg, false), SC_OK);
+    sc_model_seq_reset(m, 0);
+    double mx = -1e30, sum = 0;
+    for (int64_t i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    for (int64_t i = 0; i < V; i++) sum += exp(lg[i] - mx);
+    int32_t best = 0;
+    for (int64_t i = 1; i < V; i++) if (lg[i] > lg[best]) best = (int32_t)i;
+    double want = lg[best] - mx - log(sum);
+
+    assert_int_equal(sc_engine_create(m, NULL, NULL, &e, err, sizeof err), SC_OK);
+    sc_engine_request q;
+    sc_engine_request_default(&q);
+    q.prompt = g_prompts[3];
+    q.n_prompt = g_plen[3];
+    q.max_tokens = 5;
+    q.logprobs = 5;
+    q.callback = on_out;
+    q.user = &got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_OK);
+    drain(e);
+    assert_int_equal(got.n, 5);
+    assert_int_equal(got.n_after, 0); /* sorted */
+    assert_int_equal(got.toks[0], best);
+    assert_true(fabs(got.lp[0] - want) < 1e-4);
+    for (int t = 0; t < 5; t++) {
+        assert_int_equal(got.n_top[t], 5);
+        assert_int_equal(got.top0[t], got.toks[t]); /* greedy */
+        assert_true(fabs(got.top0_lp[t] - got.lp[t]) < 1e-6);
+        assert_true(got.lp[t] <= 0.0f);
+    }
+    q.logprobs = 21;
+    assert_int_equal(sc_engine_add_request(e, &q, &id, err, sizeof err), SC_EINVAL);
+    sc_engine_destroy(e);
+    free(lg);
+    sc_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batched_equals_alone),
@@ -515,6 +720,9 @@ int main(void) {
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_preemption),
+        cmocka_unit_test(test_prefix_cache),
+        cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@ typedef struct sc_engine_opts {
     int max_num_seqs;             /* requests running at once; 0 or more than the model's max_seqs = max_seqs */
     int max_num_batched_tokens;   /* tokens per forward pass (decode + prefill chunks); 0 = 512; must be >= max_num_seqs */
     int max_waiting;              /* queued requests before add fails with SC_ESTATE; 0 = 1024 */
+    int prefix_caching;           /* 0 or 1: reuse cached KV blocks of earlier prompts (vLLM's default); -1: off */
 } sc_engine_opts;
 
 /*
@@ -35,10 +36,24 @@ typedef struct sc_engine_opts {
  * NUL-terminated) and finish SC_FINISH_NONE until the last call, which
  * carries the reason ("eos", "stop", "length", "abort"). A cancelled request
  * gets exactly one call with token -1, empty text and SC_FINISH_ABORT, and
- * nothing after it.
+ * nothing after it. Pointers are valid only during the call.
  */
-typedef void (*sc_engine_fn)(uint64_t request_id, int32_t token, const char *text, size_t len, sc_finish finish,
-                             void *user);
+typedef struct sc_engine_output {
+    uint64_t request_id;
+    int32_t token;                /* -1 on abort */
+    const char *text;
+    size_t len;
+    sc_finish finish;
+    int64_t n_prompt;             /* the request's prompt tokens */
+    int64_t n_generated;          /* tokens sampled so far, this one included */
+    int64_t n_cached;             /* prompt tokens found in the prefix cache (first admission) */
+    float logprob;                /* log-softmax of the raw logits at token */
+    int n_top;                    /* request's logprobs alternatives, most likely first */
+    const int32_t *top_ids;
+    const float *top_logprobs;
+} sc_engine_output;
+
+typedef void (*sc_engine_fn)(const sc_engine_output *out, void *user);
 
 typedef struct sc_engine_request {
     const int32_t *prompt;        /* copied */
@@ -54,7 +69,10 @@ typedef struct sc_engine_request {
     bool skip_special;
     sc_engine_fn callback;        /* may be NULL */
     void *user;
+    int logprobs;                 /* alternatives per token (0..SC_ENGINE_MAX_LOGPROBS) */
 } sc_engine_request;
+
+#define SC_ENGINE_MAX_LOGPROBS 20
 
 /* Greedy, skip_special, everything else off. */
 SC_API void sc_engine_request_default(sc_engine_request *r);
@@ -71,6 +89,11 @@ SC_API void sc_engine_destroy(sc_engine_t *e);
  * bad arguments; err gets a message and no callback ever fires then. */
 SC_API int sc_engine_add_request(sc_engine_t *e, const sc_engine_request *r, uint64_t *request_id, char *err,
                                  size_t err_len);
+/* Preemption: when a step cannot get KV blocks for every running request,
+ * the most recently admitted ones give their blocks back and return to the
+ * head of the queue with their output so far kept; when readmitted they
+ * recompute prompt + output (prefix-cached blocks make that cheap) and go on
+ * exactly where they stopped, with no repeated or lost output. */
 /* Cancel a request: a waiting one leaves the queue, a running one gives its
  * KV sequence back at once (or at the end of the step in flight, if one is).
  * Its "abort" callback fires from the next sc_engine_step. SC_ENOENT for an
@@ -89,10 +112,15 @@ SC_API bool sc_engine_has_work(sc_engine_t *e);
 typedef struct sc_engine_stats {
     int running, waiting;
     int kv_blocks_free, kv_blocks_total;
-    uint64_t prompt_tokens;       /* prompt tokens forwarded so far */
+    uint64_t prompt_tokens;       /* prompt tokens of admitted requests (cached ones included, as vLLM counts) */
     uint64_t generation_tokens;   /* tokens sampled so far */
     uint64_t steps;               /* forward passes run */
     uint64_t finished;            /* requests finished by eos, stop, length or an error (not cancels) */
+    uint64_t preemptions;         /* running requests sent back to the queue for want of KV blocks */
+    uint64_t prefix_queries;      /* prompt tokens looked up in the prefix cache */
+    uint64_t prefix_hits;         /* of which found */
+    int max_num_seqs;
+    int block_size;
 } sc_engine_stats;
 SC_API void sc_engine_stats_get(sc_engine_t *e, sc_engine_stats *s);
 

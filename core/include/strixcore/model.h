@@ -33,6 +33,11 @@ typedef struct sc_model_opts {
      * (install, build-tree and STRIXCORE_PLUGIN_PATH plugins) is created for
      * the load when the checkpoint is quantized, and destroyed after it. */
     sc_registry_t *registry;
+    /* appended: bytes of KV cache (the block pool, shared by every
+     * sequence); 0 = room for max_seqs sequences at max_model_len each.
+     * A smaller pool must hold at least one full-length sequence; a
+     * continuous-batching engine preempts requests when it runs dry. */
+    uint64_t kv_cache_bytes;
 } sc_model_opts;
 
 /* Load a Hugging Face checkpoint directory (config.json + safetensors). */
@@ -79,6 +84,26 @@ SC_API int sc_model_forward_batch(sc_model_t *m, const sc_model_batch *b, float 
 /* appended: KV blocks of the shared pool, free and in all (read-only; for
  * schedulers and stats). Either pointer may be NULL. */
 SC_API int sc_model_kv_blocks(const sc_model_t *m, int *n_free, int *n_total);
+
+/* ---- appended: block-level control for schedulers (the engine) -----------
+ *
+ * Blocks are reference-counted. A full block whose tokens are known gets a
+ * content hash (its tokens and its whole prefix), and when its last owner
+ * lets go it stays in the pool as a cached block: free for reuse (counted in
+ * n_free, evicted least recently used first) but findable by a later
+ * sequence with the same prefix, which then skips computing it. */
+SC_API int sc_model_block_size(const sc_model_t *m);
+/* New blocks sequence seq needs to hold new_len tokens (0 if it has them). */
+SC_API int sc_model_seq_blocks_needed(const sc_model_t *m, int seq, int64_t new_len);
+/* Take the blocks for new_len tokens now. SC_ENOMEM when the pool has too
+ * few (nothing taken), SC_ERANGE past max_model_len. */
+SC_API int sc_model_seq_reserve(sc_model_t *m, int seq, int64_t new_len);
+/* Attach the longest cached prefix of tokens[0..n) to the empty sequence
+ * seq: whole blocks only, and never all n tokens (the last one must be
+ * computed to get logits). Returns the number of tokens attached (a
+ * multiple of the block size, possibly 0; the sequence's length becomes
+ * that) or an error. */
+SC_API int64_t sc_model_seq_attach_prefix(sc_model_t *m, int seq, const int32_t *tokens, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -436,6 +436,13 @@ typedef struct sc_serve_output {
     int32_t finish;             /* sc_serve_finish */
     int64_t prompt_tokens;
     int64_t completion_tokens;  /* so far */
+    /* appended (check with SC_HAS_FIELD): */
+    int64_t cached_tokens;      /* prompt tokens served from the prefix cache */
+    float logprob;              /* log-probability of `token` under the model (raw logits,
+                                 * before temperature/penalties, as vLLM reports); 0 without a token */
+    int32_t n_top;              /* alternatives below: min(request's logprobs, vocab); 0 when not asked */
+    const int32_t *top_ids;     /* [n_top], most likely first; valid only during the call */
+    const float *top_logprobs;  /* [n_top] */
 } sc_serve_output;
 
 typedef void (*sc_serve_output_fn)(void *user, const sc_serve_output *out);
@@ -455,7 +462,13 @@ typedef struct sc_serve_request {
     bool skip_special;
     sc_serve_output_fn on_output;
     void *user;
+    /* appended (check with SC_HAS_FIELD): */
+    int32_t logprobs;           /* -1 or 0 (zeroed struct): no alternatives; k > 0: the k most likely
+                                 * tokens' logprobs with every output (at most SC_SERVE_MAX_LOGPROBS).
+                                 * The sampled token's own logprob is always reported. */
 } sc_serve_request;
+
+#define SC_SERVE_MAX_LOGPROBS 20
 
 typedef struct sc_serve_stats {
     size_t struct_size;
@@ -466,6 +479,12 @@ typedef struct sc_serve_stats {
     uint64_t prompt_tokens;     /* totals since start */
     uint64_t generation_tokens;
     uint64_t finished;
+    /* appended (check with SC_HAS_FIELD): */
+    uint64_t preemptions;           /* requests whose KV blocks were taken back to let others run */
+    uint64_t prefix_cache_queries;  /* prompt tokens looked up in the prefix cache */
+    uint64_t prefix_cache_hits;     /* of which found */
+    int32_t max_num_seqs;           /* slots: requests that may run at once */
+    int32_t block_size;             /* tokens per KV block */
 } sc_serve_stats;
 
 /* The core's serving table. Every function may be called from any thread.

@@ -26,6 +26,8 @@ typedef struct sc_server_opts {
     const char *model_dir;        /* for tokenizer_config.json's bos/eos_token; may be NULL */
     int max_num_seqs;             /* engine options (engine.h); 0 = defaults */
     int max_num_batched_tokens;
+    int prefix_caching;           /* 0/1 on (default), -1 off */
+    int max_waiting;              /* queued requests before submit answers SC_ESTATE (503); 0 = 1024 */
 } sc_server_opts;
 
 /* tmpl may be NULL (apply_chat_template then fails with SC_ENOTSUP). gen
