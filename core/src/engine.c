@@ -52,7 +52,7 @@ typedef struct req {
     int32_t *eos;
     int n_eos;
     bool ignore_eos;
-    int n_logprobs;             /* alternatives per token */
+    int n_logprobs;             /* alternatives per token; -1: no logprobs at all */
     sc_sampler_t *sampler;
     sc_stop_t *stop;
     sc_detok_t *detok;          /* NULL without a tokenizer */
@@ -166,6 +166,7 @@ void sc_engine_request_default(sc_engine_request *r) {
     sc_sampler_params_default(&r->sampling);
     r->sampling.temperature = 0.0f;
     r->skip_special = true;
+    r->logprobs = -1;
 }
 
 int sc_engine_create(sc_model_t *m, const sc_tokenizer_t *tok, const sc_engine_opts *opts, sc_engine_t **out,
@@ -287,9 +288,9 @@ int sc_engine_add_request(sc_engine_t *e, const sc_engine_request *q, uint64_t *
         return sc__errf(err, err_len, SC_EINVAL, "sc_engine_add_request: missing engine, request or arrays");
     if (q->n_prompt == 0)
         return sc__errf(err, err_len, SC_EINVAL, "the prompt is empty");
-    if (q->logprobs < 0 || q->logprobs > SC_ENGINE_MAX_LOGPROBS)
-        return sc__errf(err, err_len, SC_EINVAL, "logprobs must be from 0 to %d, not %d", SC_ENGINE_MAX_LOGPROBS,
-                        q->logprobs);
+    if (q->logprobs < -1 || q->logprobs > SC_ENGINE_MAX_LOGPROBS)
+        return sc__errf(err, err_len, SC_EINVAL, "logprobs must be -1 (none) or from 0 to %d, not %d",
+                        SC_ENGINE_MAX_LOGPROBS, q->logprobs);
     if ((rc = sc_sampler_params_check(&q->sampling, perr, sizeof(perr))) < 0)
         return sc__errf(err, err_len, rc, "%s", perr);
     for (size_t i = 0; i < q->n_prompt; i++)
@@ -499,9 +500,9 @@ static float logprobs_of(sc_engine_t *e, const float *lg, int k, int *n_top) {
 }
 
 /* Sample r's next token from its logits row, and turn it into the callback's
- * output (sc_generate's order of checks). The row is sampled in a copy: the
- * sampler overwrites what it samples, and the sampled token's raw logit is
- * needed for its logprob. */
+ * output (sc_generate's order of checks). With logprobs the row is sampled
+ * in a copy: the sampler overwrites what it samples, and the sampled
+ * token's raw logit is needed for its logprob. */
 static int sample_one(sc_engine_t *e, req *r) {
     float *lg = e->logits + (size_t)r->row * (size_t)e->vocab;
     sc_engine_output o;
@@ -510,9 +511,13 @@ static int sample_one(sc_engine_t *e, req *r) {
     /* ids past the tokenizer's vocabulary (embedding padding) have no text */
     for (int64_t i = e->n_text_vocab; i < e->vocab; i++)
         lg[i] = -INFINITY;
-    float lse = logprobs_of(e, lg, r->n_logprobs, &n_top);
-    memcpy(e->scratch, lg, (size_t)e->vocab * sizeof(float));
-    if ((rc = sc_sampler_sample(r->sampler, e->scratch, &id)) < 0)
+    float lse = 0.0f, *row = lg;
+    if (r->n_logprobs >= 0) {
+        lse = logprobs_of(e, lg, r->n_logprobs, &n_top);
+        memcpy(e->scratch, lg, (size_t)e->vocab * sizeof(float));
+        row = e->scratch;
+    }
+    if ((rc = sc_sampler_sample(r->sampler, row, &id)) < 0)
         return rc;
     if ((rc = sc_sampler_accept(r->sampler, id)) < 0)
         return rc;
@@ -547,7 +552,7 @@ static int sample_one(sc_engine_t *e, req *r) {
         o.n_prompt = (int64_t)r->n_prompt;
         o.n_generated = r->n_generated;
         o.n_cached = r->n_cached > 0 ? r->n_cached : 0;
-        o.logprob = lg[id] - lse;
+        o.logprob = r->n_logprobs >= 0 ? lg[id] - lse : 0.0f;
         o.n_top = n_top;
         o.top_ids = e->top_ids;
         o.top_logprobs = e->top_lp;

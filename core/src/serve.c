@@ -214,12 +214,12 @@ static int api_submit(void *ctx, const sc_serve_request *req, uint64_t *request_
     er.ignore_eos = req->ignore_eos;
     er.skip_special = req->skip_special;
     er.callback = on_engine;
-    if (SC_HAS_FIELD(req, sc_serve_request, logprobs) && req->logprobs > 0) {
-        if (req->logprobs > SC_SERVE_MAX_LOGPROBS) {
-            if (eos_buf != eos) free(eos_buf);
-            return sc__errf(err, err_len, SC_EINVAL, "logprobs must be at most %d", SC_SERVE_MAX_LOGPROBS);
-        }
-        er.logprobs = req->logprobs;
+    /* an older frontend's struct has no logprobs field: none */
+    er.logprobs = SC_HAS_FIELD(req, sc_serve_request, logprobs) ? req->logprobs : -1;
+    if (er.logprobs < -1 || er.logprobs > SC_SERVE_MAX_LOGPROBS) {
+        if (eos_buf != eos) free(eos_buf);
+        return sc__errf(err, err_len, SC_EINVAL, "logprobs must be -1 (none) or from 0 to %d",
+                        SC_SERVE_MAX_LOGPROBS);
     }
 
     if (!(r = calloc(1, sizeof(*r)))) {

@@ -69,12 +69,13 @@ typedef struct sc_engine_request {
     bool skip_special;
     sc_engine_fn callback;        /* may be NULL */
     void *user;
-    int logprobs;                 /* alternatives per token (0..SC_ENGINE_MAX_LOGPROBS) */
+    int logprobs;                 /* -1 (the default): none; k in 0..SC_ENGINE_MAX_LOGPROBS: the sampled
+                                   * token's logprob and the k most likely tokens' */
 } sc_engine_request;
 
 #define SC_ENGINE_MAX_LOGPROBS 20
 
-/* Greedy, skip_special, everything else off. */
+/* Greedy, skip_special, no logprobs, everything else off. */
 SC_API void sc_engine_request_default(sc_engine_request *r);
 
 /* tok may be NULL (token ids only, no text). */

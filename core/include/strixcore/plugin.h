@@ -439,7 +439,7 @@ typedef struct sc_serve_output {
     /* appended (check with SC_HAS_FIELD): */
     int64_t cached_tokens;      /* prompt tokens served from the prefix cache */
     float logprob;              /* log-probability of `token` under the model (raw logits,
-                                 * before temperature/penalties, as vLLM reports); 0 without a token */
+                                 * before temperature/penalties, as vLLM reports); 0 when not asked */
     int32_t n_top;              /* alternatives below: min(request's logprobs, vocab); 0 when not asked */
     const int32_t *top_ids;     /* [n_top], most likely first; valid only during the call */
     const float *top_logprobs;  /* [n_top] */
@@ -463,9 +463,9 @@ typedef struct sc_serve_request {
     sc_serve_output_fn on_output;
     void *user;
     /* appended (check with SC_HAS_FIELD): */
-    int32_t logprobs;           /* -1 or 0 (zeroed struct): no alternatives; k > 0: the k most likely
-                                 * tokens' logprobs with every output (at most SC_SERVE_MAX_LOGPROBS).
-                                 * The sampled token's own logprob is always reported. */
+    int32_t logprobs;           /* -1: no logprobs (saves a pass over the vocabulary per token);
+                                 * 0 (a zeroed struct): the sampled token's logprob; k in 1..20
+                                 * (SC_SERVE_MAX_LOGPROBS): also the k most likely tokens' */
 } sc_serve_request;
 
 #define SC_SERVE_MAX_LOGPROBS 20
