@@ -2,14 +2,25 @@
  * cli/cmd_serve.c - `strixcore serve`: load a model and serve it through a
  * frontend plugin (the OpenAI HTTP API), vLLM-style.
  *
- *   strixcore [--backend ...] serve MODEL_DIR [--host H] [--port P] [--api-key KEY]...
- *       [--api-key-file F] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N]
- *       [--max-num-batched-tokens N] [--frontend openai] [--compat vllm|llama] [--config deploy.json]
+ *   strixcore [--backend ...] serve MODEL_DIR [--host H] [--port P] [--api-key KEY...] [OPTIONS]
+ *   strixcore serve --config deploy.json [OPTIONS]       (flags override the file)
+ *   strixcore serve ... --print-config                   (resolved settings as JSON; no load)
+ *
+ * The settings (every flag, its JSON key, kind and default) live in one
+ * table in serve_config.c; `strixcore serve --help` prints it.
  *
  * The core owns model, tokenizer, template and engine (sc_server_t); the
  * frontend's run() blocks this thread until SIGTERM/SIGINT, which a sigwait
  * thread turns into iface->stop() (never called from a signal handler).
+ *
+ * systemd (Type=notify, or Podman's Notify=true): STATUS= while loading,
+ * READY=1 only once the model is loaded *and* the frontend accepts
+ * connections on host:port (a probe thread checks, since run() blocks and
+ * the plugin ABI has no "listening" callback), STOPPING=1 on SIGTERM.
  */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,65 +28,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "serve_config.h"
 #include "strixcore/serve.h"
-
-static int serve_usage(const char *msg, const char *arg) {
-    fprintf(stderr, "strixcore serve: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
-    fputs("usage: strixcore serve MODEL_DIR [--host 0.0.0.0] [--port 8000] [--api-key KEY]... [--api-key-file F]\n"
-          "       [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
-          "       [--frontend openai] [--compat vllm|llama] [--tokenizer PATH] [--chat-template PATH]\n"
-          "       [--config deploy.json]\n"
-          "deploy.json keys: the flags with '_' for '-' (model, port, api_key: [..], max_model_len, ...);\n"
-          "flags override the file. STRIXCORE_API_KEY is used when no key is given.\n",
-          stderr);
-    return SC_CLI_USAGE;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    if (!f)
-        return NULL;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *p = realloc(buf, cap = (len + 4096 + 1) * 2);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* --api-key-file: one key per line; blank lines and '#' comments skipped. */
-static int load_key_file(serve_cfg *c, const char *path) {
-    char *txt = read_file(path), *save = NULL;
-    int first = 0;
-    char e[64];
-    if (!txt)
-        return -1;
-    for (char *line = strtok_r(txt, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-        while (*line == ' ' || *line == '\t') line++;
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';
-        if (n && line[0] != '#')
-            serve_cfg_apply_flag(c, "api-key", line, &first, e, sizeof(e));
-    }
-    free(txt);
-    return 0;
-}
 
 /* systemd's sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET
  * ('@' = Linux abstract namespace). Failures are ignored: not under systemd. */
@@ -130,61 +88,126 @@ static int load_template(const serve_cfg *c, sc_chat_template_t **out) {
     return rc;
 }
 
-static int parse_args(int argc, char **argv, serve_cfg *c) {
-    const char *config = NULL;
-    char err[256] = "";
-    int first_key = 1;
-    /* pass 1: the file, so that pass 2's flags override it */
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            config = argv[++i];
-    if (config) {
-        char *txt = read_file(config);
-        if (!txt) {
-            fprintf(stderr, "strixcore serve: cannot read %s\n", config);
-            return SC_CLI_FAIL;
-        }
-        int rc = serve_cfg_apply_json(c, txt, err, sizeof(err));
-        free(txt);
-        if (rc < 0) {
-            fprintf(stderr, "strixcore serve: %s: %s\n", config, err);
-            return SC_CLI_USAGE;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            if (serve_cfg_apply_flag(c, "model", a, &first_key, err, sizeof(err)) != 0)
-                return serve_usage("bad model directory", a);
+/* ---- readiness ---------------------------------------------------------- */
+
+/* Whether something accepts TCP connections on host:port (the wildcard
+ * addresses are probed through loopback). Non-blocking, 200 ms at most
+ * per address. */
+static bool port_listening(const char *host, int port) {
+    struct addrinfo hints, *res = NULL;
+    char ps[16];
+    bool ok = false;
+    const char *h = host ? host : "";
+    if (!h[0] || strcmp(h, "0.0.0.0") == 0)
+        h = "127.0.0.1";
+    else if (strcmp(h, "::") == 0 || strcmp(h, "[::]") == 0)
+        h = "::1";
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(ps, sizeof(ps), "%d", port);
+    if (getaddrinfo(h, ps, &hints, &res) != 0)
+        return false;
+    for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0)
             continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            ok = true;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int e = 0;
+            socklen_t el = sizeof(e);
+            if (poll(&pf, 1, 200) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+                ok = true;
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            return serve_usage("help", NULL);
-        if (a[1] != '-')
-            return serve_usage("unknown argument", a);
-        if (i + 1 >= argc)
-            return serve_usage("option needs a value:", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--config") == 0)
-            continue;
-        int rc = serve_cfg_apply_flag(c, a + 2, v, &first_key, err, sizeof(err));
-        if (rc > 0)
-            return serve_usage("unknown argument", a);
-        if (rc < 0)
-            return serve_usage(err[0] ? err : "bad value for", err[0] ? NULL : a);
+        close(fd);
     }
-    if (!c->model)
-        return serve_usage("give a MODEL_DIR (or \"model\" in --config)", NULL);
-    if (c->api_key_file && load_key_file(c, c->api_key_file) < 0) {
-        fprintf(stderr, "strixcore serve: cannot read --api-key-file %s\n", c->api_key_file);
-        return SC_CLI_FAIL;
+    freeaddrinfo(res);
+    return ok;
+}
+
+/* Sends READY=1 once the frontend listens; ends when it has, or on stop. */
+typedef struct ready_probe {
+    const serve_cfg *c;
+    const char *name;
+    atomic_int stop;
+    atomic_int *stopping;   /* a SIGTERM came: never READY after STOPPING */
+} ready_probe;
+
+static void *ready_thread(void *arg) {
+    ready_probe *r = arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    while (!atomic_load(&r->stop)) {
+        if (port_listening(r->c->host, r->c->port)) {
+            char msg[600];
+            if (atomic_load(r->stopping))
+                return NULL;
+            snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving %s on %s:%d", r->name,
+                     r->c->host && r->c->host[0] ? r->c->host : "0.0.0.0", r->c->port);
+            sd_notify_msg(msg);
+            sc_log(SC_LOG_DEBUG, "serve", "sent READY=1 to $NOTIFY_SOCKET");
+            return NULL;
+        }
+        nanosleep(&ts, NULL);
     }
-    const char *env = getenv("STRIXCORE_API_KEY");
-    if (c->n_api_keys == 0 && env && env[0]) {
-        int f = 0;
-        serve_cfg_apply_flag(c, "api-key", env, &f, err, sizeof(err));
+    return NULL;
+}
+
+/* The load's progress as STATUS= lines (each percent), chained to the
+ * terminal's progress bar; each also extends systemd's start timeout by
+ * 2 minutes, so a slow but moving load is not killed by TimeoutStartSec. */
+typedef struct load_status {
+    sc_progress_fn next;
+    void *next_user;
+    int last;
+} load_status;
+
+static void load_status_cb(double fraction, void *user) {
+    load_status *ls = user;
+    int pct = (int)(fraction * 100.0);
+    if (pct != ls->last) {
+        char msg[96];
+        ls->last = pct;
+        snprintf(msg, sizeof(msg), "STATUS=loading the model: %d%%\nEXTEND_TIMEOUT_USEC=120000000", pct);
+        sd_notify_msg(msg);
     }
-    return SC_CLI_OK;
+    if (ls->next)
+        ls->next(fraction, ls->next_user);
+}
+
+/* ---- settings -> core options -------------------------------------------- */
+
+static sc_type kv_type_of(const char *s) {
+    if (s && strcmp(s, "float16") == 0)
+        return SC_TYPE_F16;
+    if (s && strcmp(s, "bfloat16") == 0)
+        return SC_TYPE_BF16;
+    return SC_TYPE_F32; /* auto, float32 */
+}
+
+/* generation_config: auto = MODEL_DIR/generation_config.json; vllm = its
+ * eos ids only, vLLM's sampling defaults (as vLLM's --generation-config
+ * vllm); otherwise a directory to read generation_config.json from. */
+static int load_generation_config(const serve_cfg *c, const sc_model_t *model, sc_generation_config *gen) {
+    const char *g = c->generation_config ? c->generation_config : "auto";
+    bool vllm = strcmp(g, "vllm") == 0;
+    const char *dir = vllm || strcmp(g, "auto") == 0 ? c->model : g;
+    char err[512] = "";
+    int rc = sc_generation_config_load(dir, sc_model_config_of(model), gen, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "strixcore serve: %s/generation_config.json: %s\n", dir, err[0] ? err : sc_strerror(rc));
+        return rc;
+    }
+    if (vllm) {
+        gen->do_sample = true;
+        gen->temperature = 1.0f;
+        gen->top_k = 0;
+        gen->top_p = 1.0f;
+        gen->min_p = 0.0f;
+        gen->repetition_penalty = 1.0f;
+    }
+    return SC_OK;
 }
 
 int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
@@ -197,17 +220,37 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     sc_model_opts mo;
     sc_server_opts so;
     sig_waiter w;
-    pthread_t sigthr;
-    bool sig_started = false;
+    ready_probe rp;
+    load_status ls;
+    pthread_t sigthr, readythr;
+    bool sig_started = false, ready_started = false;
     char err[512] = "", *tok_path = NULL, *settings = NULL;
+    unsigned actions = 0;
     int rc, ret = SC_CLI_FAIL;
     sc_device_t *dev;
     sc_registry_t *reg;
 
     serve_cfg_init(&c);
-    if ((rc = parse_args(argc, argv, &c)) != SC_CLI_OK) {
+    rc = serve_cfg_parse_args(&c, argc, argv, &actions, err, sizeof(err));
+    if (rc == SERVE_CFG_OK && (actions & SERVE_ACT_HELP)) {
+        serve_cfg_usage(stdout);
         serve_cfg_free(&c);
-        return rc;
+        return SC_CLI_OK;
+    }
+    if (rc != SERVE_CFG_OK) {
+        fprintf(stderr, "strixcore serve: %s\n", err);
+        if (rc == SERVE_CFG_USAGE)
+            fputs("(`strixcore serve MODEL_DIR --help` lists the options)\n", stderr);
+        serve_cfg_free(&c);
+        return rc == SERVE_CFG_USAGE ? SC_CLI_USAGE : SC_CLI_FAIL;
+    }
+    if (actions & SERVE_ACT_PRINT_CONFIG) {
+        char *txt = serve_cfg_resolved_json(&c);
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        serve_cfg_free(&c);
+        return txt ? SC_CLI_OK : SC_CLI_FAIL;
     }
     memset(&w, 0, sizeof(w));
     /* the frontend first: a missing plugin should not cost a model load */
@@ -239,20 +282,33 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     mo.registry = reg;
     mo.max_model_len = c.max_model_len;
     /* KV sequences: one per concurrently running request. vLLM's default
-     * of 256 is far beyond a single iGPU; 8 unless asked. */
-    mo.max_seqs = c.max_num_seqs ? c.max_num_seqs : 8;
+     * of 256 is far beyond a single iGPU; 8 unless asked (the table's default). */
+    mo.max_seqs = c.max_num_seqs;
+    mo.block_size = c.block_size;
+    mo.kv_type = kv_type_of(c.kv_cache_dtype);
+    mo.kv_cache_bytes = (uint64_t)c.kv_cache_memory_bytes;
     sc_cli_progress_attach(&mo, c.model);
+    memset(&ls, 0, sizeof(ls));
+    ls.last = -1;
+    ls.next = mo.progress;
+    ls.next_user = mo.progress_user;
+    mo.progress = load_status_cb;
+    mo.progress_user = &ls;
+    sd_notify_msg("STATUS=loading the model");
     rc = sc_model_load(c.model, &mo, &model, err, sizeof(err));
+    mo.progress = ls.next;
+    mo.progress_user = ls.next_user;
     sc_cli_progress_done(&mo);
     if (rc < 0) {
         fprintf(stderr, "strixcore serve: cannot load %s: %s\n", c.model, err[0] ? err : sc_strerror(rc));
         goto out;
     }
-    if ((rc = sc_generation_config_load(c.model, sc_model_config_of(model), &gen, err, sizeof(err))) < 0) {
-        fprintf(stderr, "strixcore serve: %s/generation_config.json: %s\n", c.model, err[0] ? err : sc_strerror(rc));
+    if (load_generation_config(&c, model, &gen) < 0)
         goto out;
-    }
 
+    /* A server must not die of SIGPIPE: a write to a client (or a log pipe)
+     * that went away fails with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     /* Block the stop signals before any thread starts, so every thread
      * inherits the mask and only the sigwait thread ever receives them. */
     sigemptyset(&w.set);
@@ -271,6 +327,8 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     so.model_dir = c.model;
     so.max_num_seqs = mo.max_seqs;
     so.max_num_batched_tokens = c.max_num_batched_tokens;
+    so.prefix_caching = c.enable_prefix_caching ? 1 : -1;
+    so.max_waiting = c.max_waiting_requests;
     if ((rc = sc_server_create(model, tok, tmpl, &gen, &so, &server, err, sizeof(err))) < 0) {
         fprintf(stderr, "strixcore serve: %s\n", err[0] ? err : sc_strerror(rc));
         goto out;
@@ -279,7 +337,20 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
         fputs("strixcore serve: out of memory\n", stderr);
         goto out;
     }
-    sd_notify_msg("READY=1");
+    /* READY=1 once the frontend listens. Something else already on the
+     * port would answer the probe: then no READY (the frontend's listen
+     * fails and the service fails, as it should). */
+    memset(&rp, 0, sizeof(rp));
+    rp.c = &c;
+    rp.name = so.model_name;
+    rp.stopping = &w.requested;
+    if (getenv("NOTIFY_SOCKET")) {
+        if (port_listening(c.host, c.port))
+            fprintf(stderr, "strixcore serve: warning: something already listens on port %d\n", c.port);
+        else if (pthread_create(&readythr, NULL, ready_thread, &rp) == 0)
+            ready_started = true;
+        sd_notify_msg("STATUS=starting the frontend");
+    }
     err[0] = '\0';
     /* A signal that came while the server started: do not start serving. */
     rc = atomic_load(&w.requested) ? SC_OK : w.fe->run(w.fe_ctx, sc_server_api(server), settings, err, sizeof(err));
@@ -289,6 +360,10 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
         ret = SC_CLI_OK;
 
 out:
+    if (ready_started) {
+        atomic_store(&rp.stop, 1);
+        pthread_join(readythr, NULL);
+    }
     if (sig_started) {
         atomic_store(&w.done, 1);
         pthread_kill(sigthr, SIGTERM); /* blocked, so it reaches sigwait, which now just returns */

@@ -286,7 +286,9 @@ int main(int argc, char **argv) {
         fputs("strixcore: --backend needs a name (auto, cpu, hip, vulkan, ...)\n", stderr);
         return SC_CLI_USAGE;
     }
-    if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+    /* serve prints its own, longer help (every flag of its settings table) */
+    if (i + 1 < argc && strcmp(cmd->name, "serve") != 0 &&
+        (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
         command_usage(stdout, cmd);
         return SC_CLI_OK;
     }
