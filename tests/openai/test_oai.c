@@ -1,8 +1,10 @@
 /* Tests for the OpenAI / vLLM protocol layer (plugins/openai/proto). Bodies
  * are compared as exact compact JSON (jansson keeps insertion order), so a
  * change in field order or naming shows up here before a client sees it. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,11 +13,16 @@
 #include <strixcore/plugin.h>
 
 #include "oai_buf.h"
+#include "oai_cors.h"
 #include "oai_errors.h"
+#include "oai_llama.h"
+#include "oai_logprobs.h"
 #include "oai_metrics.h"
 #include "oai_reasoning.h"
 #include "oai_request.h"
 #include "oai_response.h"
+#include "oai_settings.h"
+#include "oai_tool_stream.h"
 #include "oai_tools.h"
 
 /* Compares (and consumes) obj against the expected compact JSON text. */
@@ -558,6 +565,7 @@ static void test_metrics(void **st)
         .request_success = {3, 1, 0},
         .ttft = {.bounds = b, .n_bounds = 2, .counts = tc},
         .e2e = {.bounds = b, .n_bounds = 2, .counts = ec},
+        .num_preemptions_total = 2, .prefix_cache_queries_total = 64, .prefix_cache_hits_total = 16,
     };
     oai_histogram_observe(&m.ttft, 0.05);
     oai_histogram_observe(&m.ttft, 0.1);  /* le is inclusive */
@@ -576,12 +584,24 @@ static void test_metrics(void **st)
         "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n"
         "# TYPE vllm:kv_cache_usage_perc gauge\n"
         "vllm:kv_cache_usage_perc{" L "} 0.25\n"
+        "# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage. 1 means 100 percent usage.\n"
+        "# TYPE vllm:gpu_cache_usage_perc gauge\n"
+        "vllm:gpu_cache_usage_perc{" L "} 0.25\n"
         "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n"
         "# TYPE vllm:prompt_tokens_total counter\n"
         "vllm:prompt_tokens_total{" L "} 100.0\n"
         "# HELP vllm:generation_tokens_total Number of generation tokens processed.\n"
         "# TYPE vllm:generation_tokens_total counter\n"
         "vllm:generation_tokens_total{" L "} 50.0\n"
+        "# HELP vllm:num_preemptions_total Cumulative number of preemption from the engine.\n"
+        "# TYPE vllm:num_preemptions_total counter\n"
+        "vllm:num_preemptions_total{" L "} 2.0\n"
+        "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.\n"
+        "# TYPE vllm:prefix_cache_queries_total counter\n"
+        "vllm:prefix_cache_queries_total{" L "} 64.0\n"
+        "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.\n"
+        "# TYPE vllm:prefix_cache_hits_total counter\n"
+        "vllm:prefix_cache_hits_total{" L "} 16.0\n"
         "# HELP vllm:request_success_total Count of successfully processed requests.\n"
         "# TYPE vllm:request_success_total counter\n"
         "vllm:request_success_total{engine=\"0\",finished_reason=\"stop\",model_name=\"qw\\\"en\"} 3.0\n"
@@ -602,8 +622,479 @@ static void test_metrics(void **st)
         "vllm:e2e_request_latency_seconds_count{" L "} 1.0\n"
         "vllm:e2e_request_latency_seconds_sum{" L "} 3.0\n");
     free(s);
+    /* llama mode appends llama-server's unlabelled names. */
+    m.llama = true;
+    s = oai_metrics_render(&m);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "vllm:num_requests_running{"));
+    assert_non_null(strstr(s,
+        "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"
+        "# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 100\n"
+        "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"
+        "# TYPE llamacpp:tokens_predicted_total counter\nllamacpp:tokens_predicted_total 50\n"
+        "# HELP llamacpp:requests_processing Number of requests processing.\n"
+        "# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 2\n"
+        "# HELP llamacpp:requests_deferred Number of requests deferred.\n"
+        "# TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred 1\n"));
+    free(s);
     assert_int_equal(oai_ttft_n_buckets, 22);
     assert_int_equal(oai_e2e_n_buckets, 21);
+}
+
+/* ----------------------------------------------------- streamed tool calls */
+
+/* Feeds text to the streaming parser in pieces of `step` bytes (0: one piece
+ * per byte boundary chosen by a simple LCG from `seed`), then checks the
+ * concatenated content and the calls (ids blanked). */
+static void tool_stream_case(oai_tool_style_t style, const char *text, size_t step, unsigned seed,
+                             const json_t *tools, const char *want_calls, const char *want_content)
+{
+    oai_idgen_t g = {.state = 3};
+    oai_tool_stream_t ts;
+    oai_tool_stream_init(&ts, style, tools, &g);
+    oai_buf_t content;
+    oai_buf_init(&content);
+    json_t *calls = json_array();
+    size_t n = strlen(text), i = 0;
+    while (i < n) {
+        size_t k = step;
+        if (!k) { seed = seed * 1103515245u + 12345u; k = 1 + (seed >> 16) % 7; }
+        if (k > n - i) k = n - i;
+        assert_int_equal(oai_tool_stream_feed(&ts, text + i, k, &content, calls), 0);
+        i += k;
+    }
+    assert_int_equal(oai_tool_stream_flush(&ts, &content, calls), 0);
+    assert_int_equal(ts.n_calls, (int)json_array_size(calls));
+    size_t x;
+    json_t *c;
+    json_array_foreach(calls, x, c) json_object_set_new(c, "id", json_string("X"));
+    check_json(calls, want_calls);
+    assert_string_equal(content.data ? content.data : "", want_content);
+    oai_buf_free(&content);
+    oai_tool_stream_free(&ts);
+}
+
+static void test_tool_stream(void **st)
+{
+    (void)st;
+    json_t *tools = json_loads(
+        "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\",\"properties\":{"
+        "\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"},\"metric\":{\"type\":\"boolean\"},"
+        "\"hours\":{\"type\":\"array\"}}}}}]", 0, NULL);
+    assert_non_null(tools);
+    const char *json_text =
+        "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2}}\n</tool_call>\n"
+        "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>";
+    const char *json_calls =
+        "[{\"id\":\"X\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\", \\\"days\\\": 2}\"}},"
+        "{\"id\":\"X\",\"type\":\"function\",\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]";
+    const char *xml_text =
+        "I will call it.\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nSan Francisco\n</parameter>\n"
+        "<parameter=days>\n3\n</parameter>\n<parameter=metric>\nfalse\n</parameter>\n"
+        "<parameter=hours>\n[1, 2]\n</parameter>\n</function>\n</tool_call>";
+    const char *xml_calls =
+        "[{\"id\":\"X\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":"
+        "\"{\\\"city\\\": \\\"San Francisco\\\", \\\"days\\\": 3, \\\"metric\\\": false, \\\"hours\\\": [1, 2]}\"}}]";
+    for (size_t step = 0; step <= 13; step++) {
+        for (unsigned seed = 1; seed <= (step ? 1u : 20u); seed++) {
+            tool_stream_case(OAI_TOOLS_QWEN3_JSON, json_text, step, seed, tools, json_calls, "Let me check.");
+            tool_stream_case(OAI_TOOLS_AUTO, json_text, step, seed, tools, json_calls, "Let me check.");
+            tool_stream_case(OAI_TOOLS_QWEN3_XML, xml_text, step, seed, tools, xml_calls, "I will call it.");
+            tool_stream_case(OAI_TOOLS_AUTO, xml_text, step, seed, tools, xml_calls, "I will call it.");
+            /* Text around and between calls keeps its interior whitespace. */
+            tool_stream_case(OAI_TOOLS_AUTO,
+                             "\n\nA <tool_call>{\"name\":\"a\"}</tool_call>\n mid \n<tool_call>bad</tool_call> end\n",
+                             step, seed, NULL,
+                             "[{\"id\":\"X\",\"type\":\"function\",\"function\":{\"name\":\"a\",\"arguments\":\"{}\"}}]",
+                             "A \n mid \n<tool_call>bad</tool_call> end");
+            /* Near-tags are text; an unterminated block is text at the end. */
+            tool_stream_case(OAI_TOOLS_AUTO, "x <tool_cal y </tool_call> <tool_call>{\"name\":", step, seed, NULL,
+                             "[]", "x <tool_cal y </tool_call> <tool_call>{\"name\":");
+            tool_stream_case(OAI_TOOLS_AUTO, "<<tool_call>{\"name\":\"b\",\"arguments\":{\"q\":[1]}}</tool_call><", step,
+                             seed, NULL,
+                             "[{\"id\":\"X\",\"type\":\"function\",\"function\":{\"name\":\"b\",\"arguments\":\"{\\\"q\\\": [1]}\"}}]",
+                             "<<");
+            /* The JSON parser does not take XML bodies, nor XML JSON ones. */
+            tool_stream_case(OAI_TOOLS_QWEN3_JSON, "<tool_call><function=f></function></tool_call>", step, seed, NULL,
+                             "[]", "<tool_call><function=f></function></tool_call>");
+            tool_stream_case(OAI_TOOLS_QWEN3_XML, "<tool_call>{\"name\":\"f\"}</tool_call>", step, seed, NULL, "[]",
+                             "<tool_call>{\"name\":\"f\"}</tool_call>");
+        }
+    }
+
+    /* Content streams as it comes: only a possible tag start or trailing
+     * whitespace is held back. */
+    oai_idgen_t g = {.state = 1};
+    oai_tool_stream_t ts;
+    oai_tool_stream_init(&ts, OAI_TOOLS_AUTO, NULL, &g);
+    oai_buf_t out;
+    oai_buf_init(&out);
+    json_t *calls = json_array();
+    assert_int_equal(oai_tool_stream_feed(&ts, "Hello <b>wor", 12, &out, calls), 0);
+    assert_string_equal(out.data, "Hello <b>wor");
+    assert_int_equal(oai_tool_stream_feed(&ts, "ld <tool", 8, &out, calls), 0);
+    assert_string_equal(out.data, "Hello <b>world"); /* " <tool" held */
+    assert_int_equal(oai_tool_stream_feed(&ts, "_call>\n{\"name\": \"f\", ", 21, &out, calls), 0);
+    assert_string_equal(out.data, "Hello <b>world");
+    assert_int_equal(json_array_size(calls), 0);
+    assert_int_equal(oai_tool_stream_feed(&ts, "\"arguments\": {}}\n</tool_c", 25, &out, calls), 0);
+    assert_int_equal(json_array_size(calls), 0);
+    assert_int_equal(oai_tool_stream_feed(&ts, "all>", 4, &out, calls), 0);
+    assert_int_equal(json_array_size(calls), 1); /* complete: out at once */
+    assert_int_equal(oai_tool_stream_flush(&ts, &out, calls), 0);
+    assert_string_equal(out.data, "Hello <b>world");
+    json_decref(calls);
+    oai_buf_free(&out);
+    oai_tool_stream_free(&ts);
+
+    assert_int_equal(oai_tool_style_from_name("auto"), OAI_TOOLS_AUTO);
+    assert_int_equal(oai_tool_style_from_name("hermes"), OAI_TOOLS_QWEN3_JSON);
+    assert_int_equal(oai_tool_style_from_name("qwen3_coder"), OAI_TOOLS_QWEN3_XML);
+    assert_int_equal(oai_tool_style_from_name("pythonic"), -1);
+    json_decref(tools);
+}
+
+/* -------------------------------------------------------------- logprobs */
+
+/* A fake vocabulary: id 1 "Hello", 2 " wor", 3 "ld", 4 "\xE4" and 6 "\xE5"
+ * (first bytes of three-byte characters), 5 "é", anything else fails. */
+static int fake_bytes(void *user, int32_t id, oai_buf_t *out)
+{
+    (void)user;
+    static const char *const vocab[] = {NULL, "Hello", " wor", "ld", "\xE4", "\xC3\xA9", "\xE5"};
+    if (id < 1 || id > 6) return SC_EINVAL;
+    return oai_buf_append(out, vocab[id], strlen(vocab[id]));
+}
+
+static void test_logprobs(void **st)
+{
+    (void)st;
+    oai_lp_step_t s[3];
+    memset(s, 0, sizeof s);
+    s[0].token = 1; s[0].logprob = -0.5f; s[0].n_top = 2;
+    s[0].top_ids[0] = 1; s[0].top_logprobs[0] = -0.5f;
+    s[0].top_ids[1] = 5; s[0].top_logprobs[1] = -1.0f;
+    s[1].token = 4; s[1].logprob = -2.0f; s[1].n_top = 1;
+    s[1].top_ids[0] = 99; s[1].top_logprobs[0] = -INFINITY; /* undecodable id, -inf */
+    s[2].token = 5; s[2].logprob = NAN; s[2].n_top = 0;
+    check_json(oai_logprobs_chat(oai_logprobs_chat_content(s, 3, 2, fake_bytes, NULL)),
+        "{\"content\":["
+        "{\"token\":\"Hello\",\"logprob\":-0.5,\"bytes\":[72,101,108,108,111],\"top_logprobs\":["
+        "{\"token\":\"Hello\",\"logprob\":-0.5,\"bytes\":[72,101,108,108,111]},"
+        "{\"token\":\"\xC3\xA9\",\"logprob\":-1.0,\"bytes\":[195,169]}]},"
+        "{\"token\":\"\xEF\xBF\xBD\",\"logprob\":-2.0,\"bytes\":[228],\"top_logprobs\":["
+        "{\"token\":\"\",\"logprob\":-9999.0,\"bytes\":[]}]},"
+        "{\"token\":\"\xC3\xA9\",\"logprob\":-9999.0,\"bytes\":[195,169],\"top_logprobs\":[]}]}");
+    /* top_logprobs 0: the sampled token's entry, no alternatives. */
+    check_json(oai_logprobs_chat(oai_logprobs_chat_content(s, 1, 0, fake_bytes, NULL)),
+        "{\"content\":[{\"token\":\"Hello\",\"logprob\":-0.5,\"bytes\":[72,101,108,108,111],\"top_logprobs\":[]}]}");
+
+    /* Completions: sampled token first in each dict; offsets in code points. */
+    oai_lp_step_t c[3];
+    memset(c, 0, sizeof c);
+    c[0].token = 1; c[0].logprob = -0.25f; c[0].n_top = 2;
+    c[0].top_ids[0] = 2; c[0].top_logprobs[0] = -0.125f;
+    c[0].top_ids[1] = 1; c[0].top_logprobs[1] = -0.25f;
+    c[1].token = 5; c[1].logprob = -1.5f;
+    c[2].token = 3; c[2].logprob = -3.0f; c[2].n_top = 1;
+    c[2].top_ids[0] = 3; c[2].top_logprobs[0] = -3.0f;
+    int64_t off = 10;
+    check_json(oai_logprobs_completion(c, 3, 1, &off, fake_bytes, NULL),
+        "{\"tokens\":[\"Hello\",\"\xC3\xA9\",\"ld\"],\"token_logprobs\":[-0.25,-1.5,-3.0],"
+        "\"top_logprobs\":[{\"Hello\":-0.25,\" wor\":-0.125},{\"\xC3\xA9\":-1.5},{\"ld\":-3.0}],"
+        "\"text_offset\":[10,15,16]}");
+    assert_int_equal(off, 18);
+    /* Texts that collide: the sampled token keeps its own logprob. */
+    oai_lp_step_t col = {.token = 4, .logprob = -1.5f, .n_top = 2, .top_ids = {6, 4}, .top_logprobs = {-0.5f, -1.5f}};
+    off = 0;
+    check_json(oai_logprobs_completion(&col, 1, 2, &off, fake_bytes, NULL),
+        "{\"tokens\":[\"\xEF\xBF\xBD\"],\"token_logprobs\":[-1.5],\"top_logprobs\":[{\"\xEF\xBF\xBD\":-1.5}],"
+        "\"text_offset\":[0]}");
+
+    size_t chars = 0;
+    char *u = oai_utf8_lossy("a\xC3\xA9\xFF\xE2\x82", 6, &chars);
+    assert_string_equal(u, "a\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    assert_int_equal(chars, 5);
+    free(u);
+    assert_true(oai_logprob_value(-INFINITY) == -9999.0);
+    assert_true(oai_logprob_value(-0.5f) == -0.5);
+}
+
+/* ------------------------------------------------- response additions */
+
+static void test_response_choices(void **st)
+{
+    (void)st;
+    oai_resp_ctx_t c = ctx(OAI_FLAVOR_VLLM, "chatcmpl-3");
+    c.prompt_tokens_details = true;
+    json_t *lp = json_loads("{\"content\":[]}", 0, NULL);
+    oai_choice_t ch[2] = {
+        {.content = "a", .finish_reason = "stop", .logprobs = lp},
+        {.content = "b", .finish_reason = "length"},
+    };
+    oai_usage_t u = {.prompt_tokens = 7, .completion_tokens = 4, .cached_tokens = 0};
+    check_json(oai_chat_completion(&c, ch, 2, &u),
+        "{\"id\":\"chatcmpl-3\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"qwen3\","
+        "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a\"},\"logprobs\":{\"content\":[]},"
+        "\"finish_reason\":\"stop\",\"stop_reason\":null},"
+        "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":\"b\"},\"logprobs\":null,"
+        "\"finish_reason\":\"length\",\"stop_reason\":null}],"
+        "\"usage\":{\"prompt_tokens\":7,\"total_tokens\":11,\"completion_tokens\":4,\"prompt_tokens_details\":{\"cached_tokens\":0}}}");
+    json_decref(lp);
+
+    c = ctx(OAI_FLAVOR_VLLM, "cmpl-2");
+    check_json(oai_chunk_set_logprobs(oai_text_chunk(&c, 3, "x", NULL, NULL), json_pack("{s:[]}", "tokens")),
+        "{\"id\":\"cmpl-2\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"qwen3\","
+        "\"choices\":[{\"index\":3,\"text\":\"x\",\"logprobs\":{\"tokens\":[]},\"finish_reason\":null,\"stop_reason\":null}]}");
+    check_json(oai_chunk_set_logprobs(oai_chunk_finish(&c, 1, "stop", NULL), NULL),
+        "{\"id\":\"cmpl-2\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"qwen3\","
+        "\"choices\":[{\"index\":1,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\",\"stop_reason\":null}]}");
+    c.prompt_tokens_details = true;
+    u.cached_tokens = 3;
+    check_json(oai_text_chunk_usage(&c, &u),
+        "{\"id\":\"cmpl-2\",\"object\":\"text_completion\",\"created\":1700000000,\"model\":\"qwen3\",\"choices\":[],"
+        "\"usage\":{\"prompt_tokens\":7,\"total_tokens\":11,\"completion_tokens\":4,\"prompt_tokens_details\":{\"cached_tokens\":3}}}");
+    json_t *tc = json_loads("[{\"id\":\"call_9\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]", 0, NULL);
+    check_json(oai_tool_call_deltas_at(tc, 2),
+        "[{\"id\":\"call_9\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"{}\"},\"index\":2}]");
+    json_decref(tc);
+}
+
+/* ------------------------------------------------------------------ CORS */
+
+static const char *hval(const oai_cors_result_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->h[i].name, name)) return r->h[i].value;
+    return NULL;
+}
+
+static void cors_init(oai_cors_t *c, const char *settings, bool llama)
+{
+    json_t *s = json_loads(settings, 0, NULL);
+    char err[128];
+    assert_non_null(s);
+    assert_int_equal(oai_cors_init(c, s, llama, err, sizeof err), 0);
+    json_decref(s);
+}
+
+static void test_cors(void **st)
+{
+    (void)st;
+    oai_cors_t c;
+    oai_cors_result_t r;
+
+    /* vLLM's defaults: everything allowed, "*" origins, no credentials. */
+    cors_init(&c, "{}", false);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://a.test", "POST", "Authorization, Content-Type", false, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "OK");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "*");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Methods"), "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT");
+    assert_string_equal(hval(&r, "Access-Control-Max-Age"), "600");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Headers"), "Authorization, Content-Type"); /* mirrored */
+    assert_null(hval(&r, "Access-Control-Allow-Credentials"));
+    assert_null(hval(&r, "Vary"));
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "POST", "http://a.test", NULL, NULL, false, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "*");
+    oai_cors_result_free(&r);
+    /* Under "*", a request with a cookie gets its origin echoed. */
+    assert_int_equal(oai_cors_apply(&c, "GET", "http://a.test", NULL, NULL, true, &r), 0);
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "http://a.test");
+    assert_string_equal(hval(&r, "Vary"), "Origin");
+    oai_cors_result_free(&r);
+    /* No Origin: not CORS at all; OPTIONS without the request method: not a preflight. */
+    assert_int_equal(oai_cors_apply(&c, "POST", NULL, NULL, NULL, false, &r), 0);
+    assert_int_equal(r.n, 0);
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://a.test", NULL, NULL, false, &r), 0);
+    assert_int_equal(r.status, 0);
+    oai_cors_result_free(&r);
+    oai_cors_free(&c);
+
+    /* A list of origins (as vLLM's JSON flag), credentials, some methods and headers. */
+    cors_init(&c, "{\"allowed_origins\":\"[\\\"http://ok.test\\\"]\",\"allow_credentials\":true,"
+                  "\"allowed_methods\":[\"GET\",\"POST\"],\"allowed_headers\":[\"Authorization\"]}", false);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://ok.test", "POST", "authorization,content-type", false, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "http://ok.test");
+    assert_string_equal(hval(&r, "Vary"), "Origin");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Methods"), "GET, POST");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Headers"),
+                        "Accept, Accept-Language, Authorization, Content-Language, Content-Type");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Credentials"), "true");
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://evil.test", "POST", NULL, false, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "Disallowed CORS origin");
+    assert_null(hval(&r, "Access-Control-Allow-Origin"));
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://ok.test", "DELETE", "X-Custom", false, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, "Disallowed CORS method, headers");
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "POST", "http://ok.test", NULL, NULL, false, &r), 0);
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "http://ok.test");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Credentials"), "true");
+    oai_cors_result_free(&r);
+    /* A disallowed origin's request gets no Allow-Origin. */
+    assert_int_equal(oai_cors_apply(&c, "POST", "http://evil.test", NULL, NULL, false, &r), 0);
+    assert_null(hval(&r, "Access-Control-Allow-Origin"));
+    oai_cors_result_free(&r);
+    oai_cors_free(&c);
+
+    /* llama-server: echo the origin; every OPTIONS answered. */
+    cors_init(&c, "{}", true);
+    assert_int_equal(oai_cors_apply(&c, "OPTIONS", "http://x.test", NULL, NULL, false, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hval(&r, "Access-Control-Allow-Origin"), "http://x.test");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Credentials"), "true");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Methods"), "GET, POST");
+    assert_string_equal(hval(&r, "Access-Control-Allow-Headers"), "*");
+    oai_cors_result_free(&r);
+    assert_int_equal(oai_cors_apply(&c, "GET", "http://x.test", NULL, NULL, false, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.n, 1);
+    oai_cors_result_free(&r);
+    oai_cors_free(&c);
+
+    json_t *bad = json_loads("{\"allowed_origins\":5}", 0, NULL);
+    char err[128];
+    assert_int_equal(oai_cors_init(&c, bad, false, err, sizeof err), SC_EINVAL);
+    assert_non_null(strstr(err, "allowed_origins"));
+    json_decref(bad);
+}
+
+/* -------------------------------------------------------------- settings */
+
+static void test_settings(void **st)
+{
+    (void)st;
+    oai_settings_t s;
+    char err[256];
+    assert_int_equal(oai_settings_parse(&s, NULL, err, sizeof err), 0);
+    assert_string_equal(s.host, "0.0.0.0");
+    assert_int_equal(s.port, 8000);
+    assert_int_equal(s.flavor, OAI_FLAVOR_VLLM);
+    assert_false(s.prompt_tokens_details);
+    assert_true(s.auto_tool_choice);
+    assert_int_equal(s.tool_parser, OAI_TOOLS_AUTO);
+    assert_int_equal(s.max_n, 128);
+    assert_true(s.cors.all_origins && !s.cors.credentials);
+    oai_settings_free(&s);
+
+    assert_int_equal(oai_settings_parse(&s,
+        "{\"host\":\"127.0.0.1\",\"port\":0,\"compat\":\"llama\",\"served_model_name\":\"m\",\"model\":\"/models/x\","
+        "\"api_keys\":[\"k1\",\"\",\"k2\"],\"enable_prompt_tokens_details\":true,\"enable_auto_tool_choice\":false,"
+        "\"tool_call_parser\":\"qwen3_coder\",\"max_n\":4,\"max_num_seqs\":8,\"allowed_origins\":[\"http://a\"],"
+        "\"unknown\":1}", err, sizeof err), 0);
+    assert_string_equal(s.host, "127.0.0.1");
+    assert_int_equal(s.port, 0);
+    assert_int_equal(s.flavor, OAI_FLAVOR_LLAMA);
+    assert_string_equal(s.served_model_name, "m");
+    assert_string_equal(s.model_path, "/models/x");
+    assert_int_equal(s.n_keys, 2); /* empty keys are dropped */
+    assert_string_equal(s.keys[1], "k2");
+    assert_true(s.prompt_tokens_details && !s.auto_tool_choice);
+    assert_int_equal(s.tool_parser, OAI_TOOLS_QWEN3_XML);
+    assert_int_equal(s.max_n, 4);
+    assert_int_equal(s.max_num_seqs, 8);
+    assert_true(s.cors.llama && !s.cors.all_origins);
+    oai_settings_free(&s);
+
+    const char *bad[][2] = {
+        {"[1]", "settings"},
+        {"{\"port\":70000}", "port"},
+        {"{\"compat\":\"sglang\"}", "compat"},
+        {"{\"tool_call_parser\":\"pythonic\"}", "tool_call_parser"},
+        {"{\"enable_prompt_tokens_details\":\"yes\"}", "enable_prompt_tokens_details"},
+        {"{\"api_keys\":[1]}", "api_keys"},
+        {"{\"allow_credentials\":1}", "allow_credentials"},
+        {"{\"max_n\":0}", "max_n"},
+        {"{", "settings"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(oai_settings_parse(&s, bad[i][0], err, sizeof err), SC_EINVAL);
+        assert_non_null(strstr(err, bad[i][1]));
+        oai_settings_free(&s); /* safe after a failure */
+    }
+}
+
+/* ----------------------------------------------------------- llama extras */
+
+static void test_llama(void **st)
+{
+    (void)st;
+    oai_defaults_t d;
+    oai_defaults_init(&d);
+    d.temperature = 0.5;
+    oai_llama_info_t in = {.n_ctx = 256, .total_slots = 3, .busy_slots = 1, .model_path = "/m/qwen",
+                           .model_alias = "tiny", .chat_template = "", .build_info = "strixcore-1",
+                           .defaults = &d, .slots_endpoint = true};
+    json_t *p = oai_llama_props(&in);
+    assert_non_null(p);
+    json_t *dg = json_object_get(p, "default_generation_settings");
+    assert_int_equal(json_integer_value(json_object_get(dg, "n_ctx")), 256);
+    assert_true(json_real_value(json_object_get(json_object_get(dg, "params"), "temperature")) == 0.5);
+    assert_int_equal(json_integer_value(json_object_get(p, "total_slots")), 3);
+    assert_string_equal(json_string_value(json_object_get(p, "model_path")), "/m/qwen");
+    assert_string_equal(json_string_value(json_object_get(p, "chat_template")), "");
+    assert_string_equal(json_string_value(json_object_get(p, "build_info")), "strixcore-1");
+    assert_true(json_is_false(json_object_get(json_object_get(p, "modalities"), "vision")));
+    json_decref(p);
+
+    json_t *s = oai_llama_slots(&in);
+    assert_int_equal(json_array_size(s), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(s, i);
+        assert_int_equal(json_integer_value(json_object_get(x, "id")), (json_int_t)i);
+        assert_int_equal(json_integer_value(json_object_get(x, "n_ctx")), 256);
+        assert_true(json_is_boolean(json_object_get(x, "is_processing")));
+        assert_int_equal(json_is_true(json_object_get(x, "is_processing")), i == 0);
+        assert_true(json_is_object(json_object_get(x, "params")));
+    }
+    json_decref(s);
+}
+
+/* ------------------------------------------------------- n and logprobs */
+
+static void test_request_n_logprobs(void **st)
+{
+    (void)st;
+    oai_request_t r;
+    oai_err_t e;
+    assert_int_equal(parse(&r, OAI_REQ_CHAT, "{" MSG ",\"n\":3,\"logprobs\":true,\"top_logprobs\":20}", &e), 0);
+    assert_int_equal(r.n, 3);
+    assert_true(r.logprobs);
+    assert_int_equal(r.top_logprobs, 20);
+    oai_request_free(&r);
+    assert_int_equal(parse(&r, OAI_REQ_CHAT, "{" MSG ",\"logprobs\":true}", &e), 0);
+    assert_true(r.logprobs);
+    assert_int_equal(r.top_logprobs, 0);
+    oai_request_free(&r);
+    expect_400(OAI_REQ_CHAT, "{" MSG ",\"logprobs\":true,\"top_logprobs\":21}", "top_logprobs",
+               "top_logprobs must be between 0 and 20, got 21.");
+    expect_400(OAI_REQ_COMPLETION, "{\"prompt\":\"a\",\"logprobs\":21}", "logprobs",
+               "logprobs must be between 0 and 20, got 21.");
+    assert_int_equal(parse(&r, OAI_REQ_COMPLETION, "{\"prompt\":[\"a\",\"b\"],\"n\":2,\"logprobs\":0}", &e), 0);
+    assert_int_equal(r.n_prompts, 2);
+    assert_int_equal(r.n, 2);
+    assert_true(r.logprobs);
+    assert_int_equal(r.top_logprobs, 0);
+    oai_request_free(&r);
+    /* The limit comes from the server's defaults. */
+    oai_defaults_t d;
+    oai_defaults_init(&d);
+    d.max_n = 4;
+    const char *b = "{" MSG ",\"n\":5}";
+    assert_int_equal(oai_request_parse_bytes(&r, OAI_REQ_CHAT, b, strlen(b), &d, &e), SC_EINVAL);
+    assert_string_equal(e.param, "n");
+    assert_string_equal(e.message, "n must be at most 4, got 5.");
+    oai_request_free(&r);
 }
 
 int main(void)
@@ -621,6 +1112,13 @@ int main(void)
         cmocka_unit_test(test_tools_xml),
         cmocka_unit_test(test_tools_prefixes),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_tool_stream),
+        cmocka_unit_test(test_logprobs),
+        cmocka_unit_test(test_response_choices),
+        cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_llama),
+        cmocka_unit_test(test_request_n_logprobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

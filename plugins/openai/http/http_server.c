@@ -42,6 +42,7 @@ struct sc_http_req {
     sbuf method, url, path, query, body;
     hdr *hdrs;
     size_t n_hdrs, cap_hdrs;
+    sbuf resp_hdrs;        /* "Name: value\r\n" lines added by sc_http_req_add_header */
     int minor;
     int keep_alive;        /* from the request; the response may still close */
     int is_head;
@@ -128,7 +129,7 @@ static void req_free(sc_http_req_t *r)
 {
     if (!r) return;
     sbuf_free(&r->method); sbuf_free(&r->url); sbuf_free(&r->path);
-    sbuf_free(&r->query); sbuf_free(&r->body);
+    sbuf_free(&r->query); sbuf_free(&r->body); sbuf_free(&r->resp_hdrs);
     for (size_t i = 0; i < r->n_hdrs; i++) {
         sbuf_free(&r->hdrs[i].name);
         sbuf_free(&r->hdrs[i].value);
@@ -577,6 +578,7 @@ static int build_head(sc_http_req_t *r, sbuf *h, int status, const char *ctype,
     }
     if (c->close_after_write) rc |= sbuf_add(h, "Connection: close\r\n", 19);
     else if (r->minor == 0) rc |= sbuf_add(h, "Connection: keep-alive\r\n", 24);
+    if (r->resp_hdrs.len) rc |= sbuf_add(h, r->resp_hdrs.p, r->resp_hdrs.len);
     for (size_t i = 0; i < n_extra; i++) {
         rc |= sbuf_add(h, extra[i].name, strlen(extra[i].name));
         rc |= sbuf_add(h, ": ", 2);
@@ -585,6 +587,22 @@ static int build_head(sc_http_req_t *r, sbuf *h, int status, const char *ctype,
     }
     rc |= sbuf_add(h, "\r\n", 2);
     return rc ? SC_ENOMEM : 0;
+}
+
+int sc_http_req_add_header(sc_http_req_t *r, const char *name, const char *value)
+{
+    if (!r || !name || !name[0] || !hdr_ok(name) || !hdr_ok(value) || strchr(name, ':')) return SC_EINVAL;
+    size_t old = r->resp_hdrs.len;
+    int rc = sbuf_add(&r->resp_hdrs, name, strlen(name));
+    rc |= sbuf_add(&r->resp_hdrs, ": ", 2);
+    rc |= sbuf_add(&r->resp_hdrs, value, strlen(value));
+    rc |= sbuf_add(&r->resp_hdrs, "\r\n", 2);
+    if (rc) {   /* leave no half header behind */
+        r->resp_hdrs.len = old;
+        if (r->resp_hdrs.p) r->resp_hdrs.p[old] = '\0';
+        return SC_ENOMEM;
+    }
+    return 0;
 }
 
 int sc_http_respond(sc_http_req_t *r, int status, const char *ctype, const void *body,

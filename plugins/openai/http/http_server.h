@@ -88,6 +88,10 @@ void  sc_http_req_on_disconnect(sc_http_req_t *req, sc_http_disconnect_fn fn, vo
 int   sc_http_req_disconnected(const sc_http_req_t *req);
 
 /* --- response ----------------------------------------------------------- */
+/* Adds a header to whatever response the request gets later (respond or
+ * stream_begin), e.g. CORS headers decided before routing. Copied. SC_EINVAL
+ * for names or values with CR/LF, SC_ENOMEM. */
+int sc_http_req_add_header(sc_http_req_t *req, const char *name, const char *value);
 /* Whole response; body is copied. content_type may be NULL. Header names and
  * values with CR/LF are SC_EINVAL (and the request is not finished). */
 int sc_http_respond(sc_http_req_t *req, int status, const char *content_type,

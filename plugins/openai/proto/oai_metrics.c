@@ -118,11 +118,22 @@ char *oai_metrics_render(const oai_metrics_t *m)
     sample(&o, "vllm:num_requests_waiting", NULL, (double)m->num_requests_waiting);
     header(&o, "vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
     sample(&o, "vllm:kv_cache_usage_perc", NULL, m->kv_cache_usage_perc);
+    /* The deprecated name, still read by older dashboards. */
+    header(&o, "vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.");
+    sample(&o, "vllm:gpu_cache_usage_perc", NULL, m->kv_cache_usage_perc);
     /* Counters: prometheus_client names HELP/TYPE with the _total suffix. */
     header(&o, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
     sample(&o, "vllm:prompt_tokens_total", NULL, (double)m->prompt_tokens_total);
     header(&o, "vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
     sample(&o, "vllm:generation_tokens_total", NULL, (double)m->generation_tokens_total);
+    header(&o, "vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.");
+    sample(&o, "vllm:num_preemptions_total", NULL, (double)m->num_preemptions_total);
+    header(&o, "vllm:prefix_cache_queries_total", "counter",
+           "Prefix cache queries, in terms of number of queried tokens.");
+    sample(&o, "vllm:prefix_cache_queries_total", NULL, (double)m->prefix_cache_queries_total);
+    header(&o, "vllm:prefix_cache_hits_total", "counter",
+           "Prefix cache hits, in terms of number of cached tokens.");
+    sample(&o, "vllm:prefix_cache_hits_total", NULL, (double)m->prefix_cache_hits_total);
     header(&o, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
     static const char *const reasons[OAI_FINISH_COUNT] = {"stop", "length", "abort"};
     for (int i = 0; i < OAI_FINISH_COUNT; i++) {
@@ -134,6 +145,21 @@ char *oai_metrics_render(const oai_metrics_t *m)
               "Histogram of time to first token in seconds.", &m->ttft);
     histogram(&o, "vllm:e2e_request_latency_seconds",
               "Histogram of e2e request latency in seconds.", &m->e2e);
+    if (m->llama) {
+        /* llama-server prints these without labels. */
+        put(&o, "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"
+                "# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total %llu\n",
+            (unsigned long long)m->prompt_tokens_total);
+        put(&o, "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"
+                "# TYPE llamacpp:tokens_predicted_total counter\nllamacpp:tokens_predicted_total %llu\n",
+            (unsigned long long)m->generation_tokens_total);
+        put(&o, "# HELP llamacpp:requests_processing Number of requests processing.\n"
+                "# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing %lld\n",
+            (long long)m->num_requests_running);
+        put(&o, "# HELP llamacpp:requests_deferred Number of requests deferred.\n"
+                "# TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred %lld\n",
+            (long long)m->num_requests_waiting);
+    }
     if (o.err) { oai_buf_free(&o.b); return NULL; }
     return o.b.data;
 }

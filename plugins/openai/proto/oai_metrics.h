@@ -1,7 +1,9 @@
 /* Prometheus text exposition (format 0.0.4) of vLLM's metric names, from a
- * plain stats struct the frontend fills. Labels: model_name, engine. */
+ * plain stats struct the frontend fills. Labels: model_name, engine. With
+ * `llama` set, llama-server's unlabelled llamacpp: metrics follow. */
 #ifndef OAI_METRICS_H
 #define OAI_METRICS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,10 @@ typedef struct {
     uint64_t request_success[OAI_FINISH_COUNT];
     oai_histogram_t ttft;        /* seconds */
     oai_histogram_t e2e;         /* seconds */
+    uint64_t num_preemptions_total;
+    uint64_t prefix_cache_queries_total; /* prompt tokens looked up */
+    uint64_t prefix_cache_hits_total;    /* of which found */
+    bool llama;                  /* add llamacpp:prompt_tokens_total, ... */
 } oai_metrics_t;
 
 /* malloc'd text, NULL on allocation failure. */

@@ -67,8 +67,9 @@ json_t *oai_chat_completion(const oai_resp_ctx_t *c, const oai_choice_t *ch, siz
         if (msg && ch[i].tool_calls && json_array_size(ch[i].tool_calls) > 0)
             json_object_set(msg, "tool_calls", ch[i].tool_calls);
         json_array_append_new(choices,
-            json_pack("{s:i, s:o, s:n, s:o, s:o}", "index", (int)i, "message", msg,
-                      "logprobs", "finish_reason", str_or_null(ch[i].finish_reason),
+            json_pack("{s:i, s:o, s:o, s:o, s:o}", "index", (int)i, "message", msg,
+                      "logprobs", ref_or_null(ch[i].logprobs),
+                      "finish_reason", str_or_null(ch[i].finish_reason),
                       "stop_reason", ref_or_null(ch[i].stop_reason)));
     }
     json_t *r = envelope(c, "chat.completion", choices);
@@ -82,8 +83,9 @@ json_t *oai_text_completion(const oai_resp_ctx_t *c, const oai_choice_t *ch, siz
     json_t *choices = json_array();
     for (size_t i = 0; choices && i < n; i++)
         json_array_append_new(choices,
-            json_pack("{s:i, s:s, s:n, s:o, s:o}", "index", (int)i,
-                      "text", ch[i].content ? ch[i].content : "", "logprobs",
+            json_pack("{s:i, s:s, s:o, s:o, s:o}", "index", (int)i,
+                      "text", ch[i].content ? ch[i].content : "",
+                      "logprobs", ref_or_null(ch[i].logprobs),
                       "finish_reason", str_or_null(ch[i].finish_reason),
                       "stop_reason", ref_or_null(ch[i].stop_reason)));
     json_t *r = envelope(c, "text_completion", choices);
@@ -141,7 +143,27 @@ json_t *oai_text_chunk(const oai_resp_ctx_t *c, int index, const char *text,
     return envelope(c, "text_completion", json_pack("[o]", choice));
 }
 
+json_t *oai_text_chunk_usage(const oai_resp_ctx_t *c, const oai_usage_t *u)
+{
+    json_t *r = envelope(c, "text_completion", json_array());
+    if (r) json_object_set_new(r, "usage", oai_usage_json(c, u));
+    return r;
+}
+
+json_t *oai_chunk_set_logprobs(json_t *chunk, json_t *lp)
+{
+    json_t *c0 = json_array_get(json_object_get(chunk, "choices"), 0);
+    if (c0 && lp) json_object_set(c0, "logprobs", lp);
+    json_decref(lp);
+    return chunk;
+}
+
 json_t *oai_tool_call_deltas(const json_t *tool_calls)
+{
+    return oai_tool_call_deltas_at(tool_calls, 0);
+}
+
+json_t *oai_tool_call_deltas_at(const json_t *tool_calls, int first)
 {
     json_t *out = json_array();
     size_t i;
@@ -149,7 +171,7 @@ json_t *oai_tool_call_deltas(const json_t *tool_calls)
     json_array_foreach(tool_calls, i, tc) {
         json_t *d = json_deep_copy(tc);
         if (!d) { json_decref(out); return NULL; }
-        json_object_set_new(d, "index", json_integer((json_int_t)i));
+        json_object_set_new(d, "index", json_integer((json_int_t)first + (json_int_t)i));
         json_array_append_new(out, d);
     }
     return out;

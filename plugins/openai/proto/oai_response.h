@@ -39,6 +39,7 @@ typedef struct {
     json_t *tool_calls;     /* borrowed; NULL or [] -> omitted */
     const char *finish_reason; /* "stop" | "length" | "tool_calls" | "abort"; NULL -> null */
     json_t *stop_reason;    /* borrowed: stop string or token id; NULL -> null */
+    json_t *logprobs;       /* borrowed: chat {"content":[...]} or completions' object; NULL -> null */
 } oai_choice_t;
 
 typedef struct {
@@ -65,8 +66,14 @@ json_t *oai_chunk_usage(const oai_resp_ctx_t *c, const oai_usage_t *u);
 /* Streaming /v1/completions chunk (object "text_completion"). */
 json_t *oai_text_chunk(const oai_resp_ctx_t *c, int index, const char *text,
                        const char *finish_reason, json_t *stop_reason);
+/* Streaming /v1/completions usage chunk: choices [] and usage. */
+json_t *oai_text_chunk_usage(const oai_resp_ctx_t *c, const oai_usage_t *u);
+/* Sets choices[0].logprobs of a chunk (either kind); steals lp. Returns chunk. */
+json_t *oai_chunk_set_logprobs(json_t *chunk, json_t *lp);
 /* Non-streaming tool_calls -> streaming deltas (adds "index"). */
 json_t *oai_tool_call_deltas(const json_t *tool_calls);
+/* Same, numbering from `first` (a choice's earlier calls were already sent). */
+json_t *oai_tool_call_deltas_at(const json_t *tool_calls, int first);
 
 /* "data: <compact json>\n\n", malloc'd; NULL on failure. */
 char *oai_sse_frame(const json_t *obj);

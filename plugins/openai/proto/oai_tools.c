@@ -9,12 +9,11 @@
 #include <strixcore/plugin.h>
 
 #include "oai_buf.h"
-
-static const char TC_OPEN[] = "<tool_call>";
-static const char TC_CLOSE[] = "</tool_call>";
+#include "oai_tool_stream.h"
 
 static const char *memfind(const char *s, size_t n, const char *needle)
 {
+    if (!s) return NULL;
     size_t k = strlen(needle);
     for (size_t i = 0; i + k <= n; i++)
         if (memcmp(s + i, needle, k) == 0) return s + i;
@@ -159,41 +158,47 @@ out:
     return call;
 }
 
+int oai_tool_style_from_name(const char *name)
+{
+    if (!name || !strcmp(name, "auto")) return OAI_TOOLS_AUTO;
+    if (!strcmp(name, "hermes") || !strcmp(name, "qwen3") || !strcmp(name, "json"))
+        return OAI_TOOLS_QWEN3_JSON;
+    if (!strcmp(name, "qwen3_coder") || !strcmp(name, "qwen3_xml") || !strcmp(name, "xml"))
+        return OAI_TOOLS_QWEN3_XML;
+    return -1;
+}
+
+json_t *oai_tools_parse_block(oai_tool_style_t style, const char *body, size_t len,
+                              const json_t *tools, oai_idgen_t *ids)
+{
+    if (!body) return NULL;
+    if (style == OAI_TOOLS_AUTO)
+        style = memfind(body, len, "<function=") ? OAI_TOOLS_QWEN3_XML : OAI_TOOLS_QWEN3_JSON;
+    return style == OAI_TOOLS_QWEN3_XML ? parse_xml_call(body, len, tools, ids)
+                                        : parse_json_call(body, len, ids);
+}
+
 int oai_tools_parse(oai_tool_style_t style, const char *text, size_t len,
                     const json_t *tools, oai_idgen_t *ids,
                     json_t **tool_calls, char **content)
 {
-    oai_buf_t outside;
-    oai_buf_init(&outside);
+    oai_tool_stream_t ts;
+    oai_buf_t out;
+    oai_buf_init(&out);
+    oai_tool_stream_init(&ts, style, tools, ids);
     json_t *calls = json_array();
     int rc = calls ? 0 : SC_ENOMEM;
-    const char *p = text, *end = text + len;
     *tool_calls = NULL;
     *content = NULL;
-    while (rc == 0 && p < end) {
-        const char *open = memfind(p, (size_t)(end - p), TC_OPEN);
-        if (!open) { rc = oai_buf_append(&outside, p, (size_t)(end - p)); break; }
-        if ((rc = oai_buf_append(&outside, p, (size_t)(open - p))) < 0) break;
-        const char *body = open + strlen(TC_OPEN);
-        const char *close = memfind(body, (size_t)(end - body), TC_CLOSE);
-        /* Unterminated call (e.g. cut by max_tokens): keep it as content. */
-        if (!close) { rc = oai_buf_append(&outside, open, (size_t)(end - open)); break; }
-        const char *after = close + strlen(TC_CLOSE);
-        json_t *call = style == OAI_TOOLS_QWEN3_JSON
-                           ? parse_json_call(body, (size_t)(close - body), ids)
-                           : parse_xml_call(body, (size_t)(close - body), tools, ids);
-        if (call) rc = json_array_append_new(calls, call) < 0 ? SC_ENOMEM : 0;
-        else rc = oai_buf_append(&outside, open, (size_t)(after - open));
-        p = after;
+    if (rc == 0) rc = oai_tool_stream_feed(&ts, text, len, &out, calls);
+    if (rc == 0) rc = oai_tool_stream_flush(&ts, &out, calls);
+    oai_tool_stream_free(&ts);
+    if (rc == 0 && out.len) {
+        *content = out.data; /* the buffer is NUL-terminated: hand it over */
+        oai_buf_init(&out);
     }
-    if (rc == 0 && outside.len) {
-        const char *s = outside.data;
-        size_t n = outside.len;
-        trim(&s, &n);
-        if (n && !(*content = strndup(s, n))) rc = SC_ENOMEM;
-    }
-    oai_buf_free(&outside);
-    if (rc < 0) { json_decref(calls); free(*content); *content = NULL; return rc; }
+    oai_buf_free(&out);
+    if (rc < 0) { json_decref(calls); return rc; }
     *tool_calls = calls;
     return (int)json_array_size(calls);
 }
