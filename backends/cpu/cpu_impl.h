@@ -184,7 +184,7 @@ typedef void (*sc_cpu_row_fn)(void *ctx, int64_t i1, int64_t i2, int64_t i3);
 void sc__cpu_parallel_rows(const sc_tensor *shape, double cost_per_row, sc_cpu_row_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------ */
-/* SIMD kernel table (fast_kern_generic.c, fast_kern_avx2.c)                 */
+/* SIMD kernel table (fast_kern_generic.c, fast_kern_avx2.c, _avx512.c)      */
 /* ------------------------------------------------------------------------ */
 
 /* A QG matrix row's pieces, located by the caller. */
@@ -262,6 +262,9 @@ typedef struct sc_cpu_kernels {
     void (*dequant_qg)(const sc_cpu_qrow *q, float *dst, int64_t K); /* no g_idx */
     /* y[i] += a * x[i], x of the cache type */
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
+    /* y[i] += a[0] x_0[i] + .. + a[3] x_3[i], x_r = x + r*ldx: as four
+     * axpy_f32 calls in order (the same roundings), y loaded once */
+    void (*axpy4_f32)(const float a[4], const float *x, int64_t ldx, float *y, int64_t n);
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);
     void (*axpy_bf16)(float a, const uint16_t *x, float *y, int64_t n);
     /* elementwise; y may alias the inputs exactly */
@@ -278,18 +281,43 @@ typedef struct sc_cpu_kernels {
     /* int8 activations (see sc_cpu_q8); NULL where the table has none.
      * quant_q8: x [K] (K % 32 == 0) -> q [K], d [K/32], gsum [K/group_size]
      * in the order `bits` wants. dot_qg_q8: out[j] = W_row . x_j for nx
-     * (1..4) columns, the row's codes unpacked once for all of them. */
+     * (1..4) columns, the row's codes unpacked once for all of them.
+     * The tiled pair, NULL where the table has none (batches then use the
+     * pair above): quant_q8_tiled as quant_q8, in the order gemm_q8 wants
+     * (it may differ from dot_qg_q8's); gemm_q8: rows q[0..R) of one matrix
+     * (same bits, groups, flags) and M columns, y[m][y_off + r] = W_r . x_m,
+     * tiled over rows and columns. */
     void (*quant_q8)(const float *x, int64_t K, uint32_t bits, uint32_t group_size, int8_t *q, float *d,
                      float *gsum, float *dx);
     void (*dot_qg_q8)(const sc_cpu_qrow *q, const sc_cpu_q8 *x, int nx, int64_t K, float *out);
+    void (*quant_q8_tiled)(const float *x, int64_t K, uint32_t bits, uint32_t group_size, int8_t *q, float *d,
+                           float *gsum, float *dx);
+    void (*gemm_q8)(const sc_cpu_qrow *q, int64_t R, const sc_cpu_q8 *x, int64_t M, int64_t K, float *const *y,
+                    int64_t y_off);
+    /* Dense GEMM for batches of columns (f32/f16/bf16 weights), NULL where
+     * the table has none (the caller then converts rows to f32 and uses
+     * dot4x2_f32). gemm_prep puts column x [K] in the form gemm reads,
+     * into buf [gemm_prep_len(K)] floats (64-byte aligned), and returns buf,
+     * or x itself when that already is the form. gemm: for the R rows at w
+     * (row stride ldw bytes, K values of type wtype) and M prepared columns
+     * xp[m], y[m][y_off + r] = W[r] . x_m, r < R, in f32 arithmetic. */
+    size_t (*gemm_prep_len)(int64_t K);
+    const float *(*gemm_prep)(int32_t wtype, const float *x, int64_t K, float *buf);
+    void (*gemm)(int32_t wtype, const uint8_t *w, size_t ldw, int64_t R, int64_t K, const float *const *xp,
+                 int64_t M, float *const *y, int64_t y_off);
 } sc_cpu_kernels;
 
 const sc_cpu_kernels *sc__cpu_kernels_generic(void);
 const sc_cpu_kernels *sc__cpu_kernels_avx2(void); /* NULL when not built (non-x86) */
 /* AVX2 plus AVX-VNNI integer dots for the QG int8 path; NULL when not built. */
 const sc_cpu_kernels *sc__cpu_kernels_avxvnni(void);
-/* The table in use (chosen on first call; STRIXCORE_CPU_FEATURES=generic forces
- * the portable one, =avx2 the AVX2 one without AVX-VNNI). */
+/* AVX-512 (F/BW/VL/DQ/VNNI) batch kernels, register-tiled dense and int8 QG
+ * GEMMs (fast_kern_avx512.c), over `base` (the AVX-VNNI or the AVX2 table)
+ * for everything else; the first call's base stays. NULL when not built. */
+const sc_cpu_kernels *sc__cpu_kernels_avx512(const sc_cpu_kernels *base);
+/* The table in use (chosen on first call; the best the CPU runs, or as
+ * STRIXCORE_CPU_FEATURES caps it: generic = the portable table, avx2 = AVX2
+ * without AVX-VNNI, avxvnni = AVX2 with AVX-VNNI, avx512 = the default). */
 const sc_cpu_kernels *sc__cpu_kernels(void);
 /* Tests: force the portable kernels (true) or re-detect (false). */
 void sc__cpu_force_generic(bool on);

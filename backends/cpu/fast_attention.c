@@ -10,7 +10,10 @@
  * Tasks are handed out dynamically, which balances causal prefill (later
  * tokens see longer contexts). When there are too few (token, kv head) pairs
  * to feed the threads (decode), each group is split into sub-groups of query
- * heads, trading repeated K/V reads for parallelism.
+ * heads, trading repeated K/V reads for parallelism. With an f32 cache, the
+ * rows of a block are taken four at a time (dot4_f32 per query head,
+ * axpy4_f32 per accumulator): decode contexts are short and D small, so the
+ * per-row calls and reductions, not the arithmetic, set the cost.
  */
 #include <stdatomic.h>
 
@@ -64,12 +67,26 @@ static void attn_task(void *vctx, int64_t task) {
     }
     float *sum = acc + ng * D;
 
+    /* rows j, j+1, .. of a block are ldk (ldv) floats apart (f32 caches) */
+    const bool k4 = kc->type == SC_TYPE_F32 && kc->nb[2] % sizeof(float) == 0;
+    const bool v4 = vc->type == SC_TYPE_F32 && vc->nb[2] % sizeof(float) == 0;
+    const int64_t ldk = (int64_t)(kc->nb[2] / sizeof(float)), ldv = (int64_t)(vc->nb[2] / sizeof(float));
+
     /* scores: walk the sequence block by block, one table lookup per block */
     for (int64_t b = 0; b * BS < ctx; b++) {
         int64_t blk = 0;
         sc__cpu_kv_block(bt, s, b * BS, BS, NB, &blk); /* validated by the caller */
         const int64_t j1 = (b + 1) * BS < ctx ? (b + 1) * BS : ctx;
-        for (int64_t j = b * BS; j < j1; j++) { /* hot loop: one K row, `group` queries */
+        int64_t j = b * BS;
+        for (; k4 && j + 4 <= j1; j += 4) { /* hot loop: four K rows, `group` queries */
+            const float *k_rows = sc__cpu_row(kc, kvh, j - b * BS, blk);
+            for (int64_t g = 0; g < ng; g++) {
+                float d[4];
+                kr->dot4_f32(k_rows, ldk, sc__cpu_row(q, h0 + g, t, 0), D, d);
+                for (int i = 0; i < 4; i++) score[g * ctx + j + i] = d[i] * scale;
+            }
+        }
+        for (; j < j1; j++) { /* one K row, `group` queries */
             const void *kr_row = sc__cpu_row(kc, kvh, j - b * BS, blk);
             for (int64_t g = 0; g < ng; g++) {
                 const float *qg = sc__cpu_row(q, h0 + g, t, 0);
@@ -89,7 +106,13 @@ static void attn_task(void *vctx, int64_t task) {
         int64_t blk = 0;
         sc__cpu_kv_block(bt, s, b * BS, BS, NB, &blk);
         const int64_t j1 = (b + 1) * BS < ctx ? (b + 1) * BS : ctx;
-        for (int64_t j = b * BS; j < j1; j++) { /* hot loop: one V row, `group` accumulators */
+        int64_t j = b * BS;
+        for (; v4 && j + 4 <= j1; j += 4) { /* hot loop: four V rows, `group` accumulators */
+            const float *v_rows = sc__cpu_row(vc, kvh, j - b * BS, blk);
+            for (int64_t g = 0; g < ng; g++)
+                if (!(sum[g] < 0.0f)) kr->axpy4_f32(score + g * ctx + j, v_rows, ldv, acc + g * D, D);
+        }
+        for (; j < j1; j++) { /* one V row, `group` accumulators */
             const void *v_row = sc__cpu_row(vc, kvh, j - b * BS, blk);
             for (int64_t g = 0; g < ng; g++)
                 if (!(sum[g] < 0.0f)) axpy_kv(kr, vc->type, score[g * ctx + j], v_row, acc + g * D, D);

@@ -37,6 +37,21 @@ static bool cpu_has_avxvnni(void) {
     __cpuid_count(7, 1, a, b, c, d);
     return (a & (1u << 4)) != 0;
 }
+
+/* AVX-512 F, DQ, BW, VL and VNNI (CPUID.(7,0): EBX bits 16, 17, 30, 31, ECX
+ * bit 11), and the OS saves the opmask and ZMM state (XCR0 bits 5-7). Only
+ * asked once AVX2 is known to be usable. */
+static bool cpu_has_avx512(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    const unsigned need_b = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((b & need_b) != need_b || !(c & (1u << 11))) return false;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    return (xlo & 0xe6u) == 0xe6u;
+}
 #endif
 
 static _Atomic(const sc_cpu_kernels *) active;
@@ -47,9 +62,16 @@ static const sc_cpu_kernels *detect(void) {
     if (atomic_load(&force_generic) || (env && strcasecmp(env, "generic") == 0)) return sc__cpu_kernels_generic();
 #if SC_CPU_X86
     if (cpu_has_avx2_fma_f16c() && sc__cpu_kernels_avx2()) {
+        /* a cap: the best table up to the level named */
         const bool plain = env && strcasecmp(env, "avx2") == 0;
-        if (!plain && cpu_has_avxvnni() && sc__cpu_kernels_avxvnni()) return sc__cpu_kernels_avxvnni();
-        return sc__cpu_kernels_avx2();
+        const bool no512 = plain || (env && strcasecmp(env, "avxvnni") == 0);
+        const sc_cpu_kernels *base = !plain && cpu_has_avxvnni() && sc__cpu_kernels_avxvnni()
+                                         ? sc__cpu_kernels_avxvnni()
+                                         : sc__cpu_kernels_avx2();
+        /* the AVX-512 table falls back on `base` for what it does not
+         * cover (Zen 4 and Ice Lake have AVX-512 VNNI but not AVX-VNNI) */
+        if (!no512 && cpu_has_avx512() && sc__cpu_kernels_avx512(base)) return sc__cpu_kernels_avx512(base);
+        return base;
     }
 #endif
     return sc__cpu_kernels_generic();

@@ -346,6 +346,27 @@ SC_AVX2 static void axpy_f32(float a, const float *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+SC_AVX2 static void axpy4_f32(const float a[4], const float *x, int64_t ldx, float *y, int64_t n) {
+    const float *x1 = x + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    const __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]), a2 = _mm256_set1_ps(a[2]),
+                 a3 = _mm256_set1_ps(a[3]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* hot loop: four rows per load and store of y */
+        __m256 v = _mm256_fmadd_ps(a0, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
+        v = _mm256_fmadd_ps(a1, _mm256_loadu_ps(x1 + i), v);
+        v = _mm256_fmadd_ps(a2, _mm256_loadu_ps(x2 + i), v);
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a3, _mm256_loadu_ps(x3 + i), v));
+    }
+    for (; i < n; i++) {
+        float v = y[i];
+        v += a[0] * x[i];
+        v += a[1] * x1[i];
+        v += a[2] * x2[i];
+        v += a[3] * x3[i];
+        y[i] = v;
+    }
+}
+
 SC_AVX2 static void axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
@@ -458,6 +479,7 @@ SC_AVX2 static float exp_sum(const float *x, float s, float m, float *y, int64_t
     .cvt_bf16 = cvt_bf16, \
     .dequant_qg = dequant_qg, \
     .axpy_f32 = axpy_f32, \
+    .axpy4_f32 = axpy4_f32, \
     .axpy_f16 = axpy_f16, \
     .axpy_bf16 = axpy_bf16, \
     .add = add, \

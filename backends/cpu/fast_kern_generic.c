@@ -131,6 +131,18 @@ static void cvt_bf16(const uint16_t *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = sc__bf16_to_f32_inl(src[i]);
 }
 
+static void axpy4_f32(const float a[4], const float *x, int64_t ldx, float *y, int64_t n) {
+    const float *x1 = x + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i];
+        v += a[0] * x[i];
+        v += a[1] * x1[i];
+        v += a[2] * x2[i];
+        v += a[3] * x3[i];
+        y[i] = v;
+    }
+}
+
 static void axpy_f32(float a, const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -251,6 +263,7 @@ static const sc_cpu_kernels generic_kernels = {
     .cvt_bf16 = cvt_bf16,
     .dequant_qg = dequant_qg,
     .axpy_f32 = axpy_f32,
+    .axpy4_f32 = axpy4_f32,
     .axpy_f16 = axpy_f16,
     .axpy_bf16 = axpy_bf16,
     .add = add,

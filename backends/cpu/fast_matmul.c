@@ -9,18 +9,22 @@
  *  - M < MM_BLOCK_MIN_M (decode): each weight row is dotted with each column
  *    straight from its stored form (f32/f16/bf16 SIMD dots, QG fused
  *    unpack-dequantise-round-FMA), so weights are read exactly once.
- *  - otherwise (prefill): the chunk's rows are converted once to f32 in
- *    per-thread scratch, then columns are dotted two at a time with four
- *    rows at a time (dot4x2), the columns staying in L1 while the rows
- *    stream from L2.
+ *  - otherwise (prefill, batched decode): the chunk's rows are converted
+ *    once to f32 in per-thread scratch, then columns are dotted two at a
+ *    time with four rows at a time (dot4x2), the columns staying in L1 while
+ *    the rows stream from L2. A kernel table with a GEMM (AVX-512) takes
+ *    f32/f16/bf16 weights from M >= MM_GEMM_MIN_M instead: the columns are
+ *    prepared once per call (gemm_prep) and its register tiles read the
+ *    stored rows directly.
  * QG with g_idx (act-order) always goes through sc_quant_dequant_row.
  *
  * QG of 4 or 8 bits with groups of 32k columns and K % 32 == 0 (every real
  * GPTQ/AWQ/compressed-tensors layer) takes the integer path instead, for
  * any M: each input column is quantized once to int8 blocks of 32 with an
  * f32 scale (sc_cpu_q8, ggml's Q8_0), and each weight row meets up to four
- * columns at a time in integer dot products (dot_qg_q8), so the codes are
- * unpacked once per four columns and never dequantised to f32. Its error
+ * columns at a time in integer dot products (dot_qg_q8; with AVX-512,
+ * gemm_q8's tiles of 4 rows x 4 columns), so the codes are unpacked once per
+ * four columns and never dequantised to f32. Its error
  * (nmse ~1.5e-5 on uniform data) sits inside backend-ops' QG bound; it
  * skips the per-weight f16/bf16 rounding of the reference (nmse ~1e-7).
  */
@@ -30,6 +34,7 @@
 #include "cpu_impl.h"
 
 #define MM_BLOCK_MIN_M 4
+#define MM_GEMM_MIN_M 3
 #define MM_SCRATCH_FLOATS 131072 /* 512 KiB of dequantised rows per task */
 #define MM_SLOT_ROWS 0           /* scratch slot: converted weight rows */
 #define MM_ALIGN64(x) (((x) + 63u) / 64u * 64u)
@@ -49,6 +54,7 @@ typedef struct mm_ctx {
     int64_t rows_per_task, tasks_per_job;
     const mm_job *jobs;
     const sc_cpu_q8 *const *xq; /* [n_jobs] int8 columns of each job, or NULL */
+    const float *const *const *xp; /* [n_jobs] gemm_prep'd columns of each job, or NULL */
     atomic_int err;
 } mm_ctx;
 
@@ -160,9 +166,28 @@ static int rows_blocked(const mm_ctx *c, const mm_job *job, int64_t r0, int64_t 
     return SC_OK;
 }
 
+/* Does this job take the table's tiled int8 pair (quant_q8_tiled, gemm_q8)?
+ * Decode (one column) keeps the row-wise pair: it is memory-bound, and
+ * streams best one row after another. */
+#define MM_Q8_TILED_MIN_M 2
+static bool q8_tiled(const sc_cpu_kernels *kr, int64_t M) {
+    return kr->gemm_q8 && kr->quant_q8_tiled && M >= MM_Q8_TILED_MIN_M;
+}
+
 /* Integer path: four int8 columns per pass over the chunk's rows, so the
- * columns stay in L1 while the chunk's codes stay in L2. */
+ * columns stay in L1 while the chunk's codes stay in L2; or the table's
+ * tiled gemm_q8 over pieces of MM_Q8_PIECE rows. */
+#define MM_Q8_PIECE 64
 static void rows_q8(const mm_ctx *c, const mm_job *job, const sc_cpu_q8 *xq, int64_t r0, int64_t r1) {
+    if (q8_tiled(c->kr, job->M)) {
+        sc_cpu_qrow q[MM_Q8_PIECE];
+        for (int64_t p = r0; p < r1; p += MM_Q8_PIECE) {
+            const int64_t n = r1 - p < MM_Q8_PIECE ? r1 - p : MM_Q8_PIECE;
+            for (int64_t i = 0; i < n; i++) q[i] = qrow_of(c->w, job->wbase, p + i);
+            c->kr->gemm_q8(q, n, xq, job->M, c->K, job->yc, p);
+        }
+        return;
+    }
     float out[4];
     for (int64_t m = 0; m < job->M; m += 4) {
         const int nx = job->M - m < 4 ? (int)(job->M - m) : 4;
@@ -184,6 +209,9 @@ static void mm_task(void *vctx, int64_t task) {
     int rc = SC_OK;
     if (c->xq)
         rows_q8(c, job, c->xq[ji], r0, r1);
+    else if (c->xp && job->M >= MM_GEMM_MIN_M)
+        c->kr->gemm(c->w->type, job->wbase + (size_t)r0 * c->w->nb[1], c->w->nb[1], r1 - r0, c->K, c->xp[ji], job->M,
+                    job->yc, r0);
     else
         rc = job->M < MM_BLOCK_MIN_M ? rows_direct(c, job, r0, r1) : rows_blocked(c, job, r0, r1);
     if (rc != SC_OK) {
@@ -199,6 +227,7 @@ typedef struct q8_ctx {
     const sc_tensor *w;
     const float *const *x;  /* [total_m] the columns, jobs in order */
     sc_cpu_q8 *cols;        /* [total_m] */
+    const uint8_t *tiled;   /* [total_m] 1: quantize for gemm_q8 (the column's job takes it) */
     int64_t per_task;
     int64_t total_m;
 } q8_ctx;
@@ -206,9 +235,12 @@ typedef struct q8_ctx {
 static void q8_task(void *vctx, int64_t task) {
     const q8_ctx *c = vctx;
     const int64_t i0 = task * c->per_task, i1 = i0 + c->per_task < c->total_m ? i0 + c->per_task : c->total_m;
-    for (int64_t i = i0; i < i1; i++)
-        c->kr->quant_q8(c->x[i], c->w->ne[0], c->w->quant.bits, c->w->quant.group_size, (int8_t *)c->cols[i].q,
-                        (float *)c->cols[i].d, (float *)c->cols[i].gsum, c->cols[i].dx);
+    for (int64_t i = i0; i < i1; i++) {
+        void (*quant)(const float *, int64_t, uint32_t, uint32_t, int8_t *, float *, float *, float *) =
+            c->tiled[i] ? c->kr->quant_q8_tiled : c->kr->quant_q8;
+        quant(c->x[i], c->w->ne[0], c->w->quant.bits, c->w->quant.group_size, (int8_t *)c->cols[i].q,
+              (float *)c->cols[i].d, (float *)c->cols[i].gsum, c->cols[i].dx);
+    }
 }
 
 static int q8_prepare(const sc_cpu_kernels *kr, const sc_tensor *w, const mm_job *jobs, int64_t n_jobs,
@@ -217,12 +249,13 @@ static int q8_prepare(const sc_cpu_kernels *kr, const sc_tensor *w, const mm_job
     const size_t per_col = MM_ALIGN64((size_t)K) + MM_ALIGN64((size_t)(nb + G) * sizeof(float)) +
                            MM_ALIGN64((size_t)K / 8 * sizeof(float));
     const size_t head = MM_ALIGN64((size_t)n_jobs * sizeof(sc_cpu_q8 *) + (size_t)total_m * (sizeof(sc_cpu_q8) +
-                                    sizeof(float *)));
+                                    sizeof(float *) + 1));
     uint8_t *p = NULL;
     if (posix_memalign((void **)&p, 64, head + (size_t)total_m * per_col) != 0) return SC_ENOMEM;
     const sc_cpu_q8 **per_job = (const sc_cpu_q8 **)(void *)p;
     sc_cpu_q8 *cols = (sc_cpu_q8 *)(void *)(p + (size_t)n_jobs * sizeof *per_job);
     const float **xs = (const float **)(void *)(cols + total_m);
+    uint8_t *tiled = (uint8_t *)(void *)(xs + total_m);
     uint8_t *data = p + head;
     int64_t i = 0;
     for (int64_t j = 0; j < n_jobs; j++) {
@@ -234,14 +267,36 @@ static int q8_prepare(const sc_cpu_kernels *kr, const sc_tensor *w, const mm_job
             cols[i].gsum = cols[i].d + nb;
             cols[i].dx = (float *)(void *)(col + MM_ALIGN64((size_t)K) + MM_ALIGN64((size_t)(nb + G) * sizeof(float)));
             xs[i] = jobs[j].xc[m];
+            tiled[i] = q8_tiled(kr, jobs[j].M);
         }
     }
-    q8_ctx qc = {.kr = kr, .w = w, .x = xs, .cols = cols, .total_m = total_m};
+    q8_ctx qc = {.kr = kr, .w = w, .x = xs, .cols = cols, .tiled = tiled, .total_m = total_m};
     const int64_t n_tasks = sc__cpu_n_tasks(total_m, 4.0 * (double)K);
     qc.per_task = (total_m + n_tasks - 1) / n_tasks;
     sc__cpu_parallel_for((total_m + qc.per_task - 1) / qc.per_task, q8_task, &qc);
     *mem = p;
     *out = per_job;
+    return SC_OK;
+}
+
+/* Every column of every job in the table's GEMM form (gemm_prep), in one
+ * block of memory: *mem to free, *out [n_jobs] per-job column arrays. */
+static int gemm_prepare(const sc_cpu_kernels *kr, const sc_tensor *w, const mm_job *jobs, int64_t n_jobs,
+                        int64_t total_m, void **mem, const float *const *const **out) {
+    const size_t len = MM_ALIGN64(kr->gemm_prep_len(w->ne[0]) * sizeof(float));
+    const size_t head = MM_ALIGN64((size_t)n_jobs * sizeof(float **) + (size_t)total_m * sizeof(float *));
+    uint8_t *p = NULL;
+    if (posix_memalign((void **)&p, 64, head + (size_t)total_m * len) != 0) return SC_ENOMEM;
+    const float ***per_job = (const float ***)(void *)p;
+    const float **cols = (const float **)(void *)(p + (size_t)n_jobs * sizeof *per_job);
+    int64_t i = 0;
+    for (int64_t j = 0; j < n_jobs; j++) { /* [M, K] per job: small next to the GEMM's [N, K] */
+        per_job[j] = cols + i;
+        for (int64_t m = 0; m < jobs[j].M; m++, i++)
+            cols[i] = kr->gemm_prep(w->type, jobs[j].xc[m], w->ne[0], (float *)(void *)(p + head + (size_t)i * len));
+    }
+    *mem = p;
+    *out = (const float *const *const *)per_job;
     return SC_OK;
 }
 
@@ -251,7 +306,11 @@ static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_
     const int64_t K = w->ne[0], N = w->ne[1];
     mm_ctx c = {.kr = sc__cpu_kernels(), .w = w, .K = K, .N = N, .jobs = jobs};
     atomic_init(&c.err, SC_OK);
-    void *q8_mem = NULL;
+    void *q8_mem = NULL, *xp_mem = NULL;
+    if (c.kr->gemm && sc__cpu_is_float(w->type) && max_m >= MM_GEMM_MIN_M) {
+        int rc = gemm_prepare(c.kr, w, jobs, n_jobs, total_m, &xp_mem, &c.xp);
+        if (rc != SC_OK) return rc;
+    }
     if (w->type == SC_TYPE_QG && c.kr->dot_qg_q8 && c.kr->quant_q8 && sc__cpu_qg_int8() &&
         sc__cpu_q8_ok(w->quant.bits, w->quant.group_size, w->quant.flags, K)) {
         const sc_cpu_q8 **xq = NULL;
@@ -261,20 +320,22 @@ static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_
     }
     /* tasks wanted over all jobs from the total work (2*K flops per row and column) */
     const int64_t want = sc__cpu_n_tasks(N * n_jobs, 2.0 * (double)K * (double)total_m / (double)n_jobs);
+    const bool tiles = c.xp || (c.xq && q8_tiled(c.kr, max_m));
     int64_t per_job = want / n_jobs;
     if (per_job < 1) per_job = 1;
     int64_t rpt = (N + per_job - 1) / per_job;
-    if (max_m >= MM_BLOCK_MIN_M && !c.xq) { /* bound the dequantised block, keep rows a multiple of 4 */
+    if (max_m >= MM_BLOCK_MIN_M && !c.xq && !c.xp) { /* bound the dequantised block */
         int64_t cap = MM_SCRATCH_FLOATS / K;
         if (cap < 4) cap = 4;
         if (rpt > cap) rpt = cap;
-        if (rpt > 4) rpt = (rpt + 3) / 4 * 4;
     }
+    if ((tiles || (max_m >= MM_BLOCK_MIN_M && !c.xq)) && rpt > 4) rpt = (rpt + 3) / 4 * 4; /* whole 4-row tiles */
     if (rpt < 1) rpt = 1;
     c.rows_per_task = rpt;
     c.tasks_per_job = (N + rpt - 1) / rpt;
     sc__cpu_parallel_for(n_jobs * c.tasks_per_job, mm_task, &c);
     free(q8_mem);
+    free(xp_mem);
     return atomic_load(&c.err);
 }
 

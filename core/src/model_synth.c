@@ -138,6 +138,7 @@ static void fill_parallel(const fill_job *job, int n_threads) {
     pthread_t th[FILL_MAX_THREADS];
     fill_job jobs[FILL_MAX_THREADS];
     int started = 0;
+    n_threads = n_threads < 1 ? 1 : n_threads > FILL_MAX_THREADS ? FILL_MAX_THREADS : n_threads;
     for (int i = 0; i < n_threads; i++) {
         jobs[i] = *job;
         jobs[i].n_threads = n_threads;

@@ -129,6 +129,15 @@ static void cases_mul_mat(bo_list *l) {
     add_mm(l, bo_qg(4, 32, false, false), 100, 64, 5, 1, 1, 1, 1);
     add_mm(l, bo_qg(8, 128, false, false), 1000, 32, 6, 1, 1, 1, 1);
     add_mm(l, bo_qg(4, 128, true, false), 1024, 64, 5, 1, 1, 1, 1); /* g_idx: dequantising path */
+    /* tiled batches (AVX-512: 4-bit rows in steps of 128 columns, 4 x 4
+     * tiles): groups of 256 (two steps per group), a partial last group,
+     * row and column tails of the tiles */
+    add_mm(l, bo_qg(4, 256, false, false), 512, 66, 5, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 256, false, false), 640, 37, 6, 1, 1, 1, 1);
+    add_mm(l, bo_qg(4, 128, false, true), 2304, 21, 9, 1, 1, 1, 1);
+    /* dense batches: a K past one 1024-column pass of a GEMM's blocking */
+    add_mm(l, bo_dense(SC_TYPE_BF16), 2085, 23, 6, 1, 1, 1, 1);
+    add_mm(l, bo_dense(SC_TYPE_F16), 1100, 9, 3, 1, 1, 1, 1);
 
     /* strided operands: x through a permute, x and w sliced out of wider rows */
     bo_case_views(add_mm(l, bo_dense(SC_TYPE_F32), 64, 8, 3, 1, 1, 2, 1), BO_PERM, "x", BO_CONTIG, "");
