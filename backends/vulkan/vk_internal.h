@@ -1,0 +1,120 @@
+/*
+ * backends/vulkan/vk_internal.h - the Vulkan backend's internal contract:
+ * what the infrastructure (loader, device, memory, pipelines, recording;
+ * vk_plugin.c, vk_device.c, vk_memory.c, vk_pipeline.c, vk_graph.c) offers
+ * the op families (vk_op_*.c), and what each op family provides.
+ *
+ * Addressing. Every buffer is created with SHADER_DEVICE_ADDRESS usage and
+ * buffer_alloc hands the core the buffer's VkDeviceAddress as its base, so a
+ * tensor's `data` IS the device address of its element 0 (views and offsets
+ * included). Shaders receive addresses in push constants and read memory
+ * through GL_EXT_buffer_reference; no descriptor sets exist. Vulkan 1.2 with
+ * bufferDeviceAddress, shaderInt64 and 8/16-bit storage is required (RADV,
+ * NVIDIA and lavapipe all have them); a device without is not listed.
+ *
+ * Recording. graph_compute records every node into one command buffer (more
+ * when a graph is very long), one vk_dispatch after another; the recorder
+ * puts a compute->compute memory barrier between dispatches that need one
+ * (conservatively: every one, until hazard tracking says otherwise), submits
+ * once and waits. Shaders report data-dependent range errors (ids, pos, seq,
+ * block ids, g_idx out of range) by atomicOr of VK_ERR_RANGE into the u32 at
+ * vk_rec_error_addr(); graph_compute returns SC_ERANGE when it is set (the
+ * offending writes are skipped, the others may have happened).
+ *
+ * Shaders live in backends/vulkan/shaders/*.comp (GLSL 450 + extensions),
+ * compiled by glslc at build time, one SPIR-V module per (source, -D set)
+ * listed in backends/vulkan/shaders/shaders.cmake, embedded in the plugin
+ * and looked up by name. Local sizes are specialization constants 0, 1, 2
+ * (layout(local_size_x_id = 0, ...)), so one module serves many sizes.
+ */
+#ifndef STRIXCORE_VK_INTERNAL_H
+#define STRIXCORE_VK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VK_NO_PROTOTYPES /* every entry point is loaded from libvulkan.so.1 at run time */
+#include <vulkan/vulkan.h>
+
+#include <strixcore/plugin.h>
+
+extern const sc_host_api *vk_host; /* set at init; valid until shutdown */
+
+#define VK_LOG(level, ...) do { if (vk_host && vk_host->log) vk_host->log(level, "vulkan", __VA_ARGS__); } while (0)
+
+/* ---- device ----------------------------------------------------------------- */
+typedef struct vk_dev vk_dev;
+
+typedef struct vk_caps {
+    uint32_t subgroup_size;        /* the device's default subgroup size */
+    uint32_t max_workgroup_size;   /* maxComputeWorkGroupInvocations */
+    uint32_t max_push_constants;   /* bytes (>= 128) */
+    bool subgroup_arithmetic;      /* subgroupAdd/Max in compute shaders */
+    bool subgroup_size_control;    /* requiredSubgroupSize works for compute */
+    bool fp16_arith;               /* shaderFloat16 */
+    bool int8_arith;               /* shaderInt8 */
+    bool int_dot;                  /* VK_KHR_shader_integer_dot_product (4x8-bit packed) */
+    bool coop_matrix;              /* VK_KHR_cooperative_matrix with f16 x f16 -> f32 */
+    bool unified_memory;           /* an iGPU whose device-local memory is host-visible */
+    bool timestamps;               /* compute queue timestamps */
+    float timestamp_period_ns;
+} vk_caps;
+
+const vk_caps *vk_dev_caps(const vk_dev *d);
+
+/* ---- shaders and pipelines ------------------------------------------------------ */
+typedef struct vk_spirv {
+    const char *name;              /* e.g. "add_f32", "mul_mat_vec_qg4" */
+    const uint32_t *code;
+    size_t size;                   /* bytes */
+} vk_spirv;
+
+/* The embedded modules (generated vk_shaders.c); NULL when absent. */
+const vk_spirv *vk_spirv_find(const char *name);
+
+typedef struct vk_pipeline vk_pipeline;
+
+/* A compute pipeline for module `name` with push constants of push_size
+ * bytes (<= vk_dev_caps()->max_push_constants) and specialization constants
+ * spec[0..n_spec) bound to constant ids 0..n_spec-1 (ids 0-2 are the local
+ * size; give at least spec[0]). required_subgroup: 0, or a subgroup size the
+ * pipeline must run with (needs subgroup_size_control). Cached per device by
+ * (name, spec, required_subgroup); created on first use. NULL on failure
+ * (logged). */
+vk_pipeline *vk_pipeline_get(vk_dev *d, const char *name, uint32_t push_size, const uint32_t *spec, int n_spec,
+                             uint32_t required_subgroup);
+
+/* ---- recording one graph ---------------------------------------------------------- */
+typedef struct vk_rec vk_rec;
+
+vk_dev *vk_rec_dev(vk_rec *r);
+/* Append one dispatch of gx * gy * gz workgroups (each <= 65535; split larger
+ * grids yourself). push: push_size bytes, copied. Returns SC_OK or an error. */
+int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size, uint32_t gx, uint32_t gy,
+                uint32_t gz);
+/* Device memory for this graph only (e.g. int8 copies of activations),
+ * 256-byte aligned, contents undefined; *addr its device address. */
+int vk_rec_scratch(vk_rec *r, size_t bytes, uint64_t *addr);
+/* The u32 error flag shaders atomicOr into. */
+uint64_t vk_rec_error_addr(vk_rec *r);
+#define VK_ERR_RANGE 1u
+
+/* The device address of a tensor's element 0. */
+static inline uint64_t vk_addr(const sc_tensor *t) { return (uint64_t)(uintptr_t)t->data; }
+
+/* ---- op families ------------------------------------------------------------------ */
+/* Each family file implements supports (a pure question: types, shapes,
+ * strides, params this family's shaders handle on this device) and record
+ * (push the dispatches for one node). record may assume supports said yes. */
+#define VK_OP_FAMILY(fam)                                               \
+    bool vk_supports_##fam(vk_dev *d, const sc_tensor *node);            \
+    int vk_record_##fam(vk_rec *r, const sc_tensor *node);
+
+VK_OP_FAMILY(eltwise)   /* vk_op_eltwise.c: ADD, MUL, SCALE, SILU, SWIGLU */
+VK_OP_FAMILY(norm)      /* vk_op_norm.c:    RMS_NORM, SOFTMAX, ROPE */
+VK_OP_FAMILY(select)    /* vk_op_select.c:  GET_ROWS, CPY, TOP_K, ARGMAX */
+VK_OP_FAMILY(matmul)    /* vk_op_matmul.c:  MUL_MAT, MUL_MAT_ID */
+VK_OP_FAMILY(attn)      /* vk_op_attn.c:    KV_WRITE, ATTENTION */
+
+#endif
