@@ -86,14 +86,14 @@ static json_t *typed_value(const char *v, const char *type)
 {
     if (type) {
         if (!strcmp(type, "integer") || !strcmp(type, "number")) {
-            char *end;
-            errno = 0;
-            if (!strcmp(type, "integer")) {
-                long long x = strtoll(v, &end, 10);
-                if (*v && !*end && !errno) return json_integer(x);
-            }
-            double d = strtod(v, &end);
-            if (*v && !*end && !errno && !isspace((unsigned char)*v)) return json_real(d);
+            /* a JSON number literal only (no hex, nan, inf or spaces, which
+             * strtod would take and jansson cannot hold); an integer
+             * parameter must hold an integer literal. Anything else stays
+             * the string the model wrote. */
+            json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+            if (j && (!strcmp(type, "integer") ? json_is_integer(j) : json_is_number(j)))
+                return j;
+            json_decref(j);
         } else if (!strcmp(type, "boolean")) {
             if (!strcasecmp(v, "true")) return json_true();
             if (!strcasecmp(v, "false")) return json_false();
