@@ -170,3 +170,75 @@ int sc_mem_read_bandwidth(size_t bytes, int n_threads, int runs, sc_bw_probe *ou
     free(jobs);
     return rc;
 }
+
+/* ---- a device's read rate ---------------------------------------------------
+ * GPUs: an ARGMAX over a [4096, rows] f32 matrix on the device, computed
+ * through the scheduler like any graph. It reads every byte once and writes
+ * 4 bytes per row, so its time is a read of the buffer: the same kind of
+ * work as batch-1 decode. The matrix holds random bits (not zeros: some GPUs
+ * compress uniform memory), and the best of `runs` timed runs (after one
+ * untimed) is the figure. */
+#define BW_ROW 4096
+
+int sc_device_read_bandwidth(sc_device_t *dev, size_t bytes, int runs, sc_bw_probe *out) {
+    sc_device_props props = {.struct_size = sizeof props};
+    if (!dev || !out) return SC_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (sc_device_get_props(dev, &props) == SC_OK && props.type == SC_DEVICE_CPU)
+        return sc_mem_read_bandwidth(bytes, 0, runs, out);
+    if (bytes == 0) bytes = (size_t)1 << 30;
+    if (runs <= 0) runs = 5;
+    int64_t rows = (int64_t)(bytes / (BW_ROW * sizeof(float)));
+    if (rows < 1) rows = 1;
+    sc_ctx_t *ctx = sc_ctx_create(4);
+    sc_graph_t *g = sc_graph_create(4);
+    sc_sched_t *s = NULL;
+    sc_buffer_t *buf = NULL;
+    uint32_t *chunk = NULL;
+    int rc = ctx && g ? SC_OK : SC_ENOMEM;
+    sc_tensor *x = rc == SC_OK ? sc_new_tensor_2d(ctx, SC_TYPE_F32, BW_ROW, rows) : NULL;
+    sc_tensor *y = x ? sc_argmax(ctx, x) : NULL;
+    if (rc == SC_OK && (!x || !y)) rc = sc_ctx_error(ctx) ? sc_ctx_error(ctx) : SC_EINVAL;
+    if (rc == SC_OK && !sc_device_supports_op(dev, y)) rc = SC_ENOTSUP;
+    if (rc == SC_OK) rc = sc_alloc_tensors(dev, &x, 1, &buf);
+    /* random bits, 64 MiB at a time; NaN patterns are fine for ARGMAX */
+    const size_t cbytes = (size_t)64 << 20, total = (size_t)rows * BW_ROW * sizeof(float);
+    if (rc == SC_OK && !(chunk = malloc(cbytes))) rc = SC_ENOMEM;
+    uint64_t z = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; rc == SC_OK && i < cbytes / sizeof *chunk; i++) {
+        z += 0x9E3779B97F4A7C15ull;
+        uint64_t v = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+        chunk[i] = (uint32_t)(v >> 32) & 0x3fffffffu; /* finite, positive floats */
+    }
+    for (size_t off = 0; rc == SC_OK && off < total; off += cbytes)
+        rc = sc_tensor_set(x, chunk, off, total - off < cbytes ? total - off : cbytes);
+    if (rc == SC_OK) {
+        y->flags |= SC_TENSOR_OUTPUT;
+        rc = sc_graph_expand(g, y);
+    }
+    if (rc == SC_OK) rc = sc_sched_create(&dev, 1, &s);
+    double best = 0, sum = 0;
+    for (int r = -1; rc == SC_OK && r < runs; r++) {
+        double t0 = now_s();
+        rc = sc_sched_compute(s, g);
+        double dt = now_s() - t0;
+        if (rc == SC_OK && r >= 0 && dt > 0) {
+            double gbps = (double)total / dt * 1e-9;
+            best = gbps > best ? gbps : best;
+            sum += gbps;
+        }
+    }
+    if (rc == SC_OK) {
+        out->gbps = best;
+        out->mean_gbps = sum / runs;
+        out->bytes = total;
+        out->threads = 0;
+        out->runs = runs;
+    }
+    free(chunk);
+    sc_sched_destroy(s);
+    sc_buffer_destroy(buf);
+    sc_graph_destroy(g);
+    sc_ctx_destroy(ctx);
+    return rc;
+}

@@ -25,6 +25,13 @@ typedef struct sc_bw_probe {
  * other processes). SC_ENOMEM when the buffer cannot be had. */
 SC_API int sc_mem_read_bandwidth(size_t bytes, int n_threads, int runs, sc_bw_probe *out);
 
+/* The same for a device: the CPU device's is sc_mem_read_bandwidth with
+ * every core; another device's reads a `bytes` f32 matrix on the device with
+ * one ARGMAX graph (read-only, 4 bytes written per 16 KiB row), best of
+ * `runs` (0 = 5) after one warm-up. SC_ENOTSUP when the device lacks
+ * ARGMAX, SC_ENOMEM when the buffer cannot be had. threads is 0 then. */
+SC_API int sc_device_read_bandwidth(sc_device_t *dev, size_t bytes, int runs, sc_bw_probe *out);
+
 #ifdef __cplusplus
 }
 #endif
