@@ -319,9 +319,10 @@ static void print_json(const bench_opts *o, const char *model, uint64_t size, do
     }
     printf("\n  ],\n  \"memory_probe\": ");
     if (probe->gbps > 0)
-        printf("{\"kind\": \"cpu-read\", \"gbps\": %.4f, \"mean_gbps\": %.4f, \"bytes\": %zu, \"threads\": %d, "
+        printf("{\"kind\": \"%s\", \"gbps\": %.4f, \"mean_gbps\": %.4f, \"bytes\": %zu, \"threads\": %d, "
                "\"runs\": %d}\n}\n",
-               probe->gbps, probe->mean_gbps, probe->bytes, probe->threads, probe->runs);
+               probe->threads > 0 ? "cpu-read" : "device-argmax", probe->gbps, probe->mean_gbps, probe->bytes,
+               probe->threads, probe->runs);
     else
         printf("null\n}\n");
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# One call on the GPU machine checks a GPU backend end to end and prints one
+# summary table: backend-ops on the device, the transformers logit fixtures
+# (16-bit and every quantized format) on the device, and the benchmarks
+# (pp512 / tg128 of synthetic Qwen3-14B and Qwen3-30B-A3B in GPTQ int4, with
+# achieved bandwidth against the device's measured read rate).
+#
+# Packed here by scripts/gpu-pack.sh into .gpu/; run there from the repo root:
+#   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; .gpu/gpu-check.sh vulkan
+#   .gpu/gpu-check.sh hip            (once the HIP backend exists)
+# Options (environment): QUICK=1 skips the 30B bench; BENCH_REPS (default 3).
+set -uo pipefail
+BACKEND=${1:-vulkan}
+DEV=${2:-${BACKEND}0}
+G=$(cd "$(dirname "$0")" && pwd)
+export LD_LIBRARY_PATH="$G/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export STRIXCORE_PLUGIN_PATH="$G/plugins"
+if [ "$BACKEND" = vulkan ] && [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
+   ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+OUT=${OUT:-/tmp/gpu-check}
+mkdir -p "$OUT"
+REPS=${BENCH_REPS:-3}
+declare -a ROWS
+
+row() { ROWS+=("$(printf '| %-44s | %-8s | %s |' "$1" "$2" "$3")"); }
+
+echo "== devices"
+"$G/bin/strixcore" devices 2>&1 | tee "$OUT/devices.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/devices.txt"
+
+echo "== backend-ops on $DEV"
+"$G/bin/backend-ops" test -b "$DEV" >"$OUT/backend-ops.txt" 2>&1
+rc=$?
+tail -n 5 "$OUT/backend-ops.txt"
+row "backend-ops -b $DEV" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(grep -E 'passed|failed' "$OUT/backend-ops.txt" | tail -n 1)"
+if [ $rc != 0 ]; then grep -E "FAIL" "$OUT/backend-ops.txt" | head -n 20; fi
+
+for set in qwen3 quant; do
+  echo "== fixtures/$set on $DEV"
+  "$G/bin/test_fixtures" --device "$DEV" "$G/fixtures/$set" >"$OUT/fixtures-$set.txt" 2>&1
+  rc=$?
+  cat "$OUT/fixtures-$set.txt"
+  worst=$(grep -oE 'max abs err [0-9.e+-]+' "$OUT/fixtures-$set.txt" | awk '{print $4}' | sort -g | tail -n 1)
+  row "fixtures/$set" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(tail -n 1 "$OUT/fixtures-$set.txt"); worst logit err ${worst:-?}"
+done
+
+bench() { # shape
+  local shape=$1 f="$OUT/bench-$1.json"
+  echo "== bench $shape gptq-int4 on $BACKEND"
+  "$G/bin/strixcore" --backend "$BACKEND" bench --synthetic "$shape" --weights gptq-int4 -p 512 -n 128 -r "$REPS" \
+    -o json >"$f" 2>"$OUT/bench-$shape.err"
+  local rc=$?
+  cat "$f"; tail -n 3 "$OUT/bench-$shape.err"
+  if [ $rc = 0 ]; then
+    row "bench $shape gptq-int4" ok "$(python3 - "$f" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+parts = []
+probe = d.get("memory_probe", {}).get("gbps", 0)
+for t in d.get("results", []):
+    s = f"{t['test']} {t['avg_ts']:.1f} t/s"
+    if t.get("achieved_gbps"): s += f", {t['achieved_gbps']:.0f} GB/s"
+    if t.get("bandwidth_fraction"): s += f" = {100*t['bandwidth_fraction']:.0f}% of {probe:.0f} GB/s"
+    parts.append(s)
+print("; ".join(parts))
+PY
+)"
+  else
+    row "bench $shape gptq-int4" FAIL "see $OUT/bench-$shape.err"
+  fi
+}
+bench qwen3-14b
+[ -n "${QUICK:-}" ] || bench qwen3-30b-a3b
+
+echo
+echo "== summary ($BACKEND, $DEV)"
+printf '| %-44s | %-8s | %s |\n' check result detail
+printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "----------" "--------"
+for r in "${ROWS[@]}"; do echo "$r"; done
