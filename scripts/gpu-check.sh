@@ -11,7 +11,7 @@
 # Options (environment): QUICK=1 skips the 30B bench; BENCH_REPS (default 3).
 set -uo pipefail
 BACKEND=${1:-vulkan}
-DEV=${2:-${BACKEND}0}
+DEV=${2:-$BACKEND}
 G=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH="$G/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export STRIXCORE_PLUGIN_PATH="$G/plugins"
