@@ -21,7 +21,7 @@
  * vk_rec_error_addr(); graph_compute returns SC_ERANGE when it is set (the
  * offending writes are skipped, the others may have happened).
  *
- * Shaders live in backends/vulkan/shaders/*.comp (GLSL 450 + extensions),
+ * Shaders live in backends/vulkan/shaders/NAME.comp (GLSL 450 + extensions),
  * compiled by glslc at build time, one SPIR-V module per (source, -D set)
  * listed in backends/vulkan/shaders/shaders.cmake, embedded in the plugin
  * and looked up by name. Local sizes are specialization constants 0, 1, 2
@@ -59,6 +59,13 @@ typedef struct vk_caps {
     bool unified_memory;           /* an iGPU whose device-local memory is host-visible */
     bool timestamps;               /* compute queue timestamps */
     float timestamp_period_ns;
+    /* appended by the infrastructure (fill-ins for the bools above): */
+    uint32_t min_subgroup_size;    /* the range a required subgroup size may take */
+    uint32_t max_subgroup_size;    /*   (both == subgroup_size without size control) */
+    bool full_subgroups;           /* computeFullSubgroups: vk_pipeline_get(required_subgroup) also
+                                      asks for full subgroups when local_size_x is a multiple */
+    bool int_dot_accelerated;      /* 4x8-bit packed signed dot product runs in hardware */
+    uint32_t coopmat_m, coopmat_n, coopmat_k; /* a subgroup-scope f16 x f16 -> f32 shape (coop_matrix) */
 } vk_caps;
 
 const vk_caps *vk_dev_caps(const vk_dev *d);
@@ -96,6 +103,11 @@ int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size,
 /* Device memory for this graph only (e.g. int8 copies of activations),
  * 256-byte aligned, contents undefined; *addr its device address. */
 int vk_rec_scratch(vk_rec *r, size_t bytes, uint64_t *addr);
+/* Added: the next vk_dispatch of the current node reads and writes nothing
+ * an earlier dispatch of this node wrote (one grid split into pieces, or
+ * independent outputs), so the recorder puts no barrier in front of it.
+ * Without this call every dispatch of a node after its first gets one. */
+void vk_rec_independent(vk_rec *r);
 /* The u32 error flag shaders atomicOr into. */
 uint64_t vk_rec_error_addr(vk_rec *r);
 #define VK_ERR_RANGE 1u

@@ -1,0 +1,8 @@
+# backends/vulkan/shaders/attn.cmake - the KV_WRITE and ATTENTION modules
+# (vk_op_attn.c). Cache dtypes, head_dim, GQA ratio and tile sizes are
+# specialization constants, so each source is one module.
+sc_vk_shader(NAME kv_write          SOURCE kv_write.comp)
+sc_vk_shader(NAME kv_write_copy     SOURCE kv_write_copy.comp)
+sc_vk_shader(NAME attention_decode  SOURCE attention_decode.comp)
+sc_vk_shader(NAME attention_prefill SOURCE attention_prefill.comp)
+sc_vk_shader(NAME attention_reduce  SOURCE attention_reduce.comp)

@@ -1,0 +1,19 @@
+# backends/vulkan/shaders/matmul.cmake - the MUL_MAT / MUL_MAT_ID modules
+# (vk_op_matmul*.c). Weight type, QG bits and flags, tile/row/column counts are
+# specialization constants (mul_mat_common.glsl), so one module per algorithm.
+
+# GEMV (decode): few columns, or one MUL_MAT_ID (i, t) pair per workgroup.
+sc_vk_shader(NAME mul_mat_vec SOURCE mul_mat_vec.comp)
+sc_vk_shader(NAME mul_mat_vec_id SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1)
+# QG dequantisation by f16x2 multiplies (devices with shaderFloat16).
+sc_vk_shader(NAME mul_mat_vec_f16 SOURCE mul_mat_vec.comp DEFINES QG_F16MUL=1)
+sc_vk_shader(NAME mul_mat_vec_id_f16 SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1 QG_F16MUL=1)
+# The same without GL_KHR_shader_subgroup_arithmetic (shared-memory reduction),
+# for devices without subgroup arithmetic in compute.
+sc_vk_shader(NAME mul_mat_vec_nosg SOURCE mul_mat_vec.comp DEFINES NO_SUBGROUP=1)
+sc_vk_shader(NAME mul_mat_vec_id_nosg SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1 NO_SUBGROUP=1)
+
+# Tiled GEMM (prefill), and MUL_MAT_ID grouped by expert after the sort pass.
+sc_vk_shader(NAME mul_mat SOURCE mul_mat.comp)
+sc_vk_shader(NAME mul_mat_id SOURCE mul_mat.comp DEFINES MUL_MAT_ID=1)
+sc_vk_shader(NAME mul_mat_id_group SOURCE mul_mat_id_group.comp)

@@ -1,0 +1,264 @@
+#version 450
+// backends/vulkan/shaders/mul_mat_vec.comp - GEMV for MUL_MAT with few
+// activation columns (decode: M <= 4) and for MUL_MAT_ID per (i, t) pair.
+//
+// One workgroup of BS = local_size_x lanes computes NR consecutive output rows
+// n (weight rows) for NC consecutive columns m:
+//   y[n0 + r, m0 + c] = sum_k W[k, n0 + r] * x[k, m0 + c],  r < NR, c < NC
+// Lane t walks the K reduction in steps: step s covers UW consecutive u32 words
+// (QG) or UW consecutive elements (dense) of each of the NR rows, starting at
+// step index s = t, t + BS, ...; so in one step the workgroup reads BS*UW
+// consecutive words of a row (coalesced; UW = 4 gives 16-byte loads) and every
+// weight byte is read exactly once. The x values of a step are loaded once and
+// used for all NR rows. Each lane's partial sums are reduced with subgroupAdd
+// (OPT_SUBGROUP) and across subgroups in shared memory, or (NO_SUBGROUP) by a
+// shared-memory tree.
+//
+// QG steps are fused dequantisation: codes are unpacked from the words held in
+// registers, the group's scale/zero are loaded once per step (GMODE 0), per 8
+// codes (GMODE 1) or per code (GMODE 2: g_idx), and W = round(scale*(code-zero))
+// is exactly the reference's weight. Codes past the last full step (K tail) go
+// through the per-code path.
+//
+// QG_F16MUL (devices with shaderFloat16, f16 rounding, GMODE 0/1): the
+// dequantisation runs on f16x2 pairs, (1024+code) - (1024+zero) then * scale,
+// one correctly rounded f16 multiply per two weights instead of integer
+// rounding per weight (the GEMV is otherwise ALU-bound on fast memory).
+//
+// Grid: x = row blocks (+ base_x), y = column blocks of NC, z = batch matrix
+// i2 + ne2*i3 (mul_mat) or pair p = i + n_used*t (+ base_z, mul_mat_id, NC = 1).
+#ifdef QG_F16MUL
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
+#include "mul_mat_common.glsl"
+
+const uint BS = gl_WorkGroupSize.x;
+// codes per step and per chunk (a chunk: the codes decoded from <= 32 bits at once)
+const uint QUC = (QBITS == 3u) ? 32u : UW * (32u / QBITS); // 3-bit: UW == 3 words = 32 codes
+const uint QCH = (QBITS == 8u) ? 4u : 8u;
+const uint NCHUNK = (WTYPE == W_QG) ? QUC / QCH : 1u;
+const uint STEPK = (WTYPE == W_QG) ? QUC : UW; // columns k per step
+const uint XCH = (WTYPE == W_QG) ? QCH : UW;   // x values per column per chunk
+
+// Reduction scratch: NR*NC partial sums per subgroup (NSG = BS / SGX subgroups
+// when the device runs the expected subgroup size), or BS values for the tree.
+const uint NSG = BS / SGX;
+const uint RED_SG = NR * NC * NSG;
+const uint RED = RED_SG > BS ? RED_SG : BS;
+shared float red[RED];
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    const uint n0 = (gl_WorkGroupID.x + pc.base_x) * NR;
+    const uint K = pc.K;
+
+    // ---- which weight matrix, which columns ----------------------------------------
+    uint64_t mat;           // weight matrix (QG: slab) address
+    uint64_t xcol[NC];      // x columns [K]
+    uint64_t ycol[NC];      // y columns [N]
+    bool cvalid[NC];
+#ifndef MUL_MAT_ID
+    {
+        const uint z = gl_WorkGroupID.z + pc.base_z;
+        const uint i2 = z % pc.ne2, i3 = z / pc.ne2;
+        mat = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
+        const uint m0 = gl_WorkGroupID.y * NC;
+        [[unroll]] for (uint c = 0; c < NC; c++) {
+            const uint m = min(m0 + c, pc.M - 1u); // columns past M: read the last, write nothing
+            cvalid[c] = m0 + c < pc.M;
+            xcol[c] = pc.x + 4u * (uint64_t(m) * pc.x_nb1 + uint64_t(i2) * pc.x_nb2 + uint64_t(i3) * pc.x_nb3);
+            ycol[c] = pc.y + 4u * (uint64_t(m) * pc.y_nb1 + uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
+        }
+    }
+#else
+    {
+        const uint p = gl_WorkGroupID.z + pc.base_z; // pair: i + n_used * t
+        const uint i = p % pc.n_used, t = p / pc.n_used;
+        const int e = RI32(pc.ids).v[i + t * pc.ids_nb1];
+        if (e < 0 || uint(e) >= pc.E) { // uniform: the whole workgroup leaves
+            if (tid == 0u && gl_WorkGroupID.x == 0u) flag_range_error();
+            return;
+        }
+        mat = pc.w + uint64_t(e) * pc.w_nb2;
+        const uint xi = pc.x_bcast != 0u ? 0u : i;
+        [[unroll]] for (uint c = 0; c < NC; c++) { // NC == 1
+            cvalid[c] = true;
+            xcol[c] = pc.x + 4u * (uint64_t(xi) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
+            ycol[c] = pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2);
+        }
+    }
+#endif
+
+    // ---- rows: rows past N read row N-1 and write nothing ------------------------------
+    uint rown[NR];
+    uint64_t wrow[NR];
+    [[unroll]] for (uint r = 0; r < NR; r++) {
+        rown[r] = min(n0 + r, pc.N - 1u);
+        wrow[r] = mat + uint64_t(rown[r]) * pc.w_nb1;
+    }
+
+    float acc[NR][NC];
+    [[unroll]] for (uint r = 0; r < NR; r++)
+        [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
+
+    const uint nsteps = K / STEPK;
+    const uint row_words = qg_row_words();
+
+    for (uint s = tid; s < nsteps; s += BS) {
+        const uint k0 = s * STEPK;
+        if (WTYPE == W_QG) {
+            // the step's words of every row (3-bit: 3 words = 32 codes, else UW words)
+            uint wd[NR][UW];
+            [[unroll]] for (uint r = 0; r < NR; r++) {
+                if (UW == 4u) {
+                    uvec4 q = RU32x4(wrow[r]).v[s];
+                    wd[r][0] = q.x; wd[r][1 % UW] = q.y; wd[r][2 % UW] = q.z; wd[r][3 % UW] = q.w;
+                } else {
+                    [[unroll]] for (uint j = 0; j < UW; j++) wd[r][j] = RU32(wrow[r]).v[s * UW + j];
+                }
+            }
+            float sc[NR];
+            int zr[NR];
+            if (GMODE == 0u) { // one group for the whole step
+                const uint g = k0 / pc.group_size;
+                [[unroll]] for (uint r = 0; r < NR; r++) {
+                    sc[r] = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
+                    zr[r] = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                }
+            }
+            [[unroll]] for (uint j = 0; j < NCHUNK; j++) {
+                const uint kc = k0 + j * QCH;
+                float xv[NC][QCH];
+                [[unroll]] for (uint c = 0; c < NC; c++) {
+                    if ((OPTS & OPT_XVEC4) != 0u) {
+                        [[unroll]] for (uint q = 0; q < QCH / 4u; q++) {
+                            vec4 v = RVec4(xcol[c]).v[kc / 4u + q];
+                            xv[c][4 * q] = v.x; xv[c][4 * q + 1] = v.y; xv[c][4 * q + 2] = v.z; xv[c][4 * q + 3] = v.w;
+                        }
+                    } else {
+                        [[unroll]] for (uint i = 0; i < QCH; i++) xv[c][i] = RF32(xcol[c]).v[kc + i];
+                    }
+                }
+                if (GMODE == 1u) { // one group per chunk
+                    const uint g = kc / pc.group_size;
+                    [[unroll]] for (uint r = 0; r < NR; r++) {
+                        sc[r] = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
+                        zr[r] = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                    }
+                }
+                int gk[QCH]; // GMODE 2: the group of each code, shared by the NR rows
+                if (GMODE == 2u) {
+                    [[unroll]] for (uint i = 0; i < QCH; i++) gk[i] = qg_group(mat, kc + i);
+                }
+                // the chunk's QCH*QBITS bits, at bit j*QCH*QBITS of the step
+                const uint bo = j * QCH * QBITS, lo = bo >> 5, sh = bo & 31u;
+                [[unroll]] for (uint r = 0; r < NR; r++) {
+                    uint bits = wd[r][lo] >> sh;
+                    if (sh + QCH * QBITS > 32u) bits |= wd[r][(lo + 1u) % UW] << (32u - sh);
+#ifdef QG_F16MUL
+                    if (GMODE != 2u) {
+                        // Two codes per f16x2 op: code i in the low half, code i + QCH/2 in
+                        // the high half; 0x6400 | c is the f16 1024 + c, minus 1024 + zero
+                        // is exactly c - zero, times the f16 scale rounds once (RTE) to
+                        // exactly the reference's W.
+                        const uint HB = QCH * QBITS / 2u; // bits of half a chunk (<= 16)
+                        const uint HM = HB >= 16u ? 0xffffu : (1u << HB) - 1u;
+                        const uint packed = (bits & HM) | (((bits >> HB) & HM) << 16);
+                        const f16vec2 zz = f16vec2(float16_t(float(1024 + zr[r])));
+                        const f16vec2 ss = f16vec2(float16_t(sc[r])); // exact: sc is an f16 value
+                        [[unroll]] for (uint i = 0; i < QCH / 2u; i++) {
+                            const uint u = ((packed >> (i * QBITS)) & (QMASK | (QMASK << 16))) | 0x64006400u;
+                            const vec2 wv = vec2((unpackFloat2x16(u) - zz) * ss);
+                            [[unroll]] for (uint c = 0; c < NC; c++) {
+                                acc[r][c] = fma(wv.x, xv[c][i], acc[r][c]);
+                                acc[r][c] = fma(wv.y, xv[c][i + QCH / 2u], acc[r][c]);
+                            }
+                        }
+                        continue;
+                    }
+#endif
+                    [[unroll]] for (uint i = 0; i < QCH; i++) {
+                        const uint code = (bits >> (i * QBITS)) & QMASK;
+                        float wv;
+                        if (GMODE == 2u) {
+                            const int g = gk[i];
+                            if (g < 0) {
+                                wv = 0.0;
+                            } else {
+                                const float s2 = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
+                                const int z2 = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                                wv = qg_weight(code, s2, z2);
+                            }
+                        } else {
+                            wv = qg_weight(code, sc[r], zr[r]);
+                        }
+                        [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = fma(wv, xv[c][i], acc[r][c]);
+                    }
+                }
+            }
+        } else {
+            // dense: UW (4 or 1) consecutive elements of every row
+            float xv[NC][UW];
+            [[unroll]] for (uint c = 0; c < NC; c++) {
+                if (UW == 4u && (OPTS & OPT_XVEC4) != 0u) {
+                    vec4 v = RVec4(xcol[c]).v[s];
+                    xv[c][0] = v.x; xv[c][1 % UW] = v.y; xv[c][2 % UW] = v.z; xv[c][3 % UW] = v.w;
+                } else {
+                    [[unroll]] for (uint i = 0; i < UW; i++) xv[c][i] = RF32(xcol[c]).v[k0 + i];
+                }
+            }
+            [[unroll]] for (uint r = 0; r < NR; r++) {
+                float wv[UW];
+                if (UW == 4u) {
+                    vec4 v = dense_at4(wrow[r], s);
+                    wv[0] = v.x; wv[1 % UW] = v.y; wv[2 % UW] = v.z; wv[3 % UW] = v.w;
+                } else {
+                    [[unroll]] for (uint i = 0; i < UW; i++) wv[i] = dense_at(wrow[r], k0 + i);
+                }
+                [[unroll]] for (uint i = 0; i < UW; i++)
+                    [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = fma(wv[i], xv[c][i], acc[r][c]);
+            }
+        }
+    }
+
+    // ---- K tail (k >= nsteps * STEPK): one column per lane ----------------------------
+    for (uint k = nsteps * STEPK + tid; k < K; k += BS) {
+        float xv[NC];
+        [[unroll]] for (uint c = 0; c < NC; c++) xv[c] = RF32(xcol[c]).v[k];
+        [[unroll]] for (uint r = 0; r < NR; r++) {
+            const float wv = (WTYPE == W_QG) ? qg_weight_at(mat, rown[r], k, row_words) : dense_at(wrow[r], k);
+            [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = fma(wv, xv[c], acc[r][c]);
+        }
+    }
+
+    // ---- reduce over the workgroup and write ----------------------------------------------
+#ifndef NO_SUBGROUP
+    if ((OPTS & OPT_SUBGROUP) != 0u && gl_NumSubgroups <= NSG) {
+        [[unroll]] for (uint r = 0; r < NR; r++)
+            [[unroll]] for (uint c = 0; c < NC; c++) {
+                const float v = subgroupAdd(acc[r][c]);
+                if (gl_SubgroupInvocationID == 0u) red[(r * NC + c) * NSG + gl_SubgroupID] = v;
+            }
+        barrier();
+        if (tid < NR * NC) {
+            float v = 0.0;
+            for (uint g = 0; g < gl_NumSubgroups; g++) v += red[tid * NSG + g];
+            const uint r = tid / NC, c = tid % NC;
+            if (n0 + r < pc.N && cvalid[c]) WF32(ycol[c]).v[n0 + r] = v;
+        }
+        return;
+    }
+#endif
+    // shared-memory tree, one output at a time (no subgroup arithmetic)
+    [[unroll]] for (uint r = 0; r < NR; r++)
+        [[unroll]] for (uint c = 0; c < NC; c++) {
+            red[tid] = acc[r][c];
+            barrier();
+            for (uint h = BS / 2u; h > 0u; h >>= 1) { // BS is a power of two
+                if (tid < h) red[tid] += red[tid + h];
+                barrier();
+            }
+            if (tid == 0u && n0 + r < pc.N && cvalid[c]) WF32(ycol[c]).v[n0 + r] = red[0];
+            barrier();
+        }
+}

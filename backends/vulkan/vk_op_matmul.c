@@ -1,0 +1,482 @@
+/*
+ * backends/vulkan/vk_op_matmul.c - MUL_MAT and MUL_MAT_ID (docs/ops.md).
+ *
+ *   mul_mat    : w [K, N, B2, B3] (f32/f16/bf16/QG), x f32 [K, M, b2, b3]
+ *                -> y f32 [N, M, b2, b3]; batch (i2, i3) uses weight matrix
+ *                (i2 / (b2/B2), i3 / (b3/B3)).
+ *   mul_mat_id : w [K, N, E], x f32 [K, X, T] (X == n_used or 1),
+ *                ids i32 [n_used, T] -> y f32 [N, n_used, T].
+ *
+ * Paths (shaders/matmul.cmake):
+ *  - GEMV, mul_mat_vec.comp: M <= 4 (decode). A workgroup of BS lanes owns NR
+ *    weight rows and every column; lanes split K, read the rows' packed words
+ *    (or elements) coalesced, once, dequantising QG in registers (f16x2
+ *    multiplies where the device has shaderFloat16, integer rounding
+ *    otherwise); subgroupAdd (+ shared memory across subgroups) reduces.
+ *    MUL_MAT_ID with T <= 4 runs it once per (i, t) pair, reading only the
+ *    selected experts.
+ *  - GEMM, mul_mat.comp: M > 4. 64 x BM output tiles (BM = 16, 32 or 64 by
+ *    M), 256 lanes, 4 x BM/16 per lane, BK = 32; weight tiles converted (QG:
+ *    dequantised) to f32 in shared memory.
+ *  - MUL_MAT_ID with T > 4: mul_mat_id_group.comp sorts the pairs by expert
+ *    into scratch memory (one workgroup), then mul_mat.comp -DMUL_MAT_ID runs
+ *    one workgroup per (64 rows, expert) over that expert's pairs, BM at a
+ *    time.
+ *
+ * STRIXCORE_VK_MATMUL (testing): comma-separated "gemv" (GEMV for every M,
+ * in column blocks of 4, and per pair for MUL_MAT_ID), "gemm" (tiled/grouped
+ * for every M), "nosg" (shared-memory reductions), "novec" (no vector loads),
+ * "nof16" (integer rounding of QG weights instead of f16 multiplies), "nr=N"
+ * and "bs=N" (GEMV rows and lanes per workgroup).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+/* ---- push constants: mirror mul_mat_common.glsl / mul_mat_id_group.comp ---------- */
+typedef struct mm_push {
+    uint64_t w, x, y, err;
+    uint64_t w_nb2, w_nb3;                   /* bytes */
+    uint32_t w_nb1, K, N, M;                 /* w_nb1: bytes */
+    uint32_t x_nb1, x_nb2, x_nb3;            /* floats */
+    uint32_t y_nb1, y_nb2, y_nb3;            /* floats */
+    uint32_t ne2, r2, r3;
+    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
+    uint32_t base_x, base_z;
+} mm_push;
+
+typedef struct mmid_push {
+    uint64_t w, x, y, err;
+    uint64_t ids;                            /* ids (GEMV) or the expert lists (grouped GEMM) */
+    uint64_t w_nb2;
+    uint32_t w_nb1, K, N, E;
+    uint32_t x_nb1, x_nb2, y_nb1, y_nb2;     /* floats */
+    uint32_t n_used, T, x_bcast, ids_nb1;    /* ids_nb1: i32 elements */
+    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
+    uint32_t base_x, base_z, pad_;
+} mmid_push;
+
+typedef struct mmg_push {
+    uint64_t ids, out, err;
+    uint32_t n_used, T, ids_nb1, E;
+} mmg_push;
+
+_Static_assert(sizeof(mm_push) == 128, "mm_push layout");
+_Static_assert(sizeof(mmid_push) == 128, "mmid_push layout");
+_Static_assert(sizeof(mmg_push) == 40, "mmg_push layout");
+
+/* ---- specialization constants (mul_mat_common.glsl) ------------------------------- */
+enum {
+    SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_UW, SPEC_NR, SPEC_NC,
+    SPEC_OPTS, SPEC_SGX, SPEC_COUNT
+};
+#define OPT_SUBGROUP 1u
+#define OPT_XVEC4    2u
+
+#define GEMM_BN      64u   /* mul_mat.comp tile: weight rows */
+#define GEMM_BM_MAX  64u   /* activation columns: 16, 32 or 64 */
+#define GEMM_THREADS 256u
+#define GROUP_MAX_E  4096u /* mul_mat_id_group.comp shared counters */
+#define GEMV_MAX_M   4     /* M (tokens) up to which MUL_MAT takes the GEMV */
+#define GEMV_MAX_T   4     /* T up to which MUL_MAT_ID runs per pair */
+#define MAX_GRID     65535u
+
+/* ---- debug switches ------------------------------------------------------------------ */
+enum { DBG_GEMV = 1, DBG_GEMM = 2, DBG_NOSG = 4, DBG_NOVEC = 8, DBG_NOF16 = 16 };
+
+static uint32_t dbg_nr, dbg_bs; /* "nr=N", "bs=N": GEMV rows / lanes per workgroup */
+
+static unsigned dbg_flags(void) {
+    static int cached = -1; /* a benign race: every thread computes the same value */
+    if (cached < 0) {
+        const char *s = getenv("STRIXCORE_VK_MATMUL");
+        unsigned f = 0;
+        if (s) {
+            const char *v;
+            if ((v = strstr(s, "nr="))) dbg_nr = (uint32_t)strtoul(v + 3, NULL, 10);
+            if ((v = strstr(s, "bs="))) dbg_bs = (uint32_t)strtoul(v + 3, NULL, 10);
+            if (strstr(s, "gemv")) f |= DBG_GEMV;
+            if (strstr(s, "gemm")) f |= DBG_GEMM;
+            if (strstr(s, "nosg")) f |= DBG_NOSG;
+            if (strstr(s, "novec")) f |= DBG_NOVEC;
+            if (strstr(s, "nof16")) f |= DBG_NOF16;
+        }
+        cached = (int)f;
+    }
+    return (unsigned)cached;
+}
+
+/* ---- checks ------------------------------------------------------------------------------ */
+static bool shape_ok(const sc_tensor *t) {
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (t->ne[d] < 1 || t->ne[d] > INT32_MAX) return false;
+    return true;
+}
+
+static size_t elem_size(int32_t type) {
+    switch (type) {
+    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
+    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
+    default: return 0;
+    }
+}
+
+/* Contiguous rows of `type`, every stride a multiple of the element size and
+ * (in elements) below 2^32, as the shaders index. */
+static bool rows_ok(const sc_tensor *t, int32_t type) {
+    const size_t es = elem_size(type);
+    if (!t || t->type != type || !shape_ok(t) || t->nb[0] != es) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (t->nb[d] % es != 0 || t->nb[d] / es > UINT32_MAX) return false;
+    return ((uintptr_t)t->data % es) == 0; /* data: NULL before allocation */
+}
+
+/* The QG layout rules of core/src/quant.c (sc__quant_check), plus what the
+ * shaders need: u32-aligned slabs (codes are read as words), offsets below
+ * 2^32, K * bits below 2^32. */
+static bool qg_ok(const sc_tensor *w) {
+    const sc_quant_info *q = &w->quant;
+    const uint64_t K = (uint64_t)w->ne[0], N = (uint64_t)w->ne[1];
+    if (q->bits != 2 && q->bits != 3 && q->bits != 4 && q->bits != 8) return false;
+    if (q->group_size == 0 || q->n_groups != (K + q->group_size - 1) / q->group_size) return false;
+    if (q->row_bytes != (K * q->bits + 31) / 32 * 4 || w->nb[1] != q->row_bytes) return false;
+    if (K * q->bits > UINT32_MAX) return false;
+    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
+    uint64_t end = N * q->row_bytes;
+    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
+    end = q->scales_offset + N * q->n_groups * 2u;
+    if (q->zeros_offset < end) return false;
+    end = q->zeros_offset + N * q->n_groups;
+    if (q->flags & SC_QUANT_HAS_GIDX) {
+        if (q->gidx_offset < end || (q->gidx_offset & 3u)) return false;
+        end = q->gidx_offset + K * 4u;
+    }
+    if (w->nb[2] < end || end > UINT32_MAX) return false;
+    if (w->nb[2] % 4 || w->nb[3] % 4 || (uintptr_t)w->data % 4) return false;
+    return true;
+}
+
+static bool weight_ok(const sc_tensor *w) {
+    if (!w || !shape_ok(w)) return false;
+    if (w->type == SC_TYPE_QG) return qg_ok(w);
+    if (w->type != SC_TYPE_F32 && w->type != SC_TYPE_F16 && w->type != SC_TYPE_BF16) return false;
+    const size_t es = elem_size(w->type);
+    if (w->nb[0] != es || (uintptr_t)w->data % es) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (w->nb[d] % es) return false;
+    return w->nb[1] <= UINT32_MAX;
+}
+
+static bool has_module(const char *name) { return vk_spirv_find(name) != NULL; }
+
+static bool supports_mul_mat(vk_dev *d, const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(node, SC_TYPE_F32)) return false;
+    if (w->ne[0] != x->ne[0]) return false;
+    if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return false;
+    if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
+        return false;
+    if ((uint64_t)x->ne[2] * (uint64_t)x->ne[3] > UINT32_MAX) return false;
+    /* grid y: GEMM column tiles (the GEMV needs fewer) */
+    if ((uint64_t)x->ne[1] > (uint64_t)MAX_GRID * GEMM_BM_MAX) return false;
+    (void)d;
+    return has_module("mul_mat_vec") && has_module("mul_mat_vec_nosg") && has_module("mul_mat_vec_f16") &&
+           has_module("mul_mat");
+}
+
+static bool supports_mul_mat_id(vk_dev *d, const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(ids, SC_TYPE_I32) || !rows_ok(node, SC_TYPE_F32))
+        return false;
+    if (w->ne[3] != 1 || x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
+    if (w->ne[0] != x->ne[0]) return false;
+    const int64_t n_used = ids->ne[0], T = ids->ne[1];
+    if (x->ne[1] != 1 && x->ne[1] != n_used) return false;
+    if (x->ne[2] != T) return false;
+    if (node->ne[0] != w->ne[1] || node->ne[1] != n_used || node->ne[2] != T || node->ne[3] != 1) return false;
+    if ((uint64_t)n_used * (uint64_t)T > UINT32_MAX / 2) return false;
+    (void)d;
+    return has_module("mul_mat_vec_id") && has_module("mul_mat_vec_id_nosg") && has_module("mul_mat_vec_id_f16") &&
+           has_module("mul_mat_id") &&
+           has_module("mul_mat_id_group");
+}
+
+bool vk_supports_matmul(vk_dev *d, const sc_tensor *node) {
+    if (!node) return false;
+    if (node->op == SC_OP_MUL_MAT) return supports_mul_mat(d, node);
+    if (node->op == SC_OP_MUL_MAT_ID) return supports_mul_mat_id(d, node);
+    return false;
+}
+
+/* ---- recording helpers ------------------------------------------------------------------ */
+static uint32_t u32_of(uint64_t v) { return (uint32_t)v; }
+static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
+
+/* Weight-side specialization shared by the GEMV and the GEMM. */
+static void spec_weight(uint32_t *spec, const sc_tensor *w) {
+    spec[SPEC_WTYPE] = (uint32_t)w->type;
+    spec[SPEC_QBITS] = w->type == SC_TYPE_QG ? w->quant.bits : 4u; /* 4: a harmless value for dense */
+    spec[SPEC_QFLAGS] = w->type == SC_TYPE_QG ? w->quant.flags : 0u;
+}
+
+/* May the shaders read weight rows 4 elements (dense) / 4 words (QG) at a time?
+ * The row, matrix strides and base must be 16-byte (f32, QG) or 8-byte (f16,
+ * bf16) aligned. */
+static bool weight_vec_ok(const sc_tensor *w) {
+    if (dbg_flags() & DBG_NOVEC) return false;
+    const uint64_t a = (w->type == SC_TYPE_F16 || w->type == SC_TYPE_BF16) ? 8 : 16;
+    if (!aligned(vk_addr(w), a) || !aligned(w->nb[1], a) || !aligned(w->nb[2], a) || !aligned(w->nb[3], a))
+        return false;
+    return w->type != SC_TYPE_QG || w->quant.bits != 3;
+}
+
+static bool x_vec_ok(const sc_tensor *x) {
+    if (dbg_flags() & DBG_NOVEC) return false;
+    return aligned(vk_addr(x), 16) && aligned(x->nb[1], 16) && aligned(x->nb[2], 16) && aligned(x->nb[3], 16);
+}
+
+/* The GEMV's group mode (mul_mat_common.glsl GMODE) for its step size. */
+static uint32_t gemv_gmode(const sc_tensor *w, uint32_t uw) {
+    const sc_quant_info *q = &w->quant;
+    if (w->type != SC_TYPE_QG) return 0;
+    if (q->flags & SC_QUANT_HAS_GIDX) return 2;
+    if (q->n_groups == 1) return 0;
+    const uint32_t step = q->bits == 3 ? 32u : uw * (32u / q->bits); /* codes per lane step */
+    const uint32_t chunk = q->bits == 8 ? 4u : 8u;                  /* codes per decoded chunk */
+    if (q->group_size % step == 0) return 0;
+    if (q->group_size % chunk == 0) return 1;
+    return 2;
+}
+
+/* The GEMM's group mode: 0 when each 8-code chunk (4 for 8-bit) of a tile
+ * load lies in one group, else 2 (looked up per code). */
+static uint32_t gemm_gmode(const sc_tensor *w) {
+    const sc_quant_info *q = &w->quant;
+    if (w->type != SC_TYPE_QG) return 0;
+    if (q->flags & SC_QUANT_HAS_GIDX) return 2;
+    return (q->n_groups == 1 || q->group_size % (q->bits == 8 ? 4u : 8u) == 0) ? 0 : 2;
+}
+
+/* GEMM tile width for about `cols` columns per weight matrix (per expert). */
+static uint32_t gemm_bm(uint64_t cols) { return cols <= 16 ? 16u : cols <= 32 ? 32u : GEMM_BM_MAX; }
+
+/* The GEMV's specialization and module for weight w, x, N rows, nc columns:
+ * BS lanes (a power of two, a multiple of the subgroup), NR rows per
+ * workgroup, the lane step (UW), the group mode; the module: with subgroup
+ * arithmetic or not, with f16 dequantisation or not. Returns the module name. */
+static const char *gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, bool id,
+                              uint32_t *spec) {
+    const vk_caps *caps = vk_dev_caps(d);
+    const unsigned dbg = dbg_flags();
+    uint32_t sg = caps->subgroup_size;
+    if (sg < 4 || sg > 128 || (sg & (sg - 1))) sg = 32;
+    uint32_t bs = sg < 32 ? 32 : sg;
+    while (bs > 32 && bs > caps->max_workgroup_size) bs /= 2;
+    spec[SPEC_LX] = bs;
+    spec[SPEC_SGX] = sg < bs ? sg : bs;
+    /* Rows per workgroup: every row's words in flight at once, and the x
+     * values of a step (from L1/L2) reused for NR rows. Fewer when N is small
+     * so that the grid still fills the device. */
+    spec[SPEC_NR] = N >= 1024 ? 4u : N >= 2 ? 2u : 1u;
+    if (dbg_nr >= 1 && dbg_nr <= 16) spec[SPEC_NR] = dbg_nr;
+    if (dbg_bs >= spec[SPEC_SGX] && dbg_bs <= caps->max_workgroup_size && !(dbg_bs & (dbg_bs - 1))) {
+        spec[SPEC_LX] = dbg_bs;
+    }
+    spec[SPEC_NC] = nc;
+    const bool wvec = weight_vec_ok(w);
+    if (w->type == SC_TYPE_QG)
+        spec[SPEC_UW] = w->quant.bits == 3 ? 3u : (wvec ? 4u : 1u);
+    else
+        spec[SPEC_UW] = wvec ? 4u : 1u;
+    spec[SPEC_GMODE] = gemv_gmode(w, spec[SPEC_UW]);
+    const bool use_sg = caps->subgroup_arithmetic && !(dbg & DBG_NOSG);
+    spec[SPEC_OPTS] = (use_sg ? OPT_SUBGROUP : 0u) | (x_vec_ok(x) ? OPT_XVEC4 : 0u);
+    const bool f16mul = use_sg && caps->fp16_arith && w->type == SC_TYPE_QG && spec[SPEC_GMODE] != 2 &&
+                        !(w->quant.flags & SC_QUANT_BF16_ROUND) && !(dbg & DBG_NOF16);
+    if (id) return f16mul ? "mul_mat_vec_id_f16" : use_sg ? "mul_mat_vec_id" : "mul_mat_vec_id_nosg";
+    return f16mul ? "mul_mat_vec_f16" : use_sg ? "mul_mat_vec" : "mul_mat_vec_nosg";
+}
+
+static void spec_init(uint32_t *spec) {
+    for (int i = 0; i < SPEC_COUNT; i++) spec[i] = 0;
+    spec[SPEC_LX] = spec[SPEC_LY] = spec[SPEC_LZ] = 1;
+    spec[SPEC_QBITS] = 4;
+    spec[SPEC_UW] = spec[SPEC_NR] = spec[SPEC_NC] = 1;
+    spec[SPEC_SGX] = 32;
+}
+
+/* Dispatch gx * gy * gz workgroups, splitting x and z past the 65535 limit
+ * (the shaders add base_x / base_z to their workgroup ids). The pieces write
+ * disjoint outputs: no barrier between them. */
+static int dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *base_x,
+                          uint32_t *base_z, uint64_t gx, uint32_t gy, uint64_t gz) {
+    for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
+        for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
+            *base_x = (uint32_t)x0;
+            *base_z = (uint32_t)z0;
+            const uint64_t nx = gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID;
+            const uint64_t nz = gz - z0 < MAX_GRID ? gz - z0 : MAX_GRID;
+            if (x0 > 0 || z0 > 0) vk_rec_independent(r);
+            int rc = vk_dispatch(r, p, push, push_size, (uint32_t)nx, gy, (uint32_t)nz);
+            if (rc != SC_OK) return rc;
+        }
+    return SC_OK;
+}
+
+static void push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros, uint32_t *q_gidx,
+                       uint32_t *group_size, uint32_t *G) {
+    if (w->type != SC_TYPE_QG) {
+        *q_scales = *q_zeros = *q_gidx = 0;
+        *group_size = *G = 1;
+        return;
+    }
+    *q_scales = u32_of(w->quant.scales_offset);
+    *q_zeros = u32_of(w->quant.zeros_offset);
+    *q_gidx = u32_of(w->quant.gidx_offset);
+    *group_size = w->quant.group_size;
+    *G = w->quant.n_groups;
+}
+
+/* ---- MUL_MAT ------------------------------------------------------------------------------- */
+static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
+    vk_dev *d = vk_rec_dev(r);
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
+    const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
+
+    mm_push pc;
+    memset(&pc, 0, sizeof pc);
+    pc.w = vk_addr(w);
+    pc.x = vk_addr(x);
+    pc.y = vk_addr(node);
+    pc.err = vk_rec_error_addr(r);
+    pc.w_nb2 = w->nb[2];
+    pc.w_nb3 = w->nb[3];
+    pc.w_nb1 = u32_of(w->nb[1]);
+    pc.K = (uint32_t)K;
+    pc.N = (uint32_t)N;
+    pc.M = (uint32_t)M;
+    pc.x_nb1 = u32_of(x->nb[1] / 4);
+    pc.x_nb2 = u32_of(x->nb[2] / 4);
+    pc.x_nb3 = u32_of(x->nb[3] / 4);
+    pc.y_nb1 = u32_of(node->nb[1] / 4);
+    pc.y_nb2 = u32_of(node->nb[2] / 4);
+    pc.y_nb3 = u32_of(node->nb[3] / 4);
+    pc.ne2 = (uint32_t)x->ne[2];
+    pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
+    pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
+    push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+
+    const vk_caps *caps = vk_dev_caps(d);
+    const unsigned dbg = dbg_flags();
+    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && !(dbg & DBG_GEMV);
+    const bool use_gemm = gemm_ok && (M > GEMV_MAX_M || (dbg & DBG_GEMM));
+
+    uint32_t spec[SPEC_COUNT];
+    spec_init(spec);
+    spec_weight(spec, w);
+    const bool wvec = weight_vec_ok(w), xvec = x_vec_ok(x);
+
+    if (use_gemm) {
+        spec[SPEC_LX] = GEMM_THREADS;
+        spec[SPEC_GMODE] = gemm_gmode(w);
+        spec[SPEC_UW] = (w->type != SC_TYPE_QG && wvec) ? 4u : 1u;
+        spec[SPEC_NC] = gemm_bm((uint64_t)M);
+        spec[SPEC_OPTS] = xvec ? OPT_XVEC4 : 0u;
+        vk_pipeline *p = vk_pipeline_get(d, "mul_mat", sizeof pc, spec, SPEC_COUNT, 0);
+        if (!p) return SC_EBACKEND;
+        return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
+                              div_up((uint64_t)M, spec[SPEC_NC]), nbatch);
+    }
+
+    /* GEMV: all M columns at once when M <= 4, else (no GEMM) blocks of 4 */
+    const uint32_t nc = M <= GEMV_MAX_M ? (uint32_t)M : (uint32_t)GEMV_MAX_M;
+    const char *module = gemv_setup(d, w, x, N, nc, false, spec);
+    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
+    if (!p) return SC_EBACKEND;
+    return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]),
+                          div_up((uint64_t)M, nc), nbatch);
+}
+
+/* ---- MUL_MAT_ID ---------------------------------------------------------------------------- */
+static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
+    vk_dev *d = vk_rec_dev(r);
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    const int64_t K = w->ne[0], N = w->ne[1], E = w->ne[2];
+    const int64_t n_used = ids->ne[0], T = ids->ne[1];
+    const uint64_t npairs = (uint64_t)n_used * (uint64_t)T;
+
+    mmid_push pc;
+    memset(&pc, 0, sizeof pc);
+    pc.w = vk_addr(w);
+    pc.x = vk_addr(x);
+    pc.y = vk_addr(node);
+    pc.err = vk_rec_error_addr(r);
+    pc.ids = vk_addr(ids);
+    pc.w_nb2 = w->nb[2];
+    pc.w_nb1 = u32_of(w->nb[1]);
+    pc.K = (uint32_t)K;
+    pc.N = (uint32_t)N;
+    pc.E = (uint32_t)E;
+    pc.x_nb1 = u32_of(x->nb[1] / 4);
+    pc.x_nb2 = u32_of(x->nb[2] / 4);
+    pc.y_nb1 = u32_of(node->nb[1] / 4);
+    pc.y_nb2 = u32_of(node->nb[2] / 4);
+    pc.n_used = (uint32_t)n_used;
+    pc.T = (uint32_t)T;
+    pc.x_bcast = x->ne[1] == 1 ? 1u : 0u;
+    pc.ids_nb1 = u32_of(ids->nb[1] / 4);
+    push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+
+    const vk_caps *caps = vk_dev_caps(d);
+    const unsigned dbg = dbg_flags();
+    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && (uint64_t)E <= GROUP_MAX_E &&
+                         !(dbg & DBG_GEMV);
+    const bool use_gemm = gemm_ok && (T > GEMV_MAX_T || (dbg & DBG_GEMM));
+
+    uint32_t spec[SPEC_COUNT];
+    spec_init(spec);
+    spec_weight(spec, w);
+    const bool wvec = weight_vec_ok(w), xvec = x_vec_ok(x);
+
+    if (use_gemm) {
+        /* 1. sort the pairs by expert: u32 off[E + 1], list[npairs] in scratch */
+        uint64_t lists = 0;
+        int rc = vk_rec_scratch(r, (size_t)(E + 1 + (int64_t)npairs) * 4u, &lists);
+        if (rc != SC_OK) return rc;
+        mmg_push gp = {.ids = pc.ids, .out = lists, .err = pc.err, .n_used = pc.n_used, .T = pc.T,
+                       .ids_nb1 = pc.ids_nb1, .E = pc.E};
+        uint32_t gspec[3] = {caps->max_workgroup_size >= 256 ? 256u : caps->max_workgroup_size, 1, 1};
+        vk_pipeline *gpipe = vk_pipeline_get(d, "mul_mat_id_group", sizeof gp, gspec, 3, 0);
+        if (!gpipe) return SC_EBACKEND;
+        rc = vk_dispatch(r, gpipe, &gp, sizeof gp, 1, 1, 1);
+        if (rc != SC_OK) return rc;
+        /* 2. one workgroup per (64 rows, expert) over the expert's pairs */
+        pc.ids = lists;
+        spec[SPEC_LX] = GEMM_THREADS;
+        spec[SPEC_GMODE] = gemm_gmode(w);
+        spec[SPEC_UW] = (w->type != SC_TYPE_QG && wvec) ? 4u : 1u;
+        spec[SPEC_NC] = gemm_bm((npairs + (uint64_t)E - 1) / (uint64_t)E); /* pairs per expert, on average */
+        spec[SPEC_OPTS] = xvec ? OPT_XVEC4 : 0u;
+        vk_pipeline *p = vk_pipeline_get(d, "mul_mat_id", sizeof pc, spec, SPEC_COUNT, 0);
+        if (!p) return SC_EBACKEND;
+        return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
+                              (uint32_t)E, 1);
+    }
+
+    /* GEMV per (i, t) pair: grid z = pairs */
+    const char *module = gemv_setup(d, w, x, N, 1, true, spec);
+    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
+    if (!p) return SC_EBACKEND;
+    return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]), 1,
+                          npairs);
+}
+
+int vk_record_matmul(vk_rec *r, const sc_tensor *node) {
+    if (node->op == SC_OP_MUL_MAT) return record_mul_mat(r, node);
+    if (node->op == SC_OP_MUL_MAT_ID) return record_mul_mat_id(r, node);
+    return SC_ENOTSUP;
+}

@@ -1,0 +1,278 @@
+/*
+ * backends/vulkan/vk_op_norm.c - the norm family: RMS_NORM, SOFTMAX, ROPE
+ * (docs/ops.md; the CPU reference is backends/cpu/ref_norm.c, ref_softmax.c,
+ * ref_rope.c).
+ *
+ * Shaders (shaders/norm.cmake):
+ *   norm_rms[_nosg]      one workgroup per row: sum of squares, then scale
+ *   norm_softmax[_nosg]  one workgroup per row: max, sum of exp, write
+ *   norm_rope16 / 48     one invocation per rotated pair (or pass-through
+ *                        column); inv_freq in push constants, 16 or 48 per
+ *                        dispatch depending on the push-constant space
+ * The _nosg modules reduce through shared memory only: they are the ones used
+ * when the device lacks subgroup arithmetic (or STRIXCORE_VK_NO_SUBGROUP is
+ * set, to test that path). The subgroup size goes in as spec constant 3.
+ *
+ * Supported: exactly what the reference accepts, except shapes whose row
+ * count, row length or element count does not fit 32 bits, strides that are
+ * not multiples of 4 bytes, and (ROPE) head_dim >= 65536 or head/token
+ * strides >= 4 GiB. The scheduler runs those on the CPU.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+#define GRID_MAX 65535u /* workgroups per grid dimension */
+
+/* ---- shared helpers ------------------------------------------------------- */
+
+static bool shape_ok(const sc_tensor *t) {
+    if (!t) return false;
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (t->ne[d] < 1) return false;
+    return true;
+}
+
+/* f32 with contiguous rows (the rows_ok of the reference), and every other
+ * stride a multiple of 4 so that rows are f32-aligned. */
+static bool f32_rows(const sc_tensor *t) {
+    if (!shape_ok(t) || t->type != SC_TYPE_F32 || t->nb[0] != sizeof(float)) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (t->nb[d] % sizeof(float) != 0) return false;
+    return true;
+}
+
+static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (a->ne[d] != b->ne[d]) return false;
+    return true;
+}
+
+static int64_t n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
+
+static bool fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
+
+static bool no_subgroup_env(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("STRIXCORE_VK_NO_SUBGROUP");
+        cached = e && *e && strcmp(e, "0") != 0;
+    }
+    return cached != 0;
+}
+
+static uint32_t floor_pow2(uint32_t v) {
+    uint32_t p = 1;
+    while (p * 2 <= v && p < (1u << 30)) p *= 2;
+    return p;
+}
+
+/* Workgroup size for a row reduction over rows of n elements: a power of
+ * two, at least the subgroup size, within the device's limit. */
+static uint32_t row_wg(const vk_caps *c, int64_t n) {
+    uint32_t wg = n >= 4096 ? 512u : n >= 1024 ? 256u : 128u;
+    uint32_t lim = floor_pow2(c->max_workgroup_size ? c->max_workgroup_size : 128u);
+    if (wg > lim) wg = lim;
+    return wg;
+}
+
+/* Does the subgroup path of norm_reduce.glsl apply with this workgroup size? */
+static bool use_subgroup(const vk_caps *c, uint32_t wg) {
+    uint32_t sg = c->subgroup_size;
+    return c->subgroup_arithmetic && !no_subgroup_env() && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
+}
+
+/* Record `groups` workgroups as as few dispatches of at most 65535 x 65535 as
+ * it takes; *wg_base / *wg_count (fields of the push block) tell each one
+ * which groups it holds. */
+static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *wg_base,
+                           uint32_t *wg_count, uint64_t groups) {
+    const uint64_t per = (uint64_t)GRID_MAX * GRID_MAX;
+    for (uint64_t done = 0; done < groups;) {
+        uint64_t c = groups - done < per ? groups - done : per;
+        uint32_t gx = c < GRID_MAX ? (uint32_t)c : GRID_MAX;
+        uint32_t gy = (uint32_t)((c + gx - 1) / gx);
+        *wg_base = (uint32_t)done;
+        *wg_count = (uint32_t)c;
+        int rc = vk_dispatch(r, p, push, push_size, gx, gy, 1);
+        if (rc != SC_OK) return rc;
+        done += c;
+    }
+    return SC_OK;
+}
+
+/* ---- RMS_NORM and SOFTMAX: one workgroup per row ----------------------------------- */
+
+typedef struct rms_push { /* norm_rms.comp */
+    uint64_t x, w, y;
+    uint64_t xnb1, xnb2, xnb3;
+    uint64_t ynb1, ynb2, ynb3;
+    uint32_t D, r1, r2, r3;
+    float eps;
+    uint32_t wg_base, wg_count;
+} rms_push;
+
+typedef struct softmax_push { /* norm_softmax.comp */
+    uint64_t x, y;
+    uint64_t xnb1, xnb2, xnb3;
+    uint64_t ynb1, ynb2, ynb3;
+    uint32_t n, r1, r2, r3;
+    float scale;
+    uint32_t wg_base, wg_count;
+} softmax_push;
+
+static bool rows_fit(const sc_tensor *x) { return fits_u32(x->ne[0]) && fits_u32(n_rows(x)); }
+
+static bool supports_rms_norm(const sc_tensor *node) {
+    const sc_tensor *x = node->src[0], *w = node->src[1];
+    if (!f32_rows(x) || !f32_rows(node) || !same_shape(node, x) || !rows_fit(x)) return false;
+    if (w && (!f32_rows(w) || w->ne[0] != x->ne[0] || w->ne[1] != 1 || w->ne[2] != 1 || w->ne[3] != 1))
+        return false;
+    const float eps = sc_op_param_f32(node, 0);
+    return eps >= 0.0f; /* also rejects NaN */
+}
+
+static bool supports_softmax(const sc_tensor *node) {
+    const sc_tensor *x = node->src[0];
+    return f32_rows(x) && f32_rows(node) && same_shape(node, x) && rows_fit(x);
+}
+
+static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size, int64_t n, uint32_t *wg_out) {
+    const vk_caps *c = vk_dev_caps(d);
+    const uint32_t wg = row_wg(c, n);
+    const bool sg = use_subgroup(c, wg);
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", base, sg ? "" : "_nosg");
+    const uint32_t spec[4] = {wg, 1, 1, sg ? c->subgroup_size : 1u};
+    *wg_out = wg;
+    return vk_pipeline_get(d, name, push_size, spec, 4, 0);
+}
+
+static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
+    const sc_tensor *x = node->src[0], *w = node->src[1];
+    uint32_t wg;
+    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_rms", sizeof(rms_push), x->ne[0], &wg);
+    if (!p) return SC_ENOTSUP;
+    rms_push pc = {
+        .x = vk_addr(x), .w = w ? vk_addr(w) : 0, .y = vk_addr(node),
+        .xnb1 = x->nb[1], .xnb2 = x->nb[2], .xnb3 = x->nb[3],
+        .ynb1 = node->nb[1], .ynb2 = node->nb[2], .ynb3 = node->nb[3],
+        .D = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
+        .eps = sc_op_param_f32(node, 0),
+    };
+    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+}
+
+static int record_softmax(vk_rec *r, const sc_tensor *node) {
+    const sc_tensor *x = node->src[0];
+    uint32_t wg;
+    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_softmax", sizeof(softmax_push), x->ne[0], &wg);
+    if (!p) return SC_ENOTSUP;
+    softmax_push pc = {
+        .x = vk_addr(x), .y = vk_addr(node),
+        .xnb1 = x->nb[1], .xnb2 = x->nb[2], .xnb3 = x->nb[3],
+        .ynb1 = node->nb[1], .ynb2 = node->nb[2], .ynb3 = node->nb[3],
+        .n = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
+        .scale = sc_op_param_f32(node, 0),
+    };
+    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+}
+
+/* ---- ROPE: one invocation per rotated pair ------------------------------------------- */
+
+#define ROPE_WG 256u
+#define ROPE_HDR 64u /* push bytes before inv_freq[] */
+
+typedef struct rope_push { /* norm_rope.comp; inv_freq holds NFREQ (16 or 48) floats */
+    uint64_t x, y, pos;
+    uint32_t xnb1, xnb2, ynb1, ynb2;
+    uint32_t H, T;
+    uint32_t d_nrot, i0_ni;
+    uint32_t wg_base, wg_count;
+    float inv_freq[48];
+} rope_push;
+
+_Static_assert(offsetof(rope_push, inv_freq) == ROPE_HDR, "rope_push layout");
+_Static_assert(offsetof(rms_push, D) == 72 && offsetof(softmax_push, n) == 64, "push layouts");
+
+/* The reference's angle, bit for bit: the expression of
+ * sc__cpu_rope_inv_freq (backends/cpu/cpu_impl.h), f32 arithmetic and powf. */
+static float rope_inv_freq(int64_t i, int32_t n_rot, float base) {
+    return 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
+}
+
+static bool supports_rope(const sc_tensor *node) {
+    const sc_tensor *x = node->src[0], *pos = node->src[1];
+    if (!f32_rows(x) || !f32_rows(node) || !same_shape(node, x) || x->ne[3] != 1) return false;
+    if (!shape_ok(pos) || pos->type != SC_TYPE_I32 || pos->nb[0] != sizeof(int32_t) || pos->ne[0] != x->ne[2])
+        return false;
+    if (pos->ne[1] != 1 || pos->ne[2] != 1 || pos->ne[3] != 1) return false;
+    const int32_t n_rot = sc_op_param_i32(node, 0);
+    const float base = sc_op_param_f32(node, 1);
+    if (n_rot <= 0 || n_rot % 2 != 0 || n_rot > x->ne[0]) return false;
+    if (!(base > 0.0f) || !isfinite(base)) return false;
+    /* device limits: packed 16-bit fields, 32-bit strides and item counts */
+    if (x->ne[0] > 0xffff) return false;
+    if (!fits_u32((int64_t)x->nb[1]) || !fits_u32((int64_t)x->nb[2]) || !fits_u32((int64_t)node->nb[1]) ||
+        !fits_u32((int64_t)node->nb[2]))
+        return false;
+    const int64_t items = x->ne[0] * x->ne[1] * x->ne[2]; /* >= the largest dispatch's items */
+    return items <= (int64_t)UINT32_MAX - ROPE_WG;
+}
+
+static int record_rope(vk_rec *r, const sc_tensor *node) {
+    const sc_tensor *x = node->src[0], *pos = node->src[1];
+    vk_dev *d = vk_rec_dev(r);
+    const uint32_t nfreq = vk_dev_caps(d)->max_push_constants >= ROPE_HDR + 48 * 4 ? 48u : 16u;
+    const uint32_t push_size = ROPE_HDR + nfreq * 4;
+    const uint32_t spec[1] = {ROPE_WG};
+    vk_pipeline *p = vk_pipeline_get(d, nfreq == 48 ? "norm_rope48" : "norm_rope16", push_size, spec, 1, 0);
+    if (!p) return SC_ENOTSUP;
+
+    const int64_t D = x->ne[0], H = x->ne[1], T = x->ne[2];
+    const int32_t n_rot = sc_op_param_i32(node, 0);
+    const float base = sc_op_param_f32(node, 1);
+    const int64_t half = n_rot / 2;
+    rope_push pc = {
+        .x = vk_addr(x), .y = vk_addr(node), .pos = vk_addr(pos),
+        .xnb1 = (uint32_t)x->nb[1], .xnb2 = (uint32_t)x->nb[2],
+        .ynb1 = (uint32_t)node->nb[1], .ynb2 = (uint32_t)node->nb[2],
+        .H = (uint32_t)H, .T = (uint32_t)T,
+        .d_nrot = (uint32_t)D | (uint32_t)n_rot << 16,
+    };
+    /* one dispatch per chunk of nfreq pairs; the first also copies columns n_rot..D-1 */
+    for (int64_t i0 = 0; i0 < half; i0 += nfreq) {
+        const int64_t ni = half - i0 < nfreq ? half - i0 : nfreq;
+        for (int64_t j = 0; j < ni; j++) pc.inv_freq[j] = rope_inv_freq(i0 + j, n_rot, base);
+        pc.i0_ni = (uint32_t)i0 | (uint32_t)ni << 16;
+        const uint64_t items = (uint64_t)(ni * H * T) + (i0 == 0 ? (uint64_t)((D - n_rot) * H * T) : 0);
+        int rc = dispatch_groups(r, p, &pc, push_size, &pc.wg_base, &pc.wg_count, (items + ROPE_WG - 1) / ROPE_WG);
+        if (rc != SC_OK) return rc;
+    }
+    return SC_OK;
+}
+
+/* ---- the family's entry points --------------------------------------------------------- */
+
+bool vk_supports_norm(vk_dev *d, const sc_tensor *node) {
+    (void)d;
+    if (!node) return false;
+    switch (node->op) {
+    case SC_OP_RMS_NORM: return supports_rms_norm(node);
+    case SC_OP_SOFTMAX: return supports_softmax(node);
+    case SC_OP_ROPE: return supports_rope(node);
+    default: return false;
+    }
+}
+
+int vk_record_norm(vk_rec *r, const sc_tensor *node) {
+    switch (node->op) {
+    case SC_OP_RMS_NORM: return record_rms_norm(r, node);
+    case SC_OP_SOFTMAX: return record_softmax(r, node);
+    case SC_OP_ROPE: return record_rope(r, node);
+    default: return SC_ENOTSUP;
+    }
+}
