@@ -253,6 +253,16 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
         return txt ? SC_CLI_OK : SC_CLI_FAIL;
     }
     memset(&w, 0, sizeof(w));
+    /* Block the stop signals before any plugin can start a thread (a Vulkan
+     * driver starts its own at load), so every thread inherits the mask and
+     * only the sigwait thread below ever receives them. */
+    {
+        sigset_t stop_set;
+        sigemptyset(&stop_set);
+        sigaddset(&stop_set, SIGTERM);
+        sigaddset(&stop_set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    }
     /* the frontend first: a missing plugin should not cost a model load */
     if (!(reg = sc_cli_registry(cli)))
         goto out;
