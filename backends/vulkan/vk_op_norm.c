@@ -10,8 +10,8 @@
  *                        column); inv_freq in push constants, 16 or 48 per
  *                        dispatch depending on the push-constant space
  * The _nosg modules reduce through shared memory only: they are the ones used
- * when the device lacks subgroup arithmetic (or STRIXCORE_VK_NO_SUBGROUP is
- * set, to test that path). The subgroup size goes in as spec constant 3.
+ * when the device lacks subgroup arithmetic (STRIXCORE_VK_DISABLE=subgroup_arith
+ * tests that path). The subgroup size goes in as spec constant 3.
  *
  * Supported: exactly what the reference accepts, except shapes whose row
  * count, row length or element count does not fit 32 bits, strides that are
@@ -20,8 +20,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "vk_internal.h"
 
@@ -55,41 +53,37 @@ static int64_t n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3
 
 static bool fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
 
-static bool no_subgroup_env(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *e = getenv("STRIXCORE_VK_NO_SUBGROUP");
-        cached = e && *e && strcmp(e, "0") != 0;
-    }
-    return cached != 0;
-}
-
 static uint32_t floor_pow2(uint32_t v) {
     uint32_t p = 1;
     while (p * 2 <= v && p < (1u << 30)) p *= 2;
     return p;
 }
 
-/* Workgroup size for a row reduction over rows of n elements: a power of
- * two, at least the subgroup size, within the device's limit. */
-static uint32_t row_wg(const vk_caps *c, int64_t n) {
-    uint32_t wg = n >= 4096 ? 512u : n >= 1024 ? 256u : 128u;
+/* wg (a power of two), or the largest power of two the device allows if less */
+static uint32_t clamp_wg(const vk_caps *c, uint32_t wg) {
     uint32_t lim = floor_pow2(c->max_workgroup_size ? c->max_workgroup_size : 128u);
-    if (wg > lim) wg = lim;
-    return wg;
+    return wg > lim ? lim : wg;
+}
+
+/* Workgroup size for a row reduction over rows of n elements: a power of
+ * two within the device's limit (use_subgroup() checks it against the
+ * subgroup size). */
+static uint32_t row_wg(const vk_caps *c, int64_t n) {
+    return clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
 }
 
 /* Does the subgroup path of norm_reduce.glsl apply with this workgroup size? */
 static bool use_subgroup(const vk_caps *c, uint32_t wg) {
     uint32_t sg = c->subgroup_size;
-    return c->subgroup_arithmetic && !no_subgroup_env() && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
+    return c->subgroup_arithmetic && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
 }
 
 /* Record `groups` workgroups as as few dispatches of at most 65535 x 65535 as
  * it takes; *wg_base / *wg_count (fields of the push block) tell each one
- * which groups it holds. */
+ * which groups it holds. The pieces are independent of each other, and with
+ * `independent` the first one also of the node's earlier dispatches. */
 static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *wg_base,
-                           uint32_t *wg_count, uint64_t groups) {
+                           uint32_t *wg_count, uint64_t groups, bool independent) {
     const uint64_t per = (uint64_t)GRID_MAX * GRID_MAX;
     for (uint64_t done = 0; done < groups;) {
         uint64_t c = groups - done < per ? groups - done : per;
@@ -97,6 +91,7 @@ static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_
         uint32_t gy = (uint32_t)((c + gx - 1) / gx);
         *wg_base = (uint32_t)done;
         *wg_count = (uint32_t)c;
+        if (done > 0 || independent) vk_rec_independent(r); /* disjoint pieces: no barrier between them */
         int rc = vk_dispatch(r, p, push, push_size, gx, gy, 1);
         if (rc != SC_OK) return rc;
         done += c;
@@ -140,21 +135,20 @@ static bool supports_softmax(const sc_tensor *node) {
     return f32_rows(x) && f32_rows(node) && same_shape(node, x) && rows_fit(x);
 }
 
-static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size, int64_t n, uint32_t *wg_out) {
+/* The pipeline of a row reduction (module `base` or `base`_nosg) for rows of n. */
+static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size, int64_t n) {
     const vk_caps *c = vk_dev_caps(d);
     const uint32_t wg = row_wg(c, n);
     const bool sg = use_subgroup(c, wg);
     char name[64];
     snprintf(name, sizeof name, "%s%s", base, sg ? "" : "_nosg");
     const uint32_t spec[4] = {wg, 1, 1, sg ? c->subgroup_size : 1u};
-    *wg_out = wg;
     return vk_pipeline_get(d, name, push_size, spec, 4, 0);
 }
 
 static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *x = node->src[0], *w = node->src[1];
-    uint32_t wg;
-    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_rms", sizeof(rms_push), x->ne[0], &wg);
+    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_rms", sizeof(rms_push), x->ne[0]);
     if (!p) return SC_ENOTSUP;
     rms_push pc = {
         .x = vk_addr(x), .w = w ? vk_addr(w) : 0, .y = vk_addr(node),
@@ -163,13 +157,12 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
         .D = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
         .eps = sc_op_param_f32(node, 0),
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x), false);
 }
 
 static int record_softmax(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    uint32_t wg;
-    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_softmax", sizeof(softmax_push), x->ne[0], &wg);
+    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_softmax", sizeof(softmax_push), x->ne[0]);
     if (!p) return SC_ENOTSUP;
     softmax_push pc = {
         .x = vk_addr(x), .y = vk_addr(node),
@@ -178,12 +171,12 @@ static int record_softmax(vk_rec *r, const sc_tensor *node) {
         .n = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
         .scale = sc_op_param_f32(node, 0),
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x), false);
 }
 
 /* ---- ROPE: one invocation per rotated pair ------------------------------------------- */
 
-#define ROPE_WG 256u
+#define ROPE_WG 256u /* at most; less where the device's limit is lower */
 #define ROPE_HDR 64u /* push bytes before inv_freq[] */
 
 typedef struct rope_push { /* norm_rope.comp; inv_freq holds NFREQ (16 or 48) floats */
@@ -228,7 +221,8 @@ static int record_rope(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const uint32_t nfreq = vk_dev_caps(d)->max_push_constants >= ROPE_HDR + 48 * 4 ? 48u : 16u;
     const uint32_t push_size = ROPE_HDR + nfreq * 4;
-    const uint32_t spec[1] = {ROPE_WG};
+    const uint32_t wg = clamp_wg(vk_dev_caps(d), ROPE_WG);
+    const uint32_t spec[1] = {wg};
     vk_pipeline *p = vk_pipeline_get(d, nfreq == 48 ? "norm_rope48" : "norm_rope16", push_size, spec, 1, 0);
     if (!p) return SC_ENOTSUP;
 
@@ -249,7 +243,9 @@ static int record_rope(vk_rec *r, const sc_tensor *node) {
         for (int64_t j = 0; j < ni; j++) pc.inv_freq[j] = rope_inv_freq(i0 + j, n_rot, base);
         pc.i0_ni = (uint32_t)i0 | (uint32_t)ni << 16;
         const uint64_t items = (uint64_t)(ni * H * T) + (i0 == 0 ? (uint64_t)((D - n_rot) * H * T) : 0);
-        int rc = dispatch_groups(r, p, &pc, push_size, &pc.wg_base, &pc.wg_count, (items + ROPE_WG - 1) / ROPE_WG);
+        /* chunks touch disjoint elements (pairs i0.., and columns n_rot.. in the first) */
+        int rc = dispatch_groups(r, p, &pc, push_size, &pc.wg_base, &pc.wg_count, (items + wg - 1) / wg,
+                                 i0 > 0);
         if (rc != SC_OK) return rc;
     }
     return SC_OK;

@@ -25,9 +25,6 @@
  * of the element size, and CPY strides >= 4 GiB (after merging contiguous
  * dims). The scheduler runs those on the CPU.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "vk_internal.h"
 
@@ -68,15 +65,6 @@ static int64_t n_elems(const sc_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[
 static int64_t n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 static bool fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
 
-static bool no_subgroup_env(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *e = getenv("STRIXCORE_VK_NO_SUBGROUP");
-        cached = e && *e && strcmp(e, "0") != 0;
-    }
-    return cached != 0;
-}
-
 static uint32_t floor_pow2(uint32_t v) {
     uint32_t p = 1;
     while (p * 2 <= v && p < (1u << 30)) p *= 2;
@@ -89,7 +77,8 @@ static uint32_t clamp_wg(const vk_caps *c, uint32_t wg) {
 }
 
 /* Record `groups` workgroups as dispatches of at most 65535 x 65535; the push
- * block's wg_base / wg_count tell each one which groups it holds. */
+ * block's wg_base / wg_count tell each one which groups it holds. The pieces
+ * are independent of each other: no barrier between them. */
 static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *wg_base,
                            uint32_t *wg_count, uint64_t groups) {
     const uint64_t per = (uint64_t)GRID_MAX * GRID_MAX;
@@ -99,6 +88,7 @@ static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_
         uint32_t gy = (uint32_t)((c + gx - 1) / gx);
         *wg_base = (uint32_t)done;
         *wg_count = (uint32_t)c;
+        if (done > 0) vk_rec_independent(r);
         int rc = vk_dispatch(r, p, push, push_size, gx, gy, 1);
         if (rc != SC_OK) return rc;
         done += c;
@@ -159,7 +149,7 @@ static bool supports_get_rows(const sc_tensor *node) {
         return false;
     /* 32-bit counts: columns, rows, and the workgroups of the grid */
     const int64_t D = table->ne[0], n = ids->ne[0];
-    return fits_u32(D) && fits_u32(table->ne[1]) && fits_u32(n * ((D + SEL_WG - 1) / SEL_WG));
+    return fits_u32(D) && fits_u32(table->ne[1]) && fits_u32(n * ((D + 127) / 128)); /* wg >= 128 */
 }
 
 static int record_get_rows(vk_rec *r, const sc_tensor *node) {
@@ -343,7 +333,7 @@ static int record_argmax(vk_rec *r, const sc_tensor *node) {
     const int64_t n = x->ne[0];
     const uint32_t wg = clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
     const uint32_t sg = c->subgroup_size;
-    const bool use_sg = c->subgroup_arithmetic && !no_subgroup_env() && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
+    const bool use_sg = c->subgroup_arithmetic && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
     const uint32_t spec[4] = {wg, 1, 1, use_sg ? sg : 1u};
     vk_pipeline *p = vk_pipeline_get(d, use_sg ? "select_argmax" : "select_argmax_nosg", sizeof(argmax_push), spec,
                                      4, 0);
