@@ -8,26 +8,28 @@
  *                ids i32 [n_used, T] -> y f32 [N, n_used, T].
  *
  * Paths (shaders/matmul.cmake):
- *  - GEMV, mul_mat_vec.comp: M <= 4 (decode). A workgroup of BS lanes owns NR
- *    weight rows and every column; lanes split K, read the rows' packed words
+ *  - GEMV, mul_mat_vec.comp: M <= 32 (QG) or 16 (dense): decode and small
+ *    batches. A workgroup of BS lanes owns NR weight rows and NC (1-4)
+ *    columns; lanes split K, read the rows' packed words
  *    (or elements) coalesced, once, dequantising QG in registers (f16x2
  *    multiplies where the device has shaderFloat16, integer rounding
  *    otherwise); subgroupAdd (+ shared memory across subgroups) reduces.
- *    MUL_MAT_ID with T <= 4 runs it once per (i, t) pair, reading only the
- *    selected experts.
- *  - GEMM, mul_mat.comp: M > 4. 64 x BM output tiles (BM = 16, 32 or 64 by
+ *    MUL_MAT_ID with fewer than 32 pairs per expert on average runs it once
+ *    per (i, t) pair, reading only the selected experts.
+ *  - GEMM, mul_mat.comp: larger M. 64 x BM output tiles (BM = 16, 32 or 64 by
  *    M), 256 lanes, 4 x BM/16 per lane, BK = 32; weight tiles converted (QG:
  *    dequantised) to f32 in shared memory.
- *  - MUL_MAT_ID with T > 4: mul_mat_id_group.comp sorts the pairs by expert
+ *  - MUL_MAT_ID with more pairs: mul_mat_id_group.comp sorts the pairs by expert
  *    into scratch memory (one workgroup), then mul_mat.comp -DMUL_MAT_ID runs
  *    one workgroup per (64 rows, expert) over that expert's pairs, BM at a
  *    time.
  *
  * STRIXCORE_VK_MATMUL (testing): comma-separated "gemv" (GEMV for every M,
- * in column blocks of 4, and per pair for MUL_MAT_ID), "gemm" (tiled/grouped
- * for every M), "nosg" (shared-memory reductions), "novec" (no vector loads),
- * "nof16" (integer rounding of QG weights instead of f16 multiplies), "nr=N"
- * and "bs=N" (GEMV rows and lanes per workgroup).
+ * and per pair for MUL_MAT_ID), "gemm" (tiled/grouped for every M), "nosg"
+ * (shared-memory reductions), "novec" (no vector loads),
+ * "nof16" (integer rounding of QG weights instead of f16 multiplies), "nr=N",
+ * "bs=N" (GEMV rows and lanes per workgroup), "uw=1|2|4" (QG words per GEMV lane step),
+ * "mv=N" (the GEMV for M up to N).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +80,21 @@ enum {
 #define GEMM_BM_MAX  64u   /* activation columns: 16, 32 or 64 */
 #define GEMM_THREADS 256u
 #define GROUP_MAX_E  4096u /* mul_mat_id_group.comp shared counters */
-#define GEMV_MAX_M   4     /* M (tokens) up to which MUL_MAT takes the GEMV */
-#define GEMV_MAX_T   4     /* T up to which MUL_MAT_ID runs per pair */
+/* Where the GEMV beats the tiled GEMM (measured on an H200, K = 4096,
+ * N = 57344, 4-bit: one column 0.055 ms, so 16 one-column passes 0.9 ms and
+ * 32 about 1.8 ms, against 3.8 ms for the GEMM at M = 16; f16: 4-column blocks
+ * 1.6 ms at M = 16 against 3.3 ms). The GEMM only pays off for batches large
+ * enough to fill the device with 64 x 64 tiles. */
+#define GEMV_MAX_M_QG    32 /* M up to which a QG MUL_MAT takes the GEMV */
+#define GEMV_MAX_M_DENSE 16 /* the same for f32/f16/bf16 */
+#define GEMV_MAX_NC      4  /* columns per GEMV workgroup at most */
+#define GROUP_MIN_PAIRS  32 /* MUL_MAT_ID sorts by expert from this many pairs per expert on average */
 #define MAX_GRID     65535u
 
 /* ---- debug switches ------------------------------------------------------------------ */
 enum { DBG_GEMV = 1, DBG_GEMM = 2, DBG_NOSG = 4, DBG_NOVEC = 8, DBG_NOF16 = 16 };
 
-static uint32_t dbg_nr, dbg_bs; /* "nr=N", "bs=N": GEMV rows / lanes per workgroup */
+static uint32_t dbg_nr, dbg_bs, dbg_uw, dbg_mv; /* "nr=", "bs=", "uw=", "mv=": see above */
 
 static unsigned dbg_flags(void) {
     static int cached = -1; /* a benign race: every thread computes the same value */
@@ -96,6 +105,8 @@ static unsigned dbg_flags(void) {
             const char *v;
             if ((v = strstr(s, "nr="))) dbg_nr = (uint32_t)strtoul(v + 3, NULL, 10);
             if ((v = strstr(s, "bs="))) dbg_bs = (uint32_t)strtoul(v + 3, NULL, 10);
+            if ((v = strstr(s, "uw="))) dbg_uw = (uint32_t)strtoul(v + 3, NULL, 10);
+            if ((v = strstr(s, "mv="))) dbg_mv = (uint32_t)strtoul(v + 3, NULL, 10);
             if (strstr(s, "gemv")) f |= DBG_GEMV;
             if (strstr(s, "gemm")) f |= DBG_GEMM;
             if (strstr(s, "nosg")) f |= DBG_NOSG;
@@ -178,9 +189,10 @@ static bool supports_mul_mat(vk_dev *d, const sc_tensor *node) {
     if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
         return false;
     if ((uint64_t)x->ne[2] * (uint64_t)x->ne[3] > UINT32_MAX) return false;
-    /* grid y: GEMM column tiles (the GEMV needs fewer) */
+    /* grid y: GEMM column tiles, or GEMV column blocks on a device too small for the GEMM */
     if ((uint64_t)x->ne[1] > (uint64_t)MAX_GRID * GEMM_BM_MAX) return false;
-    (void)d;
+    if (vk_dev_caps(d)->max_workgroup_size < GEMM_THREADS && (uint64_t)x->ne[1] > (uint64_t)MAX_GRID * GEMV_MAX_NC)
+        return false;
     return has_module("mul_mat_vec") && has_module("mul_mat_vec_nosg") && has_module("mul_mat_vec_f16") &&
            has_module("mul_mat");
 }
@@ -279,18 +291,27 @@ static const char *gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x,
     spec[SPEC_SGX] = sg < bs ? sg : bs;
     /* Rows per workgroup: every row's words in flight at once, and the x
      * values of a step (from L1/L2) reused for NR rows. Fewer when N is small
-     * so that the grid still fills the device. */
-    spec[SPEC_NR] = N >= 1024 ? 4u : N >= 2 ? 2u : 1u;
+     * so that the grid still fills the device; 8 only for one column (more
+     * would cost registers: NR * NC accumulators). */
+    spec[SPEC_NR] = (nc == 1 && N >= 8192) ? 8u : N >= 256 ? 4u : N >= 2 ? 2u : 1u;
     if (dbg_nr >= 1 && dbg_nr <= 16) spec[SPEC_NR] = dbg_nr;
     if (dbg_bs >= spec[SPEC_SGX] && dbg_bs <= caps->max_workgroup_size && !(dbg_bs & (dbg_bs - 1))) {
         spec[SPEC_LX] = dbg_bs;
     }
     spec[SPEC_NC] = nc;
     const bool wvec = weight_vec_ok(w);
-    if (w->type == SC_TYPE_QG)
-        spec[SPEC_UW] = w->quant.bits == 3 ? 3u : (wvec ? 4u : 1u);
-    else
+    /* QG lane step: 4 words (16-byte loads) for one column. With more
+     * columns, or g_idx, 1 word: a lane's x values then lie 32 bytes (4-bit)
+     * rather than 128 bytes from its neighbour's, so each x load of the warp
+     * touches a quarter of the cache lines (measured on an H200: M = 2 and 4
+     * ran 1.7-2.5x faster with 1 word, M = 1 about the same). */
+    if (w->type == SC_TYPE_QG) {
+        const bool gidx = (w->quant.flags & SC_QUANT_HAS_GIDX) != 0;
+        spec[SPEC_UW] = w->quant.bits == 3 ? 3u : (wvec && nc == 1 && !gidx) ? 4u : 1u;
+        if (w->quant.bits != 3 && (dbg_uw == 1 || dbg_uw == 2 || (dbg_uw == 4 && wvec))) spec[SPEC_UW] = dbg_uw;
+    } else {
         spec[SPEC_UW] = wvec ? 4u : 1u;
+    }
     spec[SPEC_GMODE] = gemv_gmode(w, spec[SPEC_UW]);
     const bool use_sg = caps->subgroup_arithmetic && !(dbg & DBG_NOSG);
     spec[SPEC_OPTS] = (use_sg ? OPT_SUBGROUP : 0u) | (x_vec_ok(x) ? OPT_XVEC4 : 0u);
@@ -373,7 +394,9 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     const vk_caps *caps = vk_dev_caps(d);
     const unsigned dbg = dbg_flags();
     const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && !(dbg & DBG_GEMV);
-    const bool use_gemm = gemm_ok && (M > GEMV_MAX_M || (dbg & DBG_GEMM));
+    const int64_t gemv_max_m =
+        dbg_mv ? (int64_t)dbg_mv : w->type == SC_TYPE_QG ? GEMV_MAX_M_QG : GEMV_MAX_M_DENSE;
+    const bool use_gemm = gemm_ok && (M > gemv_max_m || (dbg & DBG_GEMM));
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);
@@ -393,7 +416,15 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     }
 
     /* GEMV: all M columns at once when M <= 4, else (no GEMM) blocks of 4 */
-    const uint32_t nc = M <= GEMV_MAX_M ? (uint32_t)M : (uint32_t)GEMV_MAX_M;
+    /* Columns per workgroup. QG on a discrete GPU: one, the weights read once
+     * per column (on an H200, K = 4096, N = 57344, 4-bit: M = 2 and 4 in
+     * one-column passes 0.10 and 0.19 ms, in one 2- or 4-column pass 0.44 and
+     * 0.59 ms: the per-column x loads, not the weights, limit the multi-column
+     * kernel there). Dense weights, and QG on a unified-memory iGPU whose
+     * bandwidth is the limit: up to 4 at once. */
+    uint32_t nc = M < GEMV_MAX_NC ? (uint32_t)M : GEMV_MAX_NC;
+    if (w->type == SC_TYPE_QG && !caps->unified_memory) nc = 1;
+    if ((uint64_t)M > (uint64_t)MAX_GRID * nc) nc = GEMV_MAX_NC; /* grid y (only without the GEMM) */
     const char *module = gemv_setup(d, w, x, N, nc, false, spec);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
@@ -435,7 +466,7 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     const unsigned dbg = dbg_flags();
     const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && (uint64_t)E <= GROUP_MAX_E &&
                          !(dbg & DBG_GEMV);
-    const bool use_gemm = gemm_ok && (T > GEMV_MAX_T || (dbg & DBG_GEMM));
+    const bool use_gemm = gemm_ok && (npairs >= (uint64_t)GROUP_MIN_PAIRS * (uint64_t)E || (dbg & DBG_GEMM));
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);

@@ -21,7 +21,7 @@ layout(constant_id = 5) const uint QFLAGS = 0;  // QG: SC_QUANT_* (1 g_idx, 2 bf
 layout(constant_id = 6) const uint GMODE = 2;   // GEMV, QG: how the group of a code is found (below)
 layout(constant_id = 7) const uint UW = 1;      // GEMV: u32 words (QG) / elements (dense) per lane per step
 layout(constant_id = 8) const uint NR = 1;      // GEMV: weight rows per workgroup
-layout(constant_id = 9) const uint NC = 1;      // GEMV: activation columns per workgroup
+layout(constant_id = 9) const uint NC = 1;      // GEMV: activation columns per workgroup; GEMM: tile width
 layout(constant_id = 10) const uint OPTS = 0;   // GEMV: OPT_* below
 layout(constant_id = 11) const uint SGX = 32;   // GEMV: the subgroup size the host expects
 

@@ -54,9 +54,9 @@ void main() {
 
     // ---- which weight matrix, which columns ----------------------------------------
     uint64_t mat;           // weight matrix (QG: slab) address
-    uint64_t xcol[NC];      // x columns [K]
-    uint64_t ycol[NC];      // y columns [N]
-    bool cvalid[NC];
+    uint64_t xcol[NC];      // x columns [K] (indexed by unrolled loops only: registers)
+    uint64_t ycol0;         // y column m0 [N]; column m0 + c at ycol0 + 4*c*ystride
+    uint ystride, ncols;    // floats between y columns; valid columns in this block
 #ifndef MUL_MAT_ID
     {
         const uint z = gl_WorkGroupID.z + pc.base_z;
@@ -65,10 +65,11 @@ void main() {
         const uint m0 = gl_WorkGroupID.y * NC;
         [[unroll]] for (uint c = 0; c < NC; c++) {
             const uint m = min(m0 + c, pc.M - 1u); // columns past M: read the last, write nothing
-            cvalid[c] = m0 + c < pc.M;
             xcol[c] = pc.x + 4u * (uint64_t(m) * pc.x_nb1 + uint64_t(i2) * pc.x_nb2 + uint64_t(i3) * pc.x_nb3);
-            ycol[c] = pc.y + 4u * (uint64_t(m) * pc.y_nb1 + uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
         }
+        ycol0 = pc.y + 4u * (uint64_t(m0) * pc.y_nb1 + uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
+        ystride = pc.y_nb1;
+        ncols = min(NC, pc.M - m0);
     }
 #else
     {
@@ -81,20 +82,22 @@ void main() {
         }
         mat = pc.w + uint64_t(e) * pc.w_nb2;
         const uint xi = pc.x_bcast != 0u ? 0u : i;
-        [[unroll]] for (uint c = 0; c < NC; c++) { // NC == 1
-            cvalid[c] = true;
+        [[unroll]] for (uint c = 0; c < NC; c++) // NC == 1
             xcol[c] = pc.x + 4u * (uint64_t(xi) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
-            ycol[c] = pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2);
-        }
+        ycol0 = pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2);
+        ystride = 0u;
+        ncols = 1u;
     }
 #endif
 
     // ---- rows: rows past N read row N-1 and write nothing ------------------------------
     uint rown[NR];
-    uint64_t wrow[NR];
+    uint64_t wrow[NR], srow[NR], zrow[NR]; // codes / elements, QG scales [G], QG zeros [G]
     [[unroll]] for (uint r = 0; r < NR; r++) {
         rown[r] = min(n0 + r, pc.N - 1u);
         wrow[r] = mat + uint64_t(rown[r]) * pc.w_nb1;
+        srow[r] = qg_scales_row(mat, rown[r]);
+        zrow[r] = qg_zeros_row(mat, rown[r]);
     }
 
     float acc[NR][NC];
@@ -122,8 +125,8 @@ void main() {
             if (GMODE == 0u) { // one group for the whole step
                 const uint g = k0 / pc.group_size;
                 [[unroll]] for (uint r = 0; r < NR; r++) {
-                    sc[r] = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
-                    zr[r] = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                    sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
+                    zr[r] = int(RU8(zrow[r]).v[g]);
                 }
             }
             [[unroll]] for (uint j = 0; j < NCHUNK; j++) {
@@ -142,8 +145,8 @@ void main() {
                 if (GMODE == 1u) { // one group per chunk
                     const uint g = kc / pc.group_size;
                     [[unroll]] for (uint r = 0; r < NR; r++) {
-                        sc[r] = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
-                        zr[r] = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                        sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
+                        zr[r] = int(RU8(zrow[r]).v[g]);
                     }
                 }
                 int gk[QCH]; // GMODE 2: the group of each code, shared by the NR rows
@@ -185,8 +188,8 @@ void main() {
                             if (g < 0) {
                                 wv = 0.0;
                             } else {
-                                const float s2 = f16_to_f32(RU16(qg_scales_row(mat, rown[r])).v[g]);
-                                const int z2 = int(RU8(qg_zeros_row(mat, rown[r])).v[g]);
+                                const float s2 = f16_to_f32(RU16(srow[r]).v[g]);
+                                const int z2 = int(RU8(zrow[r]).v[g]);
                                 wv = qg_weight(code, s2, z2);
                             }
                         } else {
@@ -244,7 +247,7 @@ void main() {
             float v = 0.0;
             for (uint g = 0; g < gl_NumSubgroups; g++) v += red[tid * NSG + g];
             const uint r = tid / NC, c = tid % NC;
-            if (n0 + r < pc.N && cvalid[c]) WF32(ycol[c]).v[n0 + r] = v;
+            if (n0 + r < pc.N && c < ncols) WF32(ycol0 + 4u * uint64_t(c) * ystride).v[n0 + r] = v;
         }
         return;
     }
@@ -258,7 +261,7 @@ void main() {
                 if (tid < h) red[tid] += red[tid + h];
                 barrier();
             }
-            if (tid == 0u && n0 + r < pc.N && cvalid[c]) WF32(ycol[c]).v[n0 + r] = red[0];
+            if (tid == 0u && n0 + r < pc.N && c < ncols) WF32(ycol0 + 4u * uint64_t(c) * ystride).v[n0 + r] = red[0];
             barrier();
         }
 }
