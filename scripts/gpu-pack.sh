@@ -15,6 +15,7 @@ rm -rf .gpu
 mkdir -p .gpu/bin .gpu/plugins .gpu/lib
 cp "$B/cli/strixcore" "$B/tests/backend-ops/backend-ops" "$B/tests/fixtures/test_fixtures" .gpu/bin/
 cp "$B"/plugins/*.so .gpu/plugins/
+cp -L "$B"/core/libstrixcore.so.0 .gpu/lib/   # the CLI links the shared library
 # libraries the image lacks (it has glibc, libstdc++, jansson and pcre2)
 for l in libuv.so.1 libutf8proc.so.2 libhttp_parser.so.2.9 libcmocka.so.0 libjansson.so.4 libpcre2-8.so.0; do
   p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ {print $NF; exit}')
