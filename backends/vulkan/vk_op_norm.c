@@ -21,23 +21,14 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "vk_internal.h"
-
-#define GRID_MAX 65535u /* workgroups per grid dimension */
+#include "vk_util.h"
 
 /* ---- shared helpers ------------------------------------------------------- */
-
-static bool shape_ok(const sc_tensor *t) {
-    if (!t) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1) return false;
-    return true;
-}
 
 /* f32 with contiguous rows (the rows_ok of the reference), and every other
  * stride a multiple of 4 so that rows are f32-aligned. */
 static bool f32_rows(const sc_tensor *t) {
-    if (!shape_ok(t) || t->type != SC_TYPE_F32 || t->nb[0] != sizeof(float)) return false;
+    if (!vk_shape_ok(t) || t->type != SC_TYPE_F32 || t->nb[0] != sizeof(float)) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
         if (t->nb[d] % sizeof(float) != 0) return false;
     return true;
@@ -49,54 +40,19 @@ static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
     return true;
 }
 
-static int64_t n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 
-static bool fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
-
-static uint32_t floor_pow2(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v && p < (1u << 30)) p *= 2;
-    return p;
-}
-
-/* wg (a power of two), or the largest power of two the device allows if less */
-static uint32_t clamp_wg(const vk_caps *c, uint32_t wg) {
-    uint32_t lim = floor_pow2(c->max_workgroup_size ? c->max_workgroup_size : 128u);
-    return wg > lim ? lim : wg;
-}
 
 /* Workgroup size for a row reduction over rows of n elements: a power of
  * two within the device's limit (use_subgroup() checks it against the
  * subgroup size). */
 static uint32_t row_wg(const vk_caps *c, int64_t n) {
-    return clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
+    return vk_clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
 }
 
 /* Does the subgroup path of norm_reduce.glsl apply with this workgroup size? */
 static bool use_subgroup(const vk_caps *c, uint32_t wg) {
     uint32_t sg = c->subgroup_size;
     return c->subgroup_arithmetic && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
-}
-
-/* Record `groups` workgroups as as few dispatches of at most 65535 x 65535 as
- * it takes; *wg_base / *wg_count (fields of the push block) tell each one
- * which groups it holds. The pieces are independent of each other, and with
- * `independent` the first one also of the node's earlier dispatches. */
-static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *wg_base,
-                           uint32_t *wg_count, uint64_t groups, bool independent) {
-    const uint64_t per = (uint64_t)GRID_MAX * GRID_MAX;
-    for (uint64_t done = 0; done < groups;) {
-        uint64_t c = groups - done < per ? groups - done : per;
-        uint32_t gx = c < GRID_MAX ? (uint32_t)c : GRID_MAX;
-        uint32_t gy = (uint32_t)((c + gx - 1) / gx);
-        *wg_base = (uint32_t)done;
-        *wg_count = (uint32_t)c;
-        if (done > 0 || independent) vk_rec_independent(r); /* disjoint pieces: no barrier between them */
-        int rc = vk_dispatch(r, p, push, push_size, gx, gy, 1);
-        if (rc != SC_OK) return rc;
-        done += c;
-    }
-    return SC_OK;
 }
 
 /* ---- RMS_NORM and SOFTMAX: one workgroup per row ----------------------------------- */
@@ -119,7 +75,7 @@ typedef struct softmax_push { /* norm_softmax.comp */
     uint32_t wg_base, wg_count;
 } softmax_push;
 
-static bool rows_fit(const sc_tensor *x) { return fits_u32(x->ne[0]) && fits_u32(n_rows(x)); }
+static bool rows_fit(const sc_tensor *x) { return vk_fits_u32(x->ne[0]) && vk_fits_u32(vk_n_rows(x)); }
 
 static bool supports_rms_norm(const sc_tensor *node) {
     const sc_tensor *x = node->src[0], *w = node->src[1];
@@ -157,7 +113,7 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
         .D = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
         .eps = sc_op_param_f32(node, 0),
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x), false);
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)vk_n_rows(x), false);
 }
 
 static int record_softmax(vk_rec *r, const sc_tensor *node) {
@@ -171,7 +127,7 @@ static int record_softmax(vk_rec *r, const sc_tensor *node) {
         .n = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
         .scale = sc_op_param_f32(node, 0),
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x), false);
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)vk_n_rows(x), false);
 }
 
 /* ---- ROPE: one invocation per rotated pair ------------------------------------------- */
@@ -200,7 +156,7 @@ static float rope_inv_freq(int64_t i, int32_t n_rot, float base) {
 static bool supports_rope(const sc_tensor *node) {
     const sc_tensor *x = node->src[0], *pos = node->src[1];
     if (!f32_rows(x) || !f32_rows(node) || !same_shape(node, x) || x->ne[3] != 1) return false;
-    if (!shape_ok(pos) || pos->type != SC_TYPE_I32 || pos->nb[0] != sizeof(int32_t) || pos->ne[0] != x->ne[2])
+    if (!vk_shape_ok(pos) || pos->type != SC_TYPE_I32 || pos->nb[0] != sizeof(int32_t) || pos->ne[0] != x->ne[2])
         return false;
     if (pos->ne[1] != 1 || pos->ne[2] != 1 || pos->ne[3] != 1) return false;
     const int32_t n_rot = sc_op_param_i32(node, 0);
@@ -209,8 +165,8 @@ static bool supports_rope(const sc_tensor *node) {
     if (!(base > 0.0f) || !isfinite(base)) return false;
     /* device limits: packed 16-bit fields, 32-bit strides and item counts */
     if (x->ne[0] > 0xffff) return false;
-    if (!fits_u32((int64_t)x->nb[1]) || !fits_u32((int64_t)x->nb[2]) || !fits_u32((int64_t)node->nb[1]) ||
-        !fits_u32((int64_t)node->nb[2]))
+    if (!vk_fits_u32((int64_t)x->nb[1]) || !vk_fits_u32((int64_t)x->nb[2]) || !vk_fits_u32((int64_t)node->nb[1]) ||
+        !vk_fits_u32((int64_t)node->nb[2]))
         return false;
     const int64_t items = x->ne[0] * x->ne[1] * x->ne[2]; /* >= the largest dispatch's items */
     return items <= (int64_t)UINT32_MAX - ROPE_WG;
@@ -221,7 +177,7 @@ static int record_rope(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const uint32_t nfreq = vk_dev_caps(d)->max_push_constants >= ROPE_HDR + 48 * 4 ? 48u : 16u;
     const uint32_t push_size = ROPE_HDR + nfreq * 4;
-    const uint32_t wg = clamp_wg(vk_dev_caps(d), ROPE_WG);
+    const uint32_t wg = vk_clamp_wg(vk_dev_caps(d), ROPE_WG);
     const uint32_t spec[1] = {wg};
     vk_pipeline *p = vk_pipeline_get(d, nfreq == 48 ? "norm_rope48" : "norm_rope16", push_size, spec, 1, 0);
     if (!p) return SC_ENOTSUP;
@@ -244,7 +200,7 @@ static int record_rope(vk_rec *r, const sc_tensor *node) {
         pc.i0_ni = (uint32_t)i0 | (uint32_t)ni << 16;
         const uint64_t items = (uint64_t)(ni * H * T) + (i0 == 0 ? (uint64_t)((D - n_rot) * H * T) : 0);
         /* chunks touch disjoint elements (pairs i0.., and columns n_rot.. in the first) */
-        int rc = dispatch_groups(r, p, &pc, push_size, &pc.wg_base, &pc.wg_count, (items + wg - 1) / wg,
+        int rc = vk_dispatch_groups(r, p, &pc, push_size, &pc.wg_base, &pc.wg_count, (items + wg - 1) / wg,
                                  i0 > 0);
         if (rc != SC_OK) return rc;
     }

@@ -26,20 +26,12 @@
  * dims). The scheduler runs those on the CPU.
  */
 
-#include "vk_internal.h"
+#include "vk_util.h"
 
-#define GRID_MAX 65535u /* workgroups per grid dimension */
 #define SEL_WG 256u     /* get_rows, cpy, top_k */
 #define TOPK_CAP 1024u  /* keys per top_k round (shared memory: 8 KiB) */
 
 /* ---- shared helpers ------------------------------------------------------- */
-
-static bool shape_ok(const sc_tensor *t) {
-    if (!t) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1) return false;
-    return true;
-}
 
 static size_t type_size(int32_t type) {
     switch (type) {
@@ -55,46 +47,13 @@ static bool is_int(int32_t type) { return type == SC_TYPE_I32 || type == SC_TYPE
 /* `type` with contiguous rows, every other stride a multiple of the element size. */
 static bool rows_of(const sc_tensor *t, int32_t type) {
     const size_t es = type_size(type);
-    if (!shape_ok(t) || t->type != type || t->nb[0] != es) return false;
+    if (!vk_shape_ok(t) || t->type != type || t->nb[0] != es) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
         if (t->nb[d] % es != 0) return false;
     return true;
 }
 
 static int64_t n_elems(const sc_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
-static int64_t n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
-static bool fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
-
-static uint32_t floor_pow2(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v && p < (1u << 30)) p *= 2;
-    return p;
-}
-
-static uint32_t clamp_wg(const vk_caps *c, uint32_t wg) {
-    uint32_t lim = floor_pow2(c->max_workgroup_size ? c->max_workgroup_size : 128u);
-    return wg > lim ? lim : wg;
-}
-
-/* Record `groups` workgroups as dispatches of at most 65535 x 65535; the push
- * block's wg_base / wg_count tell each one which groups it holds. The pieces
- * are independent of each other: no barrier between them. */
-static int dispatch_groups(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *wg_base,
-                           uint32_t *wg_count, uint64_t groups) {
-    const uint64_t per = (uint64_t)GRID_MAX * GRID_MAX;
-    for (uint64_t done = 0; done < groups;) {
-        uint64_t c = groups - done < per ? groups - done : per;
-        uint32_t gx = c < GRID_MAX ? (uint32_t)c : GRID_MAX;
-        uint32_t gy = (uint32_t)((c + gx - 1) / gx);
-        *wg_base = (uint32_t)done;
-        *wg_count = (uint32_t)c;
-        if (done > 0) vk_rec_independent(r);
-        int rc = vk_dispatch(r, p, push, push_size, gx, gy, 1);
-        if (rc != SC_OK) return rc;
-        done += c;
-    }
-    return SC_OK;
-}
 
 /* ---- GET_ROWS ------------------------------------------------------------------------ */
 
@@ -135,7 +94,7 @@ static bool qg_ok(const sc_tensor *t) {
 
 static bool supports_get_rows(const sc_tensor *node) {
     const sc_tensor *table = node->src[0], *ids = node->src[1];
-    if (!shape_ok(table) || table->ne[2] != 1 || table->ne[3] != 1) return false;
+    if (!vk_shape_ok(table) || table->ne[2] != 1 || table->ne[3] != 1) return false;
     if (table->type == SC_TYPE_QG) {
         if (!qg_ok(table)) return false;
     } else if (table->type == SC_TYPE_F32 || table->type == SC_TYPE_F16 || table->type == SC_TYPE_BF16) {
@@ -149,7 +108,7 @@ static bool supports_get_rows(const sc_tensor *node) {
         return false;
     /* 32-bit counts: columns, rows, and the workgroups of the grid */
     const int64_t D = table->ne[0], n = ids->ne[0];
-    return fits_u32(D) && fits_u32(table->ne[1]) && fits_u32(n * ((D + 127) / 128)); /* wg >= 128 */
+    return vk_fits_u32(D) && vk_fits_u32(table->ne[1]) && vk_fits_u32(n * ((D + 127) / 128)); /* wg >= 128 */
 }
 
 static int record_get_rows(vk_rec *r, const sc_tensor *node) {
@@ -159,7 +118,7 @@ static int record_get_rows(vk_rec *r, const sc_tensor *node) {
                        : table->type == SC_TYPE_F16 ? "select_get_rows_f16"
                        : table->type == SC_TYPE_BF16 ? "select_get_rows_bf16"
                                                      : "select_get_rows_qg";
-    const uint32_t wg = clamp_wg(vk_dev_caps(d), SEL_WG);
+    const uint32_t wg = vk_clamp_wg(vk_dev_caps(d), SEL_WG);
     const uint32_t spec[1] = {wg};
     vk_pipeline *p = vk_pipeline_get(d, name, sizeof(get_rows_push), spec, 1, 0);
     if (!p) return SC_ENOTSUP;
@@ -181,7 +140,7 @@ static int record_get_rows(vk_rec *r, const sc_tensor *node) {
         pc.G = q->n_groups;
         pc.bf16_round = (q->flags & SC_QUANT_BF16_ROUND) ? 1u : 0u;
     }
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n * cpr);
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n * cpr, false);
 }
 
 /* ---- CPY ------------------------------------------------------------------------------- */
@@ -223,13 +182,13 @@ static flat flatten(const sc_tensor *t) {
 
 static bool flat_fits(const flat *f) {
     for (int d = 0; d < 4; d++)
-        if (!fits_u32(f->ne[d]) || f->nb[d] > UINT32_MAX) return false;
+        if (!vk_fits_u32(f->ne[d]) || f->nb[d] > UINT32_MAX) return false;
     return true;
 }
 
 static bool supports_cpy(const sc_tensor *node) {
     const sc_tensor *a = node->src[0];
-    if (!shape_ok(a) || !shape_ok(node)) return false;
+    if (!vk_shape_ok(a) || !vk_shape_ok(node)) return false;
     const size_t sa = type_size(a->type), sd = type_size(node->type);
     if (sa == 0 || sd == 0 || is_int(a->type) != is_int(node->type)) return false;
     const int64_t n = n_elems(a);
@@ -243,7 +202,7 @@ static bool supports_cpy(const sc_tensor *node) {
 static int record_cpy(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *a = node->src[0];
     vk_dev *d = vk_rec_dev(r);
-    const uint32_t wg = clamp_wg(vk_dev_caps(d), SEL_WG);
+    const uint32_t wg = vk_clamp_wg(vk_dev_caps(d), SEL_WG);
     const uint32_t spec[1] = {wg};
     vk_pipeline *p = vk_pipeline_get(d, "select_cpy", sizeof(cpy_push), spec, 1, 0);
     if (!p) return SC_ENOTSUP;
@@ -269,7 +228,7 @@ static int record_cpy(vk_rec *r, const sc_tensor *node) {
         pc.dnb[i] = (uint32_t)fd.nb[i];
     }
     pc.types = (uint32_t)ta | (uint32_t)td << 8;
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, ((uint64_t)n + wg - 1) / wg);
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, ((uint64_t)n + wg - 1) / wg, false);
 }
 
 /* ---- TOP_K and ARGMAX: one workgroup per row ------------------------------------------------ */
@@ -299,7 +258,7 @@ static bool supports_top_k(const sc_tensor *node) {
     if (k < 1 || k > x->ne[0] || x->ne[0] > INT32_MAX) return false;
     if (node->ne[0] != k || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
         return false;
-    return fits_u32(n_rows(x));
+    return vk_fits_u32(vk_n_rows(x));
 }
 
 static bool supports_argmax(const sc_tensor *node) {
@@ -307,13 +266,13 @@ static bool supports_argmax(const sc_tensor *node) {
     if (!rows_of(x, SC_TYPE_F32) || !rows_of(node, SC_TYPE_I32)) return false;
     if (node->ne[0] != x->ne[1] || node->ne[1] != x->ne[2] || node->ne[2] != x->ne[3] || node->ne[3] != 1)
         return false;
-    return x->ne[0] <= INT32_MAX && fits_u32(n_rows(x));
+    return x->ne[0] <= INT32_MAX && vk_fits_u32(vk_n_rows(x));
 }
 
 static int record_top_k(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
     vk_dev *d = vk_rec_dev(r);
-    const uint32_t spec[5] = {clamp_wg(vk_dev_caps(d), SEL_WG), 1, 1, 1, TOPK_CAP};
+    const uint32_t spec[5] = {vk_clamp_wg(vk_dev_caps(d), SEL_WG), 1, 1, 1, TOPK_CAP};
     vk_pipeline *p = vk_pipeline_get(d, "select_topk", sizeof(topk_push), spec, 5, 0);
     if (!p) return SC_ENOTSUP;
     topk_push pc = {
@@ -323,7 +282,7 @@ static int record_top_k(vk_rec *r, const sc_tensor *node) {
         .n = (uint32_t)x->ne[0], .k = (uint32_t)sc_op_param_i32(node, 0),
         .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)vk_n_rows(x), false);
 }
 
 static int record_argmax(vk_rec *r, const sc_tensor *node) {
@@ -331,7 +290,7 @@ static int record_argmax(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
     const int64_t n = x->ne[0];
-    const uint32_t wg = clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
+    const uint32_t wg = vk_clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
     const uint32_t sg = c->subgroup_size;
     const bool use_sg = c->subgroup_arithmetic && sg >= 1 && (sg & (sg - 1)) == 0 && sg <= wg;
     const uint32_t spec[4] = {wg, 1, 1, use_sg ? sg : 1u};
@@ -344,7 +303,7 @@ static int record_argmax(vk_rec *r, const sc_tensor *node) {
         .ynb0 = node->nb[0], .ynb1 = node->nb[1], .ynb2 = node->nb[2],
         .n = (uint32_t)n, .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
     };
-    return dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)n_rows(x));
+    return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)vk_n_rows(x), false);
 }
 
 /* ---- the family's entry points --------------------------------------------------------- */
