@@ -161,6 +161,18 @@ static void deliver_aborts(req *list) {
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
+/* The engine's own arrays and the engine (the mutex is the caller's). */
+static void free_engine_memory(sc_engine_t *e) {
+    free(e->running);
+    free(e->slot_used);
+    free(e->tokens);
+    free(e->seqs);
+    free(e->flags);
+    free(e->logits);
+    free(e->scratch);
+    free(e);
+}
+
 void sc_engine_request_default(sc_engine_request *r) {
     memset(r, 0, sizeof(*r));
     sc_sampler_params_default(&r->sampling);
@@ -227,14 +239,7 @@ int sc_engine_create(sc_model_t *m, const sc_tokenizer_t *tok, const sc_engine_o
     e->scratch = malloc((size_t)e->vocab * sizeof(float));
     if (!e->running || !e->slot_used || !e->tokens || !e->seqs || !e->flags || !e->logits || !e->scratch ||
         pthread_mutex_init(&e->mu, NULL) != 0) {
-        free(e->running);
-        free(e->slot_used);
-        free(e->tokens);
-        free(e->seqs);
-        free(e->flags);
-        free(e->logits);
-        free(e->scratch);
-        free(e);
+        free_engine_memory(e);
         return sc__errf(err, err_len, SC_ENOMEM, "out of memory");
     }
     /* the engine owns its sequences: start them empty */
@@ -264,14 +269,7 @@ void sc_engine_destroy(sc_engine_t *e) {
         req_free(e->running[i]);
     }
     pthread_mutex_destroy(&e->mu);
-    free(e->running);
-    free(e->slot_used);
-    free(e->tokens);
-    free(e->seqs);
-    free(e->flags);
-    free(e->logits);
-    free(e->scratch);
-    free(e);
+    free_engine_memory(e);
 }
 
 /* ---- requests in --------------------------------------------------------- */
