@@ -256,13 +256,10 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     /* Block the stop signals before any plugin can start a thread (a Vulkan
      * driver starts its own at load), so every thread inherits the mask and
      * only the sigwait thread below ever receives them. */
-    {
-        sigset_t stop_set;
-        sigemptyset(&stop_set);
-        sigaddset(&stop_set, SIGTERM);
-        sigaddset(&stop_set, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-    }
+    sigemptyset(&w.set);
+    sigaddset(&w.set, SIGTERM);
+    sigaddset(&w.set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &w.set, NULL);
     /* the frontend first: a missing plugin should not cost a model load */
     if (!(reg = sc_cli_registry(cli)))
         goto out;
@@ -319,12 +316,7 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     /* A server must not die of SIGPIPE: a write to a client (or a log pipe)
      * that went away fails with EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
-    /* Block the stop signals before any thread starts, so every thread
-     * inherits the mask and only the sigwait thread ever receives them. */
-    sigemptyset(&w.set);
-    sigaddset(&w.set, SIGTERM);
-    sigaddset(&w.set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+    /* the stop signals are blocked (above): only this thread takes them */
     if (pthread_create(&sigthr, NULL, sig_thread, &w) != 0) {
         fputs("strixcore serve: cannot start the signal thread\n", stderr);
         goto out;
