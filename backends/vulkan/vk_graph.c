@@ -47,6 +47,7 @@ struct vk_rec {
     int node_dispatches;   /* dispatches of the current node so far */
     int node_index;
     int n_dispatch, n_barrier;
+    int n_fused;           /* nodes recorded as part of an earlier group member */
     /* memory touched since the last barrier */
     vk_range wr[VK_MAX_RANGES], rd[VK_MAX_RANGES];
     int n_wr, n_rd;
@@ -298,6 +299,16 @@ static void node_begin(vk_rec *r, const sc_tensor *node) {
     r->independent = false;
 }
 
+/* Before a fused group's first dispatch: node_begin over every member. */
+static void group_begin(vk_rec *r, sc_tensor *const *nodes, const int *members, int n) {
+    bool hazard = false;
+    for (int k = 0; k < n; k++) {
+        node_begin(r, nodes[members[k]]);
+        hazard = hazard || r->need_barrier;
+    }
+    r->need_barrier = hazard;
+}
+
 /* After its dispatches: remember what it touched. A node of several
  * dispatches ends behind a barrier of its own, but its last dispatch is
  * still in flight, so the sets only reset on barriers. */
@@ -493,8 +504,14 @@ int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
     }
     if (n_work == 0) return SC_OK;
     if (s->profile && profile_prepare(s, n_nodes) != SC_OK) return SC_ENOMEM;
+    vk_fuse_graph *fg = NULL;
+    rc = vk_fuse_plan(d, nodes, n_nodes, &fg);
+    if (rc != SC_OK) return rc;
 
-    if (vk_check(d->fn.vkResetCommandPool(d->dev, s->pool, 0), "vkResetCommandPool") != VK_SUCCESS) return SC_EBACKEND;
+    if (vk_check(d->fn.vkResetCommandPool(d->dev, s->pool, 0), "vkResetCommandPool") != VK_SUCCESS) {
+        vk_fuse_free(fg);
+        return SC_EBACKEND;
+    }
     memset(r, 0, sizeof(*r));
     r->s = s;
     s->cur_cb = 0;
@@ -502,7 +519,10 @@ int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
     s->scratch_used = 0;
     s->scratch_total = 0;
     rc = next_cb(s, &r->cb);
-    if (rc != SC_OK) return rc;
+    if (rc != SC_OK) {
+        vk_fuse_free(fg);
+        return rc;
+    }
 
     /* earlier submissions (uploads, fills, the last graph) -> this graph; clear the error flag */
     if (s->profile) d->fn.vkCmdResetQueryPool(r->cb, s->qpool, 0, s->qcap);
@@ -519,12 +539,29 @@ int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
         const sc_tensor *n = nodes[i];
         if (n->op == SC_OP_NONE || n->op == SC_OP_VIEW) continue;
         r->node_index = i;
-        node_begin(r, n);
-        rc = vk_ops_record(r, n);
-        if (rc != SC_OK)
-            VK_LOG(SC_LOG_ERROR, "recording %s '%s' failed: %s", vk_host->op_name(n->op), n->name,
-                   vk_host->strerror(rc));
-        node_end(r, n);
+        const int *members = NULL;
+        const vk_fuser *fuser = NULL;
+        int n_members = 0;
+        const int gi = vk_fuse_group_at(fg, i, &members, &n_members, &fuser);
+        if (gi == -2) continue; /* recorded with its group */
+        if (gi >= 0) {
+            /* a group is one node to the hazard tracker: it may read what any
+             * member reads and write what any member writes */
+            group_begin(r, nodes, members, n_members);
+            rc = fuser->record(r, fg, members, n_members);
+            if (rc != SC_OK)
+                VK_LOG(SC_LOG_ERROR, "recording fused %s at %s '%s' failed: %s", fuser->name,
+                       vk_host->op_name(n->op), n->name, vk_host->strerror(rc));
+            for (int k = 0; k < n_members; k++) node_end(r, nodes[members[k]]);
+            r->n_fused += n_members - 1;
+        } else {
+            node_begin(r, n);
+            rc = vk_ops_record(r, n);
+            if (rc != SC_OK)
+                VK_LOG(SC_LOG_ERROR, "recording %s '%s' failed: %s", vk_host->op_name(n->op), n->name,
+                       vk_host->strerror(rc));
+            node_end(r, n);
+        }
         if (rc == SC_OK && chunk > 0 && r->cb_dispatches >= chunk && i < last_work) {
             rc = submit_cb(s, r->cb, false);
             if (rc == SC_OK) n_submits++, rc = next_cb(s, &r->cb);
@@ -579,9 +616,13 @@ int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
         rc = SC_ERANGE;
     }
     if (s->profile) profile_report(s, nodes, n_nodes, t_done - t_rec, t_rec - t0);
-    VK_LOG(SC_LOG_DEBUG, "graph: %d nodes, %d dispatches, %d barriers, %d submits, record %.0f us, wait %.0f us",
-           n_work, r->n_dispatch, r->n_barrier, n_submits, t_rec - t0, t_done - t_rec);
+    VK_LOG(SC_LOG_DEBUG,
+           "graph: %d nodes (%d fused into %d groups), %d dispatches, %d barriers, %d submits, record %.0f us, "
+           "wait %.0f us",
+           n_work, r->n_fused + vk_fuse_n_groups(fg), vk_fuse_n_groups(fg), r->n_dispatch, r->n_barrier, n_submits,
+           t_rec - t0, t_done - t_rec);
 done:
+    vk_fuse_free(fg);
     /* Scratch grew in pieces this time: next graph gets one arena of the high-water size. */
     if (s->scratch_total > s->scratch_hw) s->scratch_hw = s->scratch_total;
     if (s->n_extra) {

@@ -250,6 +250,15 @@ int vk_stream_create(vk_dev *d, vk_stream **out);
 void vk_stream_destroy(vk_stream *s);
 int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes);
 
+/* vk_fuse.c: the fusion plan of one graph (vk_internal.h "fusion"). *out is
+ * NULL when nothing fuses (or STRIXCORE_VK_FUSE=0). */
+int vk_fuse_plan(vk_dev *d, sc_tensor *const *nodes, int n_nodes, vk_fuse_graph **out);
+void vk_fuse_free(vk_fuse_graph *g);
+/* Node i: -1 a plain node (also when g is NULL), -2 a later member of a
+ * group (skip it), else a group index with its members and fuser. */
+int vk_fuse_group_at(const vk_fuse_graph *g, int i, const int **members, int *n, const vk_fuser **fuser);
+int vk_fuse_n_groups(const vk_fuse_graph *g);
+
 /* small helpers */
 static inline uint64_t vk_round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 void *vk_calloc(size_t n, size_t size);

@@ -129,4 +129,54 @@ VK_OP_FAMILY(select)    /* vk_op_select.c:  GET_ROWS, CPY, TOP_K, ARGMAX */
 VK_OP_FAMILY(matmul)    /* vk_op_matmul.c:  MUL_MAT, MUL_MAT_ID */
 VK_OP_FAMILY(attn)      /* vk_op_attn.c:    KV_WRITE, ATTENTION */
 
+/* ---- fusion ------------------------------------------------------------------------ */
+/* A fuser (vk_fuse_<name>.c, listed in vk_fuse.c) records a chain of graph
+ * nodes as fewer dispatches than one per node: a decode step is hundreds of
+ * small dependent dispatches, and each barrier between them costs the GPU a
+ * drain and a ramp-up (microseconds each, the dominant cost on a big GPU).
+ *
+ * Before recording, graph_compute asks every fuser, at every node i not yet
+ * taken, whether a pattern it knows starts there (match). A group is the
+ * nodes members[0] = i < members[1] < ... : consecutive WORK nodes (nodes
+ * that are not NONE or VIEW; the VIEW nodes between them are free), so
+ * nothing else runs between its first and last member and the group can be
+ * recorded at the position of its first. The group then replaces its
+ * members (record): it must write every member result that something
+ * outside the group reads (vk_fg_uses), and may skip the others.
+ *
+ * The scheduler keeps an intermediate's memory unreused for
+ * SC_SCHED_REUSE_DELAY nodes after its last use (docs/plugin-abi.md), so a
+ * group spanning fewer nodes than that never finds a result it writes placed
+ * over an input another member still reads; match checks vk_fg_disjoint for
+ * longer groups or when in doubt.
+ *
+ * Fusion is on unless STRIXCORE_VK_FUSE=0 (or a comma list of fuser names
+ * to leave out, e.g. STRIXCORE_VK_FUSE=-moe_down); STRIXCORE_VK_FUSE_LOG=1
+ * logs one info line per group ("fused NAME: ..."), which tests check. */
+typedef struct vk_fuse_graph vk_fuse_graph;
+
+int vk_fg_count(const vk_fuse_graph *g);
+sc_tensor *vk_fg_node(const vk_fuse_graph *g, int i);
+/* The next work node after i not taken by an earlier group, or -1. */
+int vk_fg_next(const vk_fuse_graph *g, int i);
+/* How many times t's result is read: src[] slots of work nodes that name t
+ * or a view of t, plus one when t or a view of it is a graph output. */
+int vk_fg_uses(const vk_fuse_graph *g, const sc_tensor *t);
+/* The view-resolved root of t (the tensor that owns its memory). */
+const sc_tensor *vk_fg_root(const sc_tensor *t);
+/* t's bytes and u's bytes do not overlap. */
+bool vk_fg_disjoint(const sc_tensor *t, const sc_tensor *u);
+
+typedef struct vk_fuser {
+    const char *name;
+    /* A pattern starting at node i? Fill members[0..n) (<= max) and return n
+     * (>= 2), or 0. Pure: checks types, shapes, uses and what this device
+     * supports; records nothing. */
+    int (*match)(vk_dev *d, const vk_fuse_graph *g, int i, int *members, int max);
+    /* Record the group match found. */
+    int (*record)(vk_rec *r, const vk_fuse_graph *g, const int *members, int n);
+} vk_fuser;
+
+#define VK_FUSER(name) extern const vk_fuser vk_fuser_##name;
+
 #endif

@@ -63,7 +63,8 @@ static sc_tensor *mlp(sc_ctx_t *ctx, const sc_layer_weights *lw, sc_tensor *x) {
 }
 
 /* Sparse MoE block, x [T, D] -> [T, D] (see the top of the file). */
-static sc_tensor *moe(sc_model_t *m, sc_ctx_t *ctx, const sc_layer_weights *lw, sc_tensor *x, int64_t T) {
+static sc_tensor *moe(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, const sc_layer_weights *lw, sc_tensor *x,
+                      int64_t T) {
     const sc_model_config *c = &m->cfg;
     const int64_t D = c->hidden_size, E = c->n_experts, k = c->n_experts_used;
 
@@ -75,6 +76,10 @@ static sc_tensor *moe(sc_model_t *m, sc_ctx_t *ctx, const sc_layer_weights *lw, 
     sc_tensor *src = c->norm_topk_prob ? logits : p;
     sc_tensor *w = sc_mul_mat_id(ctx, m->moe_eye, reshape3(ctx, src, E, 1, T), ids); /* [T, k, 1] */
     if (c->norm_topk_prob) w = reshape3(ctx, sc_softmax(ctx, reshape2(ctx, w, k, T), 1.0f), 1, k, T);
+    /* The routing chain goes into the graph now, before the experts: router,
+     * softmax, top-k, gather, renormalise run as one run of nodes (a backend
+     * may compute such a run as one kernel), then gate/up/down and the sum. */
+    if (!w || sc_graph_expand(gr, w) != SC_OK) return NULL;
 
     sc_tensor *x3 = reshape3(ctx, x, D, 1, T);                  /* [T, 1, D]: every slot reads x */
     sc_tensor *g = sc_mul_mat_id(ctx, lw->exp_gate, x3, ids);   /* [T, k, Imoe] */
@@ -135,7 +140,7 @@ int sc__qwen3_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_i
 
         /* feed-forward */
         h = sc_rms_norm(ctx, x, lw->ffn_norm, eps);
-        x = sc_add(ctx, x, lw->moe ? moe(m, ctx, lw, h, Tq) : mlp(ctx, lw, h));
+        x = sc_add(ctx, x, lw->moe ? moe(m, ctx, g, lw, h, Tq) : mlp(ctx, lw, h));
     }
     x = sc_rms_norm(ctx, x, m->out_norm, eps);
     sc_tensor *logits = sc_mul_mat(ctx, m->lm_head, x); /* [n_out, V] */

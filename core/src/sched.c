@@ -461,7 +461,9 @@ static int plan_memory(sc_sched_t *s) {
         sc_tensor *n = g->nodes[i];
         if (n->view_src || user_allocated(s, n)) continue;
         int d = dev_index(s, s->node_dev[i]);
-        items[n_items++] = (alloc_item){n, d, i, last_use[i], sc_tensor_nbytes(n), 0};
+        /* freed SC_SCHED_REUSE_DELAY nodes after the last read (plugin.h: backends fuse short chains) */
+        int last = last_use[i] >= g->n_nodes - SC_SCHED_REUSE_DELAY ? g->n_nodes : last_use[i] + SC_SCHED_REUSE_DELAY;
+        items[n_items++] = (alloc_item){n, d, i, last, sc_tensor_nbytes(n), 0};
     }
     for (int c = 0; c < s->n_copies; c++) {
         copy_rec *cp = &s->copies[c];

@@ -166,6 +166,10 @@ void bo_cases_basic(bo_list *l);
 void bo_cases_select(bo_list *l);
 void bo_cases_matmul(bo_list *l);
 void bo_cases_attn(bo_list *l);
+/* Graphs shaped like the chains the Vulkan fusers take (vk_fuse_*.c): the
+ * whole chain is one case, compared at its last node. */
+void bo_cases_fuse_rows(bo_list *l);  /* cases_fuse_rows.c: norm+rope(+kv_write), MoE routing */
+void bo_cases_fuse_gemv(bo_list *l);  /* cases_fuse_gemv.c: GEMV + swiglu / residual add, MoE experts */
 
 /* ---- leaves with data (data.c) ----------------------------------------- */
 typedef struct bo_leaf {

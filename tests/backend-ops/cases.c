@@ -87,6 +87,8 @@ int bo_cases_all(bo_list *l) {
     bo_cases_select(l);
     bo_cases_matmul(l);
     bo_cases_attn(l);
+    bo_cases_fuse_rows(l);
+    bo_cases_fuse_gemv(l);
     if (l->oom) {
         bo_list_free(l);
         return SC_ENOMEM;

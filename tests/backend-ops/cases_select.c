@@ -84,6 +84,10 @@ static void cases_top_k_argmax(bo_list *l) {
         {4097, 2, 0, 10.0f, 0.0f},   {32000, 1, 0, 100.0f, 0.0f}, {151936, 2, 0, 100.0f, 0.0f},
         {257, 3, 0, 1.0f, -100.0f},  {33, 4, 3, 1.0f, 0.0f},     {4097, 2, 5, 1.0f, 0.0f},
         {100, 7, 1, 1.0f, -5.0f},
+        /* n % 4 == 0 rows take 16-byte loads: ties inside and across loads, and
+         * lengths around the two-loads-in-flight stride (2 * 256 lanes * 4) */
+        {4096, 3, 7, 1.0f, 0.0f},    {2052, 2, 3, 1.0f, 0.0f},   {1024, 2, 2, 1.0f, 0.0f},
+        {2048, 2, 0, 1.0f, 0.0f},    {8, 5, 2, 1.0f, 0.0f},
     };
     for (size_t i = 0; i < sizeof am / sizeof am[0]; i++)
         add_rows_case(l, SC_OP_ARGMAX, am[i].n, am[i].rows, 0, am[i].ties, am[i].amp, am[i].offset);

@@ -12,9 +12,12 @@
 // optional feature), one pair per subgroup through shared memory; otherwise,
 // or when the pipeline runs at a subgroup size other than SG, by a shared
 // memory tree.
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 #include "select_fp.glsl"
 #include "select_rank.glsl"
+
+layout(buffer_reference, scalar, buffer_reference_align = 16) readonly buffer U32x4Buf { uvec4 v[]; };
 
 layout(constant_id = 0) const uint WG = 256; // power of two, >= SG
 layout(constant_id = 3) const uint SG = 32;  // vk_caps.subgroup_size
@@ -41,7 +44,35 @@ void main() {
 
     // (0, 0) loses to every element: even a NaN at index i has ~i > 0 (n <= INT32_MAX)
     uint bk = 0u, bi = 0u;
-    for (uint i = tid; i < pc.n; i += WG) {
+    // A 16-byte aligned row of n % 4 == 0 is read 16 bytes per load, two loads
+    // in flight per invocation (the row is a plain stream: this is what makes
+    // ARGMAX a device bandwidth probe); any other row one float at a time.
+    // The visiting order does not matter: better() is a total order.
+    const uint64_t xa = pc.x + i1 * pc.xnb1 + i2 * pc.xnb2 + i3 * pc.xnb3;
+    uint vec_end = 0u;
+    if ((xa & 15ul) == 0ul && (pc.n & 3u) == 0u) {
+        U32x4Buf xv = U32x4Buf(xa);
+        const uint n4 = pc.n / 4u;
+        uint j = tid;
+        for (; j + WG < n4; j += 2u * WG) {
+            const uvec4 a = xv.v[j], b = xv.v[j + WG];
+            [[unroll]] for (uint c = 0; c < 4u; c++) {
+                const uint ia = 4u * j + c, ib = 4u * (j + WG) + c;
+                const uint ka = rank_key(a[c]), kb = rank_key(b[c]);
+                if (better(ka, ~ia, bk, bi)) { bk = ka; bi = ~ia; }
+                if (better(kb, ~ib, bk, bi)) { bk = kb; bi = ~ib; }
+            }
+        }
+        if (j < n4) {
+            const uvec4 a = xv.v[j];
+            [[unroll]] for (uint c = 0; c < 4u; c++) {
+                const uint ia = 4u * j + c, ka = rank_key(a[c]);
+                if (better(ka, ~ia, bk, bi)) { bk = ka; bi = ~ia; }
+            }
+        }
+        vec_end = pc.n;
+    }
+    for (uint i = vec_end + tid; i < pc.n; i += WG) {
         const uint k = rank_key(xr.v[i]);
         if (better(k, ~i, bk, bi)) {
             bk = k;

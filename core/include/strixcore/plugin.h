@@ -181,6 +181,13 @@ typedef enum sc_op {
 #define SC_MAX_OP_PARAMS 16
 #define SC_MAX_NAME      64
 
+/* The scheduler never places a node's result in memory that an
+ * intermediate freed fewer than this many nodes earlier (in the graph's node
+ * order) occupied. A backend that computes a run of consecutive nodes as one
+ * kernel (fusion) may therefore assume, for runs shorter than this, that no
+ * result it writes overlaps an input that another node of the run reads. */
+#define SC_SCHED_REUSE_DELAY 32
+
 enum {
     SC_TENSOR_WEIGHT = 1u << 0, /* model parameter: pins its consumers to its backend */
     SC_TENSOR_INPUT  = 1u << 1, /* set by the caller before compute */
