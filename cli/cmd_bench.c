@@ -292,7 +292,8 @@ static void print_md(const char *model, const char *size, double params, const c
 }
 
 static void print_json(const bench_opts *o, const char *model, uint64_t size, double params, const char *backend,
-                       const char *device, int threads, bench_test *t, int nt, const sc_bw_probe *probe) {
+                       const char *device, int threads, bench_test *t, int nt, const sc_bw_probe *probe,
+                       double op_us) {
     printf("{\n  \"model\": ");
     sc_cli_json_string(stdout, model);
     printf(",\n  \"synthetic\": %s,\n  \"size_bytes\": %" PRIu64 ",\n  \"params\": %.0f,\n  \"backend\": ",
@@ -320,11 +321,13 @@ static void print_json(const bench_opts *o, const char *model, uint64_t size, do
     printf("\n  ],\n  \"memory_probe\": ");
     if (probe->gbps > 0)
         printf("{\"kind\": \"%s\", \"gbps\": %.4f, \"mean_gbps\": %.4f, \"bytes\": %zu, \"threads\": %d, "
-               "\"runs\": %d}\n}\n",
+               "\"runs\": %d}",
                probe->threads > 0 ? "cpu-read" : "device-argmax", probe->gbps, probe->mean_gbps, probe->bytes,
                probe->threads, probe->runs);
     else
-        printf("null\n}\n");
+        printf("null");
+    if (op_us > 0) printf(",\n  \"op_latency_us\": %.3f", op_us);
+    printf("\n}\n");
 }
 
 int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
@@ -337,6 +340,7 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     const sc_model_config *cfg;
     bench_test tests[2];
     sc_bw_probe probe;
+    double op_us = 0;
     int nt = 0, threads, rc = parse_args(argc, argv, &o), err_rc = SC_OK;
     int32_t *ids = NULL;
     float *logits = NULL;
@@ -454,11 +458,14 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
                                               : sc_device_read_bandwidth(dev, (size_t)o.probe_mib << 20, 5, &probe);
         if (prc < 0)
             fprintf(stderr, "strixcore bench: memory probe failed: %s\n", sc_strerror(prc));
+        /* what each dependent node costs beyond its memory traffic (launch gaps) */
+        if (props.type != SC_DEVICE_CPU && (prc = sc_device_op_latency(dev, 0, &op_us)) < 0)
+            fprintf(stderr, "strixcore bench: op latency probe failed: %s\n", sc_strerror(prc));
     }
 
     if (o.json) {
         print_json(&o, model, weight_bytes, params, sc_device_backend_name(dev), props.description, threads, tests,
-                   nt, &probe);
+                   nt, &probe, op_us);
     } else {
         print_md(model, size, params, sc_device_backend_name(dev), threads, tests, nt);
         for (int k = 0; k < nt; k++) {
@@ -476,6 +483,9 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
                        100.0 * t->gbps / probe.gbps);
             }
         }
+        if (op_us > 0)
+            printf("dependent-op latency (%s, chain of 256 SCALE nodes): %.2f us per node\n", sc_device_name(dev),
+                   op_us);
     }
     rc = SC_OK;
 out:

@@ -247,3 +247,41 @@ int sc_device_read_bandwidth(sc_device_t *dev, size_t bytes, int runs, sc_bw_pro
     sc_ctx_destroy(ctx);
     return rc;
 }
+
+int sc_device_op_latency(sc_device_t *dev, int chain, double *us_per_op) {
+    if (!dev || !us_per_op) return SC_EINVAL;
+    *us_per_op = 0;
+    if (chain <= 0) chain = 256;
+    if (chain > 4096) return SC_EINVAL;
+    sc_ctx_t *ctx = sc_ctx_create(chain + 1);
+    sc_graph_t *g = sc_graph_create(chain + 1);
+    sc_sched_t *s = NULL;
+    sc_buffer_t *buf = NULL;
+    int rc = ctx && g ? SC_OK : SC_ENOMEM;
+    sc_tensor *x = rc == SC_OK ? sc_new_tensor_1d(ctx, SC_TYPE_F32, 1024) : NULL, *y = x;
+    for (int i = 0; i < chain && y; i++) y = sc_scale(ctx, y, 1.0f);
+    if (rc == SC_OK && (!x || !y)) rc = sc_ctx_error(ctx) ? sc_ctx_error(ctx) : SC_EINVAL;
+    if (rc == SC_OK && !sc_device_supports_op(dev, y)) rc = SC_ENOTSUP;
+    if (rc == SC_OK) rc = sc_alloc_tensors(dev, &x, 1, &buf);
+    float ones[1024];
+    for (int i = 0; i < 1024; i++) ones[i] = 1.0f;
+    if (rc == SC_OK) rc = sc_tensor_set(x, ones, 0, sizeof ones);
+    if (rc == SC_OK) {
+        y->flags |= SC_TENSOR_OUTPUT;
+        rc = sc_graph_expand(g, y);
+    }
+    if (rc == SC_OK) rc = sc_sched_create(&dev, 1, &s);
+    double best = 0;
+    for (int r = -1; rc == SC_OK && r < 5; r++) {
+        double t0 = now_s();
+        rc = sc_sched_compute(s, g);
+        double dt = now_s() - t0;
+        if (rc == SC_OK && r >= 0 && (best == 0 || dt < best)) best = dt;
+    }
+    if (rc == SC_OK) *us_per_op = best * 1e6 / chain;
+    sc_sched_destroy(s);
+    sc_buffer_destroy(buf);
+    sc_graph_destroy(g);
+    sc_ctx_destroy(ctx);
+    return rc;
+}

@@ -63,6 +63,8 @@ void sc__ctx_fail(sc_ctx_t *ctx, int err, const char *fmt, ...) __attribute__((f
 int sc__errf(char *err, size_t err_len, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Read a whole file (NUL-terminated copy in *out, free()) of at most max_bytes. */
 int sc__read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, char *err, size_t err_len);
+/* CLOCK_MONOTONIC in microseconds (timings in debug logs). */
+double sc__now_us(void);
 /* Drop the process's pages of a tensor range inside st's mmaps once it has
  * been uploaded (lowers RSS while loading; reads still work). */
 struct sc_safetensors;

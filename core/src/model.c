@@ -313,6 +313,7 @@ static int run_chunk(sc_model_t *m, int T, const int32_t *tokens, const int32_t 
         st[3 * seg_t + 2 * seg_o + (size_t)i] = seq[out_rows[i]];
     }
 
+    const double t0 = sc__now_us();
     sc_ctx_reset(m->ctx);
     sc_graph_reset(m->graph);
     sc_ctx_t *ctx = m->ctx;
@@ -339,6 +340,7 @@ static int run_chunk(sc_model_t *m, int T, const int32_t *tokens, const int32_t 
     if (rc == SC_OK) rc = sc_tensor_set(all, st, 0, elems * sizeof(int32_t));
     if (rc == SC_OK) rc = sc__kv_sync(&m->kv);
     if (rc != SC_OK) return rc;
+    const double t1 = sc__now_us();
 
     sc_tensor *out = NULL;
     rc = sc__qwen3_build(m, ctx, m->graph, &in, &out);
@@ -346,9 +348,15 @@ static int run_chunk(sc_model_t *m, int T, const int32_t *tokens, const int32_t 
         sc_log(SC_LOG_ERROR, "model", "building the graph failed: %s (%s)", sc_ctx_error_msg(ctx), sc_strerror(rc));
         return rc;
     }
+    const double t2 = sc__now_us();
     rc = sc_sched_compute(m->sched, m->graph);
+    const double t3 = sc__now_us();
     if (rc == SC_OK && out && logits)
         rc = sc_tensor_get(out, logits, 0, (size_t)n_out * (size_t)m->cfg.vocab_size * sizeof(float));
+    /* where a step's host time goes (a GPU idles through all but compute) */
+    if (sc_log_get_level() >= SC_LOG_DEBUG)
+        sc_log(SC_LOG_DEBUG, "model", "chunk of %d tokens: inputs %.0f us, build %.0f us (%d nodes), plan+compute %.0f us, "
+               "logits %.0f us", T, t1 - t0, t2 - t1, m->graph->n_nodes, t3 - t2, sc__now_us() - t3);
     return rc;
 }
 

@@ -618,8 +618,12 @@ static int do_copy(const copy_rec *c) {
 
 int sc_sched_compute(sc_sched_t *s, sc_graph_t *g) {
     if (!s || !g) return SC_EINVAL;
+    const double t0 = sc__now_us();
     int rc = sc_sched_plan(s, g);
     if (rc != SC_OK) return rc;
+    if (sc_log_get_level() >= SC_LOG_DEBUG)
+        sc_log(SC_LOG_DEBUG, "sched", "plan: %d nodes, %d splits, %d copies in %.0f us", g->n_nodes, s->n_splits,
+               s->n_copies, sc__now_us() - t0);
 
     sc_tensor **batch = malloc(((size_t)g->n_nodes + 1) * sizeof *batch);
     if (!batch) return SC_ENOMEM;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -67,4 +68,10 @@ int sc__read_file(const char *path, size_t max_bytes, char **out, size_t *out_le
     *out = buf;
     *out_len = len;
     return SC_OK;
+}
+
+double sc__now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
