@@ -75,6 +75,15 @@ struct vk_stream {
     int *q_node;              /* node index of each dispatch's query pair */
     bool all_barriers;
     vk_rec rec;
+    /* graph replay: the command buffers of the last recorded graph, kept
+     * while the next graph's fingerprint (every work node's op, params,
+     * shapes, strides and addresses, and those of its sources) is the same */
+    bool replay_on;           /* STRIXCORE_VK_GRAPH_CACHE != 0 and not profiling */
+    bool replay_log;          /* STRIXCORE_VK_GRAPH_LOG=1: one info line per replay */
+    bool cached;              /* cbs[0 .. n_cached) hold a complete recording of fp */
+    int n_cached;
+    uint64_t *fp, *fp_new;    /* fingerprints: the cached graph's and the one being checked */
+    size_t fp_len, fp_cap, fp_new_cap;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -99,6 +108,9 @@ int vk_stream_create(vk_dev *d, vk_stream **out) {
         s->profile = false;
     }
     s->all_barriers = s->profile || (barriers && strcmp(barriers, "all") == 0);
+    const char *gc = getenv("STRIXCORE_VK_GRAPH_CACHE");
+    s->replay_on = !s->profile && !(gc && strcmp(gc, "0") == 0);
+    s->replay_log = env_flag("STRIXCORE_VK_GRAPH_LOG");
     /* STRIXCORE_VK_SUBMIT=N: submit a long graph every N dispatches (the
      * first chunk N/4, so the device starts early); 0: once per graph */
     const char *sub = getenv("STRIXCORE_VK_SUBMIT");
@@ -147,6 +159,8 @@ void vk_stream_destroy(vk_stream *s) {
     if (s->qpool) d->fn.vkDestroyQueryPool(d->dev, s->qpool, NULL);
     vk_free(s->q_node);
     vk_free(s->cbs);
+    vk_free(s->fp);
+    vk_free(s->fp_new);
     if (s->fence) d->fn.vkDestroyFence(d->dev, s->fence, NULL);
     if (s->pool) d->fn.vkDestroyCommandPool(d->dev, s->pool, NULL);
     vk_free(s);
@@ -452,7 +466,7 @@ static int next_cb(vk_stream *s, VkCommandBuffer *out) {
     }
     VkCommandBufferBeginInfo bi = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+        .flags = 0, /* not ONE_TIME_SUBMIT: a recording may be replayed (below) */
     };
     *out = s->cbs[s->cur_cb++];
     if (vk_check(d->fn.vkBeginCommandBuffer(*out, &bi), "vkBeginCommandBuffer") != VK_SUCCESS) return SC_EBACKEND;
@@ -484,12 +498,108 @@ static int submit_cb(vk_stream *s, VkCommandBuffer cb, bool last) {
     return SC_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* replay                                                                    */
+/* ------------------------------------------------------------------------ */
+/* What recording a graph depends on: for every work node its op, type,
+ * params, shape, strides and address, and the same of each source. A decode
+ * step differs from the last only in the contents of memory (tokens,
+ * positions, block tables, the KV cache), which shaders read at run time, so
+ * its fingerprint is the same and its recording can be submitted again. */
+#define FP_NODE_WORDS (2 + 2 * SC_MAX_DIMS + SC_MAX_OP_PARAMS / 2 + 1 + SC_MAX_SRC * (2 + 2 * SC_MAX_DIMS))
+
+static void fp_tensor(uint64_t **w, const sc_tensor *t) {
+    uint64_t *p = *w;
+    *p++ = vk_addr(t);
+    *p++ = (uint64_t)(uint32_t)t->type | (uint64_t)(uint32_t)t->op << 32;
+    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->ne[d];
+    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->nb[d];
+    *w = p;
+}
+
+/* s->fp_new = the fingerprint of nodes; false when out of memory */
+static bool fingerprint(vk_stream *s, sc_tensor *const *nodes, int n_nodes, size_t *len) {
+    size_t need = (size_t)n_nodes * FP_NODE_WORDS + 1;
+    if (need > s->fp_new_cap) {
+        uint64_t *n = vk_calloc(need, sizeof *n);
+        if (!n) return false;
+        vk_free(s->fp_new);
+        s->fp_new = n;
+        s->fp_new_cap = need;
+    }
+    uint64_t *w = s->fp_new;
+    *w++ = (uint64_t)n_nodes;
+    for (int i = 0; i < n_nodes; i++) {
+        const sc_tensor *n = nodes[i];
+        if (n->op == SC_OP_NONE || n->op == SC_OP_VIEW) continue;
+        fp_tensor(&w, n);
+        for (int k = 0; k < SC_MAX_OP_PARAMS; k += 2)
+            *w++ = (uint64_t)(uint32_t)n->op_params[k] | (uint64_t)(uint32_t)n->op_params[k + 1] << 32;
+        *w++ = n->flags;
+        for (int k = 0; k < SC_MAX_SRC; k++) {
+            if (n->src[k]) {
+                fp_tensor(&w, n->src[k]);
+            } else {
+                for (int j = 0; j < 2 + 2 * SC_MAX_DIMS; j++) *w++ = 0;
+            }
+        }
+    }
+    *len = (size_t)(w - s->fp_new);
+    return true;
+}
+
+/* Submit the cached recording again and wait for it. */
+static int replay(vk_stream *s, int n_nodes) {
+    vk_dev *d = s->d;
+    double t0 = now_us();
+    VkSubmitInfo si = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = (uint32_t)s->n_cached, .pCommandBuffers = s->cbs};
+    sigset_t old;
+    vk_sig_block(&old);
+    pthread_mutex_lock(&d->queue_lock);
+    VkResult vr = d->fn.vkQueueSubmit(d->queue, 1, &si, s->fence);
+    pthread_mutex_unlock(&d->queue_lock);
+    vk_sig_restore(&old);
+    if (vk_check(vr, "vkQueueSubmit") != VK_SUCCESS) {
+        s->cached = false;
+        return vk_result_to_sc(vr);
+    }
+    vr = d->fn.vkWaitForFences(d->dev, 1, &s->fence, VK_TRUE, UINT64_MAX);
+    if (vk_check(vr, "vkWaitForFences") != VK_SUCCESS) {
+        s->cached = false;
+        return vk_result_to_sc(vr);
+    }
+    if (vk_check(d->fn.vkResetFences(d->dev, 1, &s->fence), "vkResetFences") != VK_SUCCESS) {
+        s->cached = false;
+        return SC_EBACKEND;
+    }
+    uint32_t flag = 0;
+    memcpy(&flag, s->err_host ? s->err_host->map : s->err->map, sizeof(flag));
+    if (s->replay_log)
+        VK_LOG(SC_LOG_INFO, "graph: replayed %d nodes (%d command buffers) in %.0f us", n_nodes, s->n_cached,
+               now_us() - t0);
+    if (flag & VK_ERR_RANGE) {
+        VK_LOG(SC_LOG_ERROR, "a shader found an index out of range (ids, pos, seq, block table or g_idx)");
+        return SC_ERANGE;
+    }
+    return SC_OK;
+}
+
 int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
     vk_dev *d = s->d;
     vk_rec *r = &s->rec;
     int rc = SC_OK, n_work = 0, last_work = -1, n_submits = 0;
     double t0 = now_us(), t_rec, t_done;
     VkResult vr;
+    size_t fp_len = 0;
+    bool fp_ok = false;
+
+    if (s->replay_on) {
+        fp_ok = fingerprint(s, nodes, n_nodes, &fp_len);
+        if (fp_ok && s->cached && fp_len == s->fp_len && memcmp(s->fp_new, s->fp, fp_len * sizeof(uint64_t)) == 0)
+            return replay(s, n_nodes);
+    }
+    s->cached = false; /* the pool is reset below: the old recording goes */
 
     for (int i = 0; i < n_nodes; i++) {
         const sc_tensor *n = nodes[i];
@@ -616,6 +726,19 @@ int vk_graph_compute(vk_stream *s, sc_tensor *const *nodes, int n_nodes) {
         rc = SC_ERANGE;
     }
     if (s->profile) profile_report(s, nodes, n_nodes, t_done - t_rec, t_rec - t0);
+    /* keep this recording for the next identical graph, unless scratch grew
+     * in pieces (those chunks are freed below, so their addresses go stale) */
+    if (fp_ok && s->n_extra == 0) {
+        uint64_t *t = s->fp;
+        size_t tc = s->fp_cap;
+        s->fp = s->fp_new;
+        s->fp_cap = s->fp_new_cap;
+        s->fp_len = fp_len;
+        s->fp_new = t;
+        s->fp_new_cap = tc;
+        s->n_cached = s->cur_cb;
+        s->cached = true;
+    }
     VK_LOG(SC_LOG_DEBUG,
            "graph: %d nodes (%d fused into %d groups), %d dispatches, %d barriers, %d submits, record %.0f us, "
            "wait %.0f us",

@@ -65,6 +65,16 @@ struct sc_sched {
     int *hvals;
     size_t hmask;
     bool planned;
+
+    /* plan reuse: the last full plan's fingerprint (plan_fingerprint) and
+     * where each node landed; a graph with the same fingerprint (the next
+     * decode step) is only rebound, not planned again */
+    uint64_t *fp, *fp_new;
+    size_t fp_len, fp_cap, fp_new_cap;
+    size_t *node_off;        /* [n_nodes] arena offset, SIZE_MAX: not in an arena */
+    int *node_arena;         /* [n_nodes] device index of that arena */
+    bool fp_valid;
+    int n_reused;
 };
 
 int sc_sched_create(sc_device_t *const *devs, int n_devs, sc_sched_t **out) {
@@ -107,9 +117,22 @@ static void plan_free(sc_sched_t *s) {
     s->planned = false;
 }
 
+static void reuse_free(sc_sched_t *s) {
+    free(s->fp);
+    free(s->fp_new);
+    free(s->node_off);
+    free(s->node_arena);
+    s->fp = s->fp_new = NULL;
+    s->node_off = NULL;
+    s->node_arena = NULL;
+    s->fp_len = s->fp_cap = s->fp_new_cap = 0;
+    s->fp_valid = false;
+}
+
 void sc_sched_destroy(sc_sched_t *s) {
     if (!s) return;
     plan_free(s);
+    reuse_free(s);
     for (int i = 0; i < s->n_devs; i++) sc_buffer_destroy(s->arena[i]);
     free(s);
 }
@@ -557,8 +580,150 @@ done:
     return rc;
 }
 
+/* ---- plan reuse ----------------------------------------------------------
+ * Everything a plan depends on, per node: op, type, shape, strides, params,
+ * flags, its view source and offset, memory a caller gave it, and each
+ * source as a node index or (a leaf) its buffer, address, type, shape and
+ * strides. Placement asks backends about exactly these, splits and copies
+ * follow from placement, memory from sizes and the node order. Written to
+ * s->fp_new; false when out of memory. The index (build_index) must be of g. */
+#define FP_TENSOR_WORDS (4 + 2 * SC_MAX_DIMS)
+
+static void fp_put_tensor(uint64_t **w, const sc_tensor *t) {
+    uint64_t *p = *w;
+    *p++ = (uint64_t)(uintptr_t)t->buffer;
+    *p++ = (uint64_t)(uintptr_t)t->data;
+    *p++ = (uint64_t)(uint32_t)t->type | (uint64_t)(uint32_t)t->op << 32;
+    *p++ = t->flags;
+    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->ne[d];
+    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->nb[d];
+    *w = p;
+}
+
+static bool plan_fingerprint(sc_sched_t *s, const sc_graph_t *g, size_t *len) {
+    const size_t per = 2 * SC_MAX_DIMS + 4 + SC_MAX_OP_PARAMS / 2 + 2 + SC_MAX_SRC * FP_TENSOR_WORDS;
+    const size_t need = 1 + (size_t)g->n_nodes * per;
+    if (need > s->fp_new_cap) {
+        uint64_t *n = malloc(need * sizeof *n);
+        if (!n) return false;
+        free(s->fp_new);
+        s->fp_new = n;
+        s->fp_new_cap = need;
+    }
+    uint64_t *w = s->fp_new;
+    *w++ = (uint64_t)g->n_nodes;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sc_tensor *n = g->nodes[i];
+        *w++ = (uint64_t)(uint32_t)n->type | (uint64_t)(uint32_t)n->op << 32;
+        *w++ = n->flags;
+        for (int d = 0; d < SC_MAX_DIMS; d++) *w++ = (uint64_t)n->ne[d];
+        for (int d = 0; d < SC_MAX_DIMS; d++) *w++ = (uint64_t)n->nb[d];
+        for (int k = 0; k < SC_MAX_OP_PARAMS; k += 2)
+            *w++ = (uint64_t)(uint32_t)n->op_params[k] | (uint64_t)(uint32_t)n->op_params[k + 1] << 32;
+        /* memory the caller gave this node (not an arena of ours) */
+        const bool own = n->buffer && !is_our_arena(s, n->buffer) && !n->view_src;
+        *w++ = own ? (uint64_t)(uintptr_t)n->buffer : 0;
+        *w++ = own ? (uint64_t)(uintptr_t)n->data : 0;
+        int vi = n->view_src ? node_index_s(s, n->view_src) : -1;
+        *w++ = n->view_src ? (vi >= 0 ? (uint64_t)vi : (uint64_t)(uintptr_t)n->view_src->data) : ~0ull;
+        *w++ = n->view_offs;
+        for (int k = 0; k < SC_MAX_SRC; k++) {
+            const sc_tensor *src = n->src[k];
+            int si = src ? node_index_s(s, src) : -1;
+            if (!src) {
+                for (int j = 0; j < FP_TENSOR_WORDS; j++) *w++ = 0;
+            } else if (si >= 0) {
+                *w++ = 1;
+                *w++ = (uint64_t)si;
+                for (int j = 2; j < FP_TENSOR_WORDS; j++) *w++ = 0;
+            } else {
+                fp_put_tensor(&w, src); /* a leaf: where it lives and what it is */
+            }
+        }
+    }
+    *len = (size_t)(w - s->fp_new);
+    return true;
+}
+
+/* After a full plan: remember its fingerprint and where every node landed. */
+static void plan_remember(sc_sched_t *s, size_t fp_len) {
+    const sc_graph_t *g = s->graph;
+    size_t *off = malloc(((size_t)g->n_nodes + 1) * sizeof *off);
+    int *ar = malloc(((size_t)g->n_nodes + 1) * sizeof *ar);
+    if (!off || !ar) {
+        free(off);
+        free(ar);
+        s->fp_valid = false;
+        return;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const sc_tensor *n = g->nodes[i];
+        off[i] = SIZE_MAX;
+        ar[i] = -1;
+        for (int d = 0; d < s->n_devs && !n->view_src; d++)
+            if (n->buffer && n->buffer == s->arena[d]) {
+                off[i] = (size_t)((const char *)n->data - (const char *)s->arena[d]->base);
+                ar[i] = d;
+            }
+    }
+    free(s->node_off);
+    free(s->node_arena);
+    s->node_off = off;
+    s->node_arena = ar;
+    uint64_t *t = s->fp;
+    size_t tc = s->fp_cap;
+    s->fp = s->fp_new;
+    s->fp_cap = s->fp_new_cap;
+    s->fp_new = t;
+    s->fp_new_cap = tc;
+    s->fp_len = fp_len;
+    s->fp_valid = true;
+}
+
+/* The plan of the last graph applied to g, which has its fingerprint. */
+static int plan_rebind(sc_sched_t *s, sc_graph_t *g) {
+    s->graph = g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        sc_tensor *n = g->nodes[i];
+        if (s->node_arena[i] < 0) continue;
+        int rc = sc_tensor_alloc(s->arena[s->node_arena[i]], n, s->node_off[i]);
+        if (rc != SC_OK) return rc;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        sc_tensor *n = g->nodes[i];
+        if (!n->view_src) continue;
+        n->buffer = n->view_src->buffer;
+        n->data = (char *)n->view_src->data + n->view_offs;
+    }
+    s->planned = true;
+    return SC_OK;
+}
+
 int sc_sched_plan(sc_sched_t *s, sc_graph_t *g) {
     if (!s || !g) return SC_EINVAL;
+    /* The same graph as last time (the next decode step): rebind and go.
+     * Only plans without cross-device copies are reused (copies hold
+     * descriptors of the old graph's tensors). */
+    if (s->fp_valid && s->planned && s->n_copies == 0 && s->graph && s->graph->n_nodes == g->n_nodes) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            sc_tensor *n = g->nodes[i];
+            if (is_our_arena(s, n->buffer) || (n->view_src && !n->view_src->buffer)) {
+                n->buffer = NULL;
+                n->data = NULL;
+            }
+        }
+        free(s->hkeys);
+        free(s->hvals);
+        s->hkeys = NULL;
+        s->hvals = NULL;
+        s->graph = g;
+        size_t len = 0;
+        if (build_index(s) == SC_OK && plan_fingerprint(s, g, &len) && len == s->fp_len &&
+            memcmp(s->fp_new, s->fp, len * sizeof(uint64_t)) == 0) {
+            s->n_reused++;
+            return plan_rebind(s, g);
+        }
+    }
     plan_free(s);
     s->graph = g;
     s->node_dev = calloc((size_t)g->n_nodes + 1, sizeof *s->node_dev);
@@ -576,6 +741,10 @@ int sc_sched_plan(sc_sched_t *s, sc_graph_t *g) {
         }
     }
     int rc = build_index(s);
+    size_t fp_len = 0;
+    /* fingerprinted before placement binds memory (a new graph's nodes have none) */
+    const bool fp_ok = rc == SC_OK && plan_fingerprint(s, g, &fp_len);
+    s->fp_valid = false;
     for (int i = 0; i < g->n_nodes && rc == SC_OK; i++) rc = place_node(s, i);
     if (rc == SC_OK) rc = build_splits(s);
     if (rc == SC_OK) rc = plan_memory(s);
@@ -584,6 +753,7 @@ int sc_sched_plan(sc_sched_t *s, sc_graph_t *g) {
         return rc;
     }
     s->planned = true;
+    if (fp_ok) plan_remember(s, fp_len);
     return SC_OK;
 }
 
@@ -678,6 +848,8 @@ const char *sc_sched_node_reason(const sc_sched_t *s, const sc_tensor *node) {
 }
 
 int sc_sched_n_copies(const sc_sched_t *s) { return s ? s->n_copies : 0; }
+
+int sc_sched_n_reused(const sc_sched_t *s) { return s ? s->n_reused : 0; }
 
 size_t sc_sched_arena_size(const sc_sched_t *s, const sc_device_t *dev) {
     if (!s) return 0;

@@ -289,12 +289,84 @@ static void test_preallocated_output(void **state) {
     sc_ctx_destroy(ctx);
 }
 
+/* One step's graph over persistent leaves (x, w): y = ((x * 0.5 + w) * 0.5 + w) ..., depth nodes. */
+static sc_tensor *chain(sc_ctx_t *ctx, sc_graph_t *g, sc_tensor *x, sc_tensor *w, int depth) {
+    sc_ctx_reset(ctx);
+    sc_graph_reset(g);
+    sc_tensor *y = x;
+    for (int i = 0; i < depth; i++) y = (i % 2) ? sc_add(ctx, y, w) : sc_scale(ctx, y, 0.5f);
+    y->flags |= SC_TENSOR_OUTPUT;
+    assert_int_equal(sc_graph_expand(g, y), SC_OK);
+    return y;
+}
+
+static void check_chain(sc_tensor *y, const float *x, const float *w, int n, int depth) {
+    float out[64];
+    assert_int_equal(sc_tensor_get(y, out, 0, (size_t)n * sizeof(float)), SC_OK);
+    for (int j = 0; j < n; j++) {
+        float v = x[j];
+        for (int i = 0; i < depth; i++) v = (i % 2) ? v + w[j] : v * 0.5f;
+        assert_float_equal(out[j], v, 1e-6);
+    }
+}
+
+/* Decode steps build the same graph every time: the second and later plans
+ * of an identical graph reuse the first (rebinding the new tensors), and a
+ * graph that differs in anything is planned afresh. Results stay exact. */
+static void test_plan_reuse(void **state) {
+    fixture *f = *state;
+    enum { N = 64 };
+    sc_ctx_t *wctx = sc_ctx_create(4), *ctx = sc_ctx_create(64);
+    sc_tensor *lv[2] = {sc_new_tensor_1d(wctx, SC_TYPE_F32, N), sc_new_tensor_1d(wctx, SC_TYPE_F32, N)};
+    sc_buffer_t *buf = NULL;
+    assert_int_equal(sc_alloc_tensors(f->cpu, lv, 2, &buf), SC_OK);
+    sc_graph_t *g = sc_graph_create(64);
+    sc_sched_t *s = NULL;
+    assert_int_equal(sc_sched_create(&f->cpu, 1, &s), SC_OK);
+    float x[N], w[N];
+    fill(w, N, 0.25f);
+    const int depths[] = {9, 9, 9, 10, 10, 9};
+    const int reused[] = {0, 1, 2, 2, 3, 3};
+    for (int step = 0; step < 6; step++) {
+        fill(x, N, (float)step); /* new contents each step, same addresses */
+        assert_int_equal(sc_tensor_set(lv[0], x, 0, sizeof x), SC_OK);
+        assert_int_equal(sc_tensor_set(lv[1], w, 0, sizeof w), SC_OK);
+        sc_tensor *y = chain(ctx, g, lv[0], lv[1], depths[step]);
+        assert_int_equal(sc_sched_compute(s, g), SC_OK);
+        check_chain(y, x, w, N, depths[step]);
+        assert_int_equal(sc_sched_n_reused(s), reused[step]);
+    }
+    /* a different op parameter is a different graph */
+    sc_ctx_reset(ctx);
+    sc_graph_reset(g);
+    sc_tensor *y = sc_scale(ctx, lv[0], 2.0f);
+    y->flags |= SC_TENSOR_OUTPUT;
+    assert_int_equal(sc_graph_expand(g, y), SC_OK);
+    assert_int_equal(sc_sched_compute(s, g), SC_OK);
+    sc_ctx_reset(ctx);
+    sc_graph_reset(g);
+    y = sc_scale(ctx, lv[0], 3.0f);
+    y->flags |= SC_TENSOR_OUTPUT;
+    assert_int_equal(sc_graph_expand(g, y), SC_OK);
+    assert_int_equal(sc_sched_compute(s, g), SC_OK);
+    assert_int_equal(sc_sched_n_reused(s), 3);
+    float out[N];
+    assert_int_equal(sc_tensor_get(y, out, 0, sizeof out), SC_OK);
+    for (int j = 0; j < N; j++) assert_float_equal(out[j], x[j] * 3.0f, 1e-6);
+    sc_sched_destroy(s);
+    sc_graph_destroy(g);
+    sc_buffer_destroy(buf);
+    sc_ctx_destroy(ctx);
+    sc_ctx_destroy(wctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_chain_and_reuse),
         cmocka_unit_test(test_two_devices),
         cmocka_unit_test(test_unsupported_and_unallocated),
         cmocka_unit_test(test_preallocated_output),
+        cmocka_unit_test(test_plan_reuse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -257,7 +257,10 @@ typedef struct sc_sched sc_sched_t;
 SC_API int sc_sched_create(sc_device_t *const *devs, int n_devs, sc_sched_t **out);
 SC_API void sc_sched_destroy(sc_sched_t *s);
 /* Place every node, insert cross-device copies, plan and reuse intermediate
- * memory. Nodes whose tensor is already allocated keep their memory. */
+ * memory. Nodes whose tensor is already allocated keep their memory. A graph
+ * identical to the last one planned in everything but memory contents (ops,
+ * shapes, strides, params, flags, sources; leaves at the same addresses: the
+ * next decode step) gets the last plan again, rebound to its tensors. */
 SC_API int sc_sched_plan(sc_sched_t *s, sc_graph_t *g);
 /* plan (if g changed) and run. */
 SC_API int sc_sched_compute(sc_sched_t *s, sc_graph_t *g);
@@ -267,6 +270,8 @@ SC_API sc_device_t *sc_sched_node_device(const sc_sched_t *s, const sc_tensor *n
 SC_API const char *sc_sched_node_reason(const sc_sched_t *s, const sc_tensor *node);
 SC_API int sc_sched_n_copies(const sc_sched_t *s);
 SC_API size_t sc_sched_arena_size(const sc_sched_t *s, const sc_device_t *dev);
+/* How many sc_sched_plan calls reused the previous plan (see above). */
+SC_API int sc_sched_n_reused(const sc_sched_t *s);
 
 /* ------------------------------------------------------------------------ */
 /* config file (core/src/config.c): `key = value` lines, # comments          */
