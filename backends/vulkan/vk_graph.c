@@ -32,10 +32,18 @@
 
 #define VK_SCRATCH_MIN (1u << 20)
 #define VK_MAX_RANGES 64
+#define VK_MAX_CONSTS 16
+#define VK_CONST_DEDUP 1024 /* bytes: larger tables are stored every time they are asked for */
 
 typedef struct vk_range {
     uint64_t lo, hi; /* [lo, hi) */
 } vk_range;
+
+typedef struct vk_const {
+    uint64_t addr;
+    size_t bytes;
+    uint32_t words[VK_CONST_DEDUP / 4]; /* a copy, to find the same table again */
+} vk_const;
 
 struct vk_rec {
     vk_stream *s;
@@ -48,6 +56,9 @@ struct vk_rec {
     int node_index;
     int n_dispatch, n_barrier;
     int n_fused;           /* nodes recorded as part of an earlier group member */
+    bool const_barrier;    /* vk_rec_const wrote since the last dispatch */
+    vk_const consts[VK_MAX_CONSTS]; /* vk_rec_const's small tables of this graph */
+    int n_consts;
     /* memory touched since the last barrier */
     vk_range wr[VK_MAX_RANGES], rd[VK_MAX_RANGES];
     int n_wr, n_rd;
@@ -209,6 +220,13 @@ int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size,
                vk_pipeline_push_size(p));
         return SC_EINVAL;
     }
+    if (r->const_barrier) { /* vk_rec_const's transfer writes -> shader reads */
+        VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+        d->fn.vkCmdPipelineBarrier(r->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                                   &mb, 0, NULL, 0, NULL);
+        r->const_barrier = false;
+    }
     if (r->need_barrier || (r->node_dispatches > 0 && !r->independent) || s->all_barriers) barrier(r);
     r->independent = false;
     if (r->bound != p) {
@@ -276,6 +294,28 @@ int vk_rec_scratch(vk_rec *r, size_t bytes, uint64_t *addr) {
     *addr = cur->addr + s->scratch_used;
     s->scratch_used += need;
     s->scratch_total += need;
+    return SC_OK;
+}
+
+int vk_rec_const(vk_rec *r, const void *data, size_t bytes, uint64_t *addr) {
+    vk_stream *s = r->s;
+    if (!data || bytes == 0 || bytes % 4 != 0 || bytes > 65536) return SC_EINVAL;
+    for (int i = 0; i < r->n_consts; i++)
+        if (r->consts[i].bytes == bytes && memcmp(r->consts[i].words, data, bytes) == 0) {
+            *addr = r->consts[i].addr;
+            return SC_OK;
+        }
+    int rc = vk_rec_scratch(r, bytes, addr);
+    if (rc != SC_OK) return rc;
+    vk_buf *cur = s->n_extra ? s->extra[s->n_extra - 1] : s->scratch;
+    s->d->fn.vkCmdUpdateBuffer(r->cb, cur->buf, *addr - cur->addr, bytes, data);
+    r->const_barrier = true;
+    if (bytes <= VK_CONST_DEDUP && r->n_consts < VK_MAX_CONSTS) {
+        vk_const *c = &r->consts[r->n_consts++];
+        c->addr = *addr;
+        c->bytes = bytes;
+        memcpy(c->words, data, bytes);
+    }
     return SC_OK;
 }
 

@@ -101,6 +101,7 @@ typedef VkResult (VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesK
     X(vkCmdDispatch)                   \
     X(vkCmdPipelineBarrier)            \
     X(vkCmdFillBuffer)                 \
+    X(vkCmdUpdateBuffer)               \
     X(vkCmdCopyBuffer)                 \
     X(vkCmdResetQueryPool)             \
     X(vkCmdWriteTimestamp)             \

@@ -108,6 +108,12 @@ int vk_rec_scratch(vk_rec *r, size_t bytes, uint64_t *addr);
  * independent outputs), so the recorder puts no barrier in front of it.
  * Without this call every dispatch of a node after its first gets one. */
 void vk_rec_independent(vk_rec *r);
+/* Constant data for this graph's shaders (tables too big for push
+ * constants): `bytes` (a multiple of 4, <= 65536) copied now into the
+ * recording (vkCmdUpdateBuffer into scratch, ordered before the next
+ * dispatch); *addr its device address. The same bytes asked for again in one
+ * graph get the same address, so a table is stored once per graph. */
+int vk_rec_const(vk_rec *r, const void *data, size_t bytes, uint64_t *addr);
 /* The u32 error flag shaders atomicOr into. */
 uint64_t vk_rec_error_addr(vk_rec *r);
 #define VK_ERR_RANGE 1u

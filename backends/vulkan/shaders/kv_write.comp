@@ -13,11 +13,13 @@
 //
 // Rounding must equal sc_f32_to_f16 / sc_f32_to_bf16 bit for bit (backend-ops
 // compares the cache exactly), so both conversions are done in integer
-// arithmetic here: packHalf2x16's rounding is implementation-defined, and f32
-// subnormals may be flushed by float instructions (shaderDenormPreserveFloat32
-// is off on lavapipe and RADV). The f32 cache is copied as bits for the same
-// reason.
+// arithmetic (kv_slot.glsl kv_store, select_fp.glsl): packHalf2x16's rounding
+// is implementation-defined, and f32 subnormals may be flushed by float
+// instructions (shaderDenormPreserveFloat32 is off on lavapipe and RADV). The
+// f32 cache is copied as bits for the same reason.
 #include "common.glsl"
+#include "select_fp.glsl"
+#include "kv_slot.glsl"
 
 layout(constant_id = 3) const uint KT = 0; // cache type: 0 f32, 1 f16, 2 bf16 (sc_type numbering)
 
@@ -35,67 +37,22 @@ layout(push_constant, std430) uniform PC {
     uint t_base;
 } pc;
 
-// f32 -> f16 bits, round to nearest even: backends/cpu/cpu_fp.h sc__f32_to_f16_inl.
-uint f32_to_f16_rne(uint x) {
-    uint sign = (x >> 16) & 0x8000u;
-    uint ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) { // inf or NaN (quieted, top payload bits kept)
-        if (ax == 0x7f800000u) return sign | 0x7c00u;
-        return sign | 0x7e00u | ((ax >> 13) & 0x3ffu);
-    }
-    if (ax >= 0x477ff000u) return sign | 0x7c00u; // >= 65520: rounds to inf
-    if (ax >= 0x38800000u) {                      // a normal f16: rebias, RNE on 13 bits
-        uint odd = (ax >> 13) & 1u;
-        ax += 0xc8000fffu + odd;                  // -(112 << 23) + 0xfff + odd (mod 2^32)
-        return sign | (ax >> 13);
-    }
-    uint e = ax >> 23; // below 2^-14: an f16 subnormal (units of 2^-24) or zero
-    if (e < 102u) return sign;
-    uint m = (ax & 0x7fffffu) | 0x800000u;
-    uint shift = 126u - e; // 14..24
-    uint q = m >> shift;
-    uint rem = m & ((1u << shift) - 1u);
-    uint half_ = 1u << (shift - 1u);
-    if (rem > half_ || (rem == half_ && (q & 1u) != 0u)) q++;
-    return sign | q;
-}
-
-// f32 -> bf16 bits, round to nearest even, NaN quieted (sc__f32_to_bf16_inl).
-uint f32_to_bf16_rne(uint x) {
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (x >> 16) | 0x40u;
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return x >> 16;
-}
-
 void main() {
     const uint i = gl_GlobalInvocationID.x; // d + D * h
     const uint t = pc.t_base + gl_WorkGroupID.y;
     if (i >= pc.D * pc.Hkv) return;
     const uint d = i % pc.D, h = i / pc.D;
 
-    const int s = pc.seq != 0 ? I32Buf(pc.seq).v[t] : 0;
-    const int p = I32Buf(pc.pos).v[t];
-    // range checks (the reference's sc__cpu_kv_block); one invocation per
-    // token reports, all of them skip the token
-    bool ok = s >= 0 && uint(s) < pc.NSEQ && p >= 0 && uint(p) / pc.BS < pc.MB;
-    int blk = -1;
-    if (ok) {
-        blk = I32Buf(pc.bt + uint64_t(uint(s)) * pc.bt_nb1).v[uint(p) / pc.BS];
-        ok = blk >= 0 && uint(blk) < pc.NB;
-    }
-    if (!ok) {
+    // range checks (kv_slot.glsl); one invocation per token reports, all of
+    // them skip the token
+    uint slot, blk;
+    if (!kv_slot(pc.bt, pc.bt_nb1, pc.pos, pc.seq, t, pc.BS, pc.NB, pc.MB, pc.NSEQ, slot, blk)) {
         if (i == 0) atomicOr(ErrBuf(pc.err).flag, ERR_RANGE);
         return;
     }
 
     const uint x = U32Buf(pc.src + uint64_t(h) * pc.src_nb1 + uint64_t(t) * pc.src_nb2).v[d];
-    const uint64_t row = pc.dst + uint64_t(h) * pc.dst_nb1 + uint64_t(uint(p) % pc.BS) * pc.dst_nb2 +
-                         uint64_t(uint(blk)) * pc.dst_nb3; // [D] of the cache type
-    if (KT == 0) {
-        U32Buf(row).v[d] = x;
-    } else if (KT == 1) {
-        U16Buf(row).v[d] = uint16_t(f32_to_f16_rne(x));
-    } else {
-        U16Buf(row).v[d] = uint16_t(f32_to_bf16_rne(x));
-    }
+    const uint64_t row = pc.dst + uint64_t(h) * pc.dst_nb1 + uint64_t(slot) * pc.dst_nb2 +
+                         uint64_t(blk) * pc.dst_nb3; // [D] of the cache type
+    kv_store(KT, row, d, x);
 }
