@@ -46,6 +46,25 @@ for set in qwen3 quant; do
   row "fixtures/$set" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(tail -n 1 "$OUT/fixtures-$set.txt"); worst logit err ${worst:-?}"
 done
 
+# --backend BACKEND for run and serve, on the tiny fixture model (tokenizer and
+# chat template of the CLI tests)
+TINY="$G/fixtures/qwen3/qwen3-tiny-gqa4"
+if [ -f "$TINY/config.json" ] && [ -f "$G/tiny/tokenizer.json" ]; then
+  echo "== run --backend $BACKEND"
+  "$G/bin/strixcore" --backend "$BACKEND" run "$TINY" --tokenizer "$G/tiny/tokenizer.json" \
+    --chat-template "$G/tiny/template.jinja" -p "hello" -n 16 --temp 0 >"$OUT/run.txt" 2>&1
+  rc=$?
+  tail -n 3 "$OUT/run.txt"
+  row "run --backend $BACKEND (tiny fixture)" "$([ $rc = 0 ] && echo pass || echo FAIL)" "exit $rc"
+  echo "== serve --backend $BACKEND"
+  python3 "$G/serve-check.py" "$G/bin/strixcore" "$BACKEND" "$TINY" "$G/tiny/tokenizer.json" \
+    "$G/tiny/template.jinja" >"$OUT/serve.txt" 2>&1
+  rc=$?
+  cat "$OUT/serve.txt"
+  row "serve --backend $BACKEND (tiny fixture)" "$([ $rc = 0 ] && echo pass || echo FAIL)" \
+    "$(grep -c '^ok' "$OUT/serve.txt") checks ok, $(grep -c '^FAIL' "$OUT/serve.txt") failed"
+fi
+
 bench() { # shape
   local shape=$1 f="$OUT/bench-$1.json"
   echo "== bench $shape gptq-int4 on $BACKEND"
@@ -63,7 +82,9 @@ for t in d.get("results", []):
     s = f"{t['test']} {t['avg_ts']:.1f} t/s"
     if t.get("achieved_gbps"): s += f", {t['achieved_gbps']:.0f} GB/s"
     if t.get("bandwidth_fraction"): s += f" = {100*t['bandwidth_fraction']:.0f}% of {probe:.0f} GB/s"
+    if t["n_prompt"] > 0: s += f" ({2 * d['params'] * t['avg_ts'] / 1e12:.1f} TFLOP/s)"
     parts.append(s)
+if d.get("op_latency_us"): parts.append(f"dependent-op latency {d['op_latency_us']:.2f} us")
 print("; ".join(parts))
 PY
 )"
