@@ -31,10 +31,11 @@
  * "bs=N" (GEMV rows and lanes per workgroup), "uw=1|2|4" (QG words per GEMV lane step),
  * "mv=N" (the GEMV for M up to N).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk_internal.h"
+#include "vk_op_matmul.h"
 
 /* ---- push constants: mirror mul_mat_common.glsl / mul_mat_id_group.comp ---------- */
 typedef struct mm_push {
@@ -70,8 +71,10 @@ _Static_assert(sizeof(mmg_push) == 40, "mmg_push layout");
 
 /* ---- specialization constants (mul_mat_common.glsl) ------------------------------- */
 enum {
-    SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_UW, SPEC_NR, SPEC_NC,
-    SPEC_OPTS, SPEC_SGX, SPEC_COUNT
+    SPEC_LX = VK_MM_SPEC_LX, SPEC_LY = VK_MM_SPEC_LY, SPEC_LZ = VK_MM_SPEC_LZ, SPEC_WTYPE = VK_MM_SPEC_WTYPE,
+    SPEC_QBITS = VK_MM_SPEC_QBITS, SPEC_QFLAGS = VK_MM_SPEC_QFLAGS, SPEC_GMODE = VK_MM_SPEC_GMODE,
+    SPEC_UW = VK_MM_SPEC_UW, SPEC_NR = VK_MM_SPEC_NR, SPEC_NC = VK_MM_SPEC_NC, SPEC_OPTS = VK_MM_SPEC_OPTS,
+    SPEC_SGX = VK_MM_SPEC_SGX, SPEC_COUNT = VK_MM_SPEC_COUNT
 };
 #define OPT_SUBGROUP 1u
 #define OPT_XVEC4    2u
@@ -89,7 +92,7 @@ enum {
 #define GEMV_MAX_M_DENSE 16 /* the same for f32/f16/bf16 */
 #define GEMV_MAX_NC      4  /* columns per GEMV workgroup at most */
 #define GROUP_MIN_PAIRS  32 /* MUL_MAT_ID sorts by expert from this many pairs per expert on average */
-#define MAX_GRID     65535u
+#define MAX_GRID     VK_MM_MAX_GRID
 
 /* ---- debug switches ------------------------------------------------------------------ */
 enum { DBG_GEMV = 1, DBG_GEMM = 2, DBG_NOSG = 4, DBG_NOVEC = 8, DBG_NOF16 = 16 };
@@ -135,7 +138,7 @@ static size_t elem_size(int32_t type) {
 
 /* Contiguous rows of `type`, every stride a multiple of the element size and
  * (in elements) below 2^32, as the shaders index. */
-static bool rows_ok(const sc_tensor *t, int32_t type) {
+bool vk_mm_rows_ok(const sc_tensor *t, int32_t type) {
     const size_t es = elem_size(type);
     if (!t || t->type != type || !shape_ok(t) || t->nb[0] != es) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
@@ -168,7 +171,7 @@ static bool qg_ok(const sc_tensor *w) {
     return true;
 }
 
-static bool weight_ok(const sc_tensor *w) {
+bool vk_mm_weight_ok(const sc_tensor *w) {
     if (!w || !shape_ok(w)) return false;
     if (w->type == SC_TYPE_QG) return qg_ok(w);
     if (w->type != SC_TYPE_F32 && w->type != SC_TYPE_F16 && w->type != SC_TYPE_BF16) return false;
@@ -183,7 +186,7 @@ static bool has_module(const char *name) { return vk_spirv_find(name) != NULL; }
 
 static bool supports_mul_mat(vk_dev *d, const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1];
-    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(node, SC_TYPE_F32)) return false;
+    if (!vk_mm_weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(node, SC_TYPE_F32)) return false;
     if (w->ne[0] != x->ne[0]) return false;
     if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return false;
     if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
@@ -199,7 +202,8 @@ static bool supports_mul_mat(vk_dev *d, const sc_tensor *node) {
 
 static bool supports_mul_mat_id(vk_dev *d, const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
-    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(ids, SC_TYPE_I32) || !rows_ok(node, SC_TYPE_F32))
+    if (!vk_mm_weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(ids, SC_TYPE_I32) ||
+        !vk_mm_rows_ok(node, SC_TYPE_F32))
         return false;
     if (w->ne[3] != 1 || x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
     if (w->ne[0] != x->ne[0]) return false;
@@ -275,14 +279,24 @@ static uint32_t gemm_gmode(const sc_tensor *w) {
 /* GEMM tile width for about `cols` columns per weight matrix (per expert). */
 static uint32_t gemm_bm(uint64_t cols) { return cols <= 16 ? 16u : cols <= 32 ? 32u : GEMM_BM_MAX; }
 
+static void spec_init(uint32_t *spec) {
+    for (int i = 0; i < SPEC_COUNT; i++) spec[i] = 0;
+    spec[SPEC_LX] = spec[SPEC_LY] = spec[SPEC_LZ] = 1;
+    spec[SPEC_QBITS] = 4;
+    spec[SPEC_UW] = spec[SPEC_NR] = spec[SPEC_NC] = 1;
+    spec[SPEC_SGX] = 32;
+}
+
 /* The GEMV's specialization and module for weight w, x, N rows, nc columns:
  * BS lanes (a power of two, a multiple of the subgroup), NR rows per
- * workgroup, the lane step (UW), the group mode; the module: with subgroup
- * arithmetic or not, with f16 dequantisation or not. Returns the module name. */
-static const char *gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, bool id,
-                              uint32_t *spec) {
+ * workgroup, the lane step (UW), the group mode; the module: base with
+ * subgroup arithmetic or not ("_nosg"), with f16 dequantisation or not ("_f16"). */
+void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, const char *base,
+                      uint32_t *spec, char *name, size_t name_len) {
     const vk_caps *caps = vk_dev_caps(d);
     const unsigned dbg = dbg_flags();
+    spec_init(spec);
+    spec_weight(spec, w);
     uint32_t sg = caps->subgroup_size;
     if (sg < 4 || sg > 128 || (sg & (sg - 1))) sg = 32;
     uint32_t bs = sg < 32 ? 32 : sg;
@@ -317,23 +331,22 @@ static const char *gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x,
     spec[SPEC_OPTS] = (use_sg ? OPT_SUBGROUP : 0u) | (x_vec_ok(x) ? OPT_XVEC4 : 0u);
     const bool f16mul = use_sg && caps->fp16_arith && w->type == SC_TYPE_QG && spec[SPEC_GMODE] != 2 &&
                         !(w->quant.flags & SC_QUANT_BF16_ROUND) && !(dbg & DBG_NOF16);
-    if (id) return f16mul ? "mul_mat_vec_id_f16" : use_sg ? "mul_mat_vec_id" : "mul_mat_vec_id_nosg";
-    return f16mul ? "mul_mat_vec_f16" : use_sg ? "mul_mat_vec" : "mul_mat_vec_nosg";
+    snprintf(name, name_len, "%s%s", base, f16mul ? "_f16" : use_sg ? "" : "_nosg");
 }
 
-static void spec_init(uint32_t *spec) {
-    for (int i = 0; i < SPEC_COUNT; i++) spec[i] = 0;
-    spec[SPEC_LX] = spec[SPEC_LY] = spec[SPEC_LZ] = 1;
-    spec[SPEC_QBITS] = 4;
-    spec[SPEC_UW] = spec[SPEC_NR] = spec[SPEC_NC] = 1;
-    spec[SPEC_SGX] = 32;
+bool vk_mm_gemv_modules(const char *base) {
+    char name[64];
+    snprintf(name, sizeof name, "%s_f16", base);
+    if (!has_module(base) || !has_module(name)) return false;
+    snprintf(name, sizeof name, "%s_nosg", base);
+    return has_module(name);
 }
 
 /* Dispatch gx * gy * gz workgroups, splitting x and z past the 65535 limit
  * (the shaders add base_x / base_z to their workgroup ids). The pieces write
  * disjoint outputs: no barrier between them. */
-static int dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *base_x,
-                          uint32_t *base_z, uint64_t gx, uint32_t gy, uint64_t gz) {
+int vk_mm_dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *base_x,
+                         uint32_t *base_z, uint64_t gx, uint32_t gy, uint64_t gz) {
     for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
         for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
             *base_x = (uint32_t)x0;
@@ -347,8 +360,8 @@ static int dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_s
     return SC_OK;
 }
 
-static void push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros, uint32_t *q_gidx,
-                       uint32_t *group_size, uint32_t *G) {
+void vk_mm_push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros, uint32_t *q_gidx,
+                      uint32_t *group_size, uint32_t *G) {
     if (w->type != SC_TYPE_QG) {
         *q_scales = *q_zeros = *q_gidx = 0;
         *group_size = *G = 1;
@@ -362,6 +375,27 @@ static void push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros
 }
 
 /* ---- MUL_MAT ------------------------------------------------------------------------------- */
+bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc) {
+    const vk_caps *caps = vk_dev_caps(d);
+    const unsigned dbg = dbg_flags();
+    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && !(dbg & DBG_GEMV);
+    const int64_t gemv_max_m =
+        dbg_mv ? (int64_t)dbg_mv : w->type == SC_TYPE_QG ? GEMV_MAX_M_QG : GEMV_MAX_M_DENSE;
+    if (gemm_ok && (M > gemv_max_m || (dbg & DBG_GEMM))) return false;
+    /* GEMV: all M columns at once when M <= 4, else (no GEMM) blocks of 4.
+     * Columns per workgroup. QG on a discrete GPU: one, the weights read once
+     * per column (on an H200, K = 4096, N = 57344, 4-bit: M = 2 and 4 in
+     * one-column passes 0.10 and 0.19 ms, in one 2- or 4-column pass 0.44 and
+     * 0.59 ms: the per-column x loads, not the weights, limit the multi-column
+     * kernel there). Dense weights, and QG on a unified-memory iGPU whose
+     * bandwidth is the limit: up to 4 at once. */
+    uint32_t n = M < GEMV_MAX_NC ? (uint32_t)M : GEMV_MAX_NC;
+    if (w->type == SC_TYPE_QG && !caps->unified_memory) n = 1;
+    if ((uint64_t)M > (uint64_t)MAX_GRID * n) n = GEMV_MAX_NC; /* grid y (only without the GEMM) */
+    *nc = n;
+    return true;
+}
+
 static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const sc_tensor *w = node->src[0], *x = node->src[1];
@@ -389,14 +423,10 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     pc.ne2 = (uint32_t)x->ne[2];
     pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
     pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
-    push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
-    const vk_caps *caps = vk_dev_caps(d);
-    const unsigned dbg = dbg_flags();
-    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && !(dbg & DBG_GEMV);
-    const int64_t gemv_max_m =
-        dbg_mv ? (int64_t)dbg_mv : w->type == SC_TYPE_QG ? GEMV_MAX_M_QG : GEMV_MAX_M_DENSE;
-    const bool use_gemm = gemm_ok && (M > gemv_max_m || (dbg & DBG_GEMM));
+    uint32_t nc = 1;
+    const bool use_gemm = !vk_mm_gemv_mul_mat(d, w, M, &nc);
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);
@@ -411,28 +441,27 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
         spec[SPEC_OPTS] = xvec ? OPT_XVEC4 : 0u;
         vk_pipeline *p = vk_pipeline_get(d, "mul_mat", sizeof pc, spec, SPEC_COUNT, 0);
         if (!p) return SC_EBACKEND;
-        return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
-                              div_up((uint64_t)M, spec[SPEC_NC]), nbatch);
+        return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
+                                div_up((uint64_t)M, spec[SPEC_NC]), nbatch);
     }
 
-    /* GEMV: all M columns at once when M <= 4, else (no GEMM) blocks of 4 */
-    /* Columns per workgroup. QG on a discrete GPU: one, the weights read once
-     * per column (on an H200, K = 4096, N = 57344, 4-bit: M = 2 and 4 in
-     * one-column passes 0.10 and 0.19 ms, in one 2- or 4-column pass 0.44 and
-     * 0.59 ms: the per-column x loads, not the weights, limit the multi-column
-     * kernel there). Dense weights, and QG on a unified-memory iGPU whose
-     * bandwidth is the limit: up to 4 at once. */
-    uint32_t nc = M < GEMV_MAX_NC ? (uint32_t)M : GEMV_MAX_NC;
-    if (w->type == SC_TYPE_QG && !caps->unified_memory) nc = 1;
-    if ((uint64_t)M > (uint64_t)MAX_GRID * nc) nc = GEMV_MAX_NC; /* grid y (only without the GEMM) */
-    const char *module = gemv_setup(d, w, x, N, nc, false, spec);
+    /* GEMV: nc columns per workgroup (vk_mm_gemv_mul_mat) */
+    char module[64];
+    vk_mm_gemv_setup(d, w, x, N, nc, "mul_mat_vec", spec, module, sizeof module);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
-    return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]),
-                          div_up((uint64_t)M, nc), nbatch);
+    return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]),
+                                div_up((uint64_t)M, nc), nbatch);
 }
 
 /* ---- MUL_MAT_ID ---------------------------------------------------------------------------- */
+bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs) {
+    const uint64_t E = (uint64_t)w->ne[2];
+    const unsigned dbg = dbg_flags();
+    const bool gemm_ok = vk_dev_caps(d)->max_workgroup_size >= GEMM_THREADS && E <= GROUP_MAX_E && !(dbg & DBG_GEMV);
+    return !(gemm_ok && (npairs >= (uint64_t)GROUP_MIN_PAIRS * E || (dbg & DBG_GEMM)));
+}
+
 static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
@@ -460,13 +489,10 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     pc.T = (uint32_t)T;
     pc.x_bcast = x->ne[1] == 1 ? 1u : 0u;
     pc.ids_nb1 = u32_of(ids->nb[1] / 4);
-    push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
     const vk_caps *caps = vk_dev_caps(d);
-    const unsigned dbg = dbg_flags();
-    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && (uint64_t)E <= GROUP_MAX_E &&
-                         !(dbg & DBG_GEMV);
-    const bool use_gemm = gemm_ok && (npairs >= (uint64_t)GROUP_MIN_PAIRS * (uint64_t)E || (dbg & DBG_GEMM));
+    const bool use_gemm = !vk_mm_gemv_mul_mat_id(d, w, npairs);
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);
@@ -494,16 +520,17 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
         spec[SPEC_OPTS] = xvec ? OPT_XVEC4 : 0u;
         vk_pipeline *p = vk_pipeline_get(d, "mul_mat_id", sizeof pc, spec, SPEC_COUNT, 0);
         if (!p) return SC_EBACKEND;
-        return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
-                              (uint32_t)E, 1);
+        return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, GEMM_BN),
+                                (uint32_t)E, 1);
     }
 
     /* GEMV per (i, t) pair: grid z = pairs */
-    const char *module = gemv_setup(d, w, x, N, 1, true, spec);
+    char module[64];
+    vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id", spec, module, sizeof module);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
-    return dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]), 1,
-                          npairs);
+    return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]), 1,
+                                npairs);
 }
 
 int vk_record_matmul(vk_rec *r, const sc_tensor *node) {

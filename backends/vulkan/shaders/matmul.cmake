@@ -17,3 +17,17 @@ sc_vk_shader(NAME mul_mat_vec_id_nosg SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID
 sc_vk_shader(NAME mul_mat SOURCE mul_mat.comp)
 sc_vk_shader(NAME mul_mat_id SOURCE mul_mat.comp DEFINES MUL_MAT_ID=1)
 sc_vk_shader(NAME mul_mat_id_group SOURCE mul_mat_id_group.comp)
+
+# GEMV with fused epilogues (vk_fuse_gemv.c), each as the three GEMV modules
+# above (subgroup, f16 dequantisation, shared-memory reduction):
+#   mul_mat_vec_swiglu     MUL_MAT gate + MUL_MAT up + SWIGLU
+#   mul_mat_vec_add        MUL_MAT + residual ADD
+#   mul_mat_vec_id_swiglu  MUL_MAT_ID gate + MUL_MAT_ID up + SWIGLU
+#   mul_mat_vec_id_moe     MUL_MAT_ID down + MUL by routing weights + slot sum (+ residual)
+foreach(_epi swiglu:EPI_SWIGLU add:EPI_ADD id_swiglu:MUL_MAT_ID=1,EPI_SWIGLU id_moe:MUL_MAT_ID=1,EPI_MOE)
+  string(REGEX REPLACE "[:,]" ";" _epi "${_epi}")
+  list(POP_FRONT _epi _suffix)
+  sc_vk_shader(NAME mul_mat_vec_${_suffix} SOURCE mul_mat_vec.comp DEFINES ${_epi})
+  sc_vk_shader(NAME mul_mat_vec_${_suffix}_f16 SOURCE mul_mat_vec.comp DEFINES ${_epi} QG_F16MUL=1)
+  sc_vk_shader(NAME mul_mat_vec_${_suffix}_nosg SOURCE mul_mat_vec.comp DEFINES ${_epi} NO_SUBGROUP=1)
+endforeach()

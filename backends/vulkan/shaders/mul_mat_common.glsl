@@ -10,7 +10,13 @@
 // K-long run x[:, m]; an output column is the N-long run y[:, m]. Every row
 // and column is contiguous; the strides between them are free.
 //
-// Defines: MUL_MAT_ID (the push block and column mapping of MUL_MAT_ID).
+// Defines: MUL_MAT_ID (the push block and column mapping of MUL_MAT_ID);
+// the GEMV's fused epilogues (mul_mat_vec.comp, vk_fuse_gemv.c), each with a
+// push block of its own (<= 128 bytes, the guaranteed minimum):
+//   EPI_SWIGLU  a second weight matrix w2 of w's layout: y = silu(W x) * (W2 x)
+//               (MUL_MAT: 2-D only; MUL_MAT_ID: per (i, t) pair)
+//   EPI_ADD     MUL_MAT, 2-D only: y = r + W x (r: residual of y's shape)
+//   EPI_MOE     MUL_MAT_ID: y[:, t] = r[:, t] + sum_i rw[i, t] * (W_{ids[i, t]} x[:, i, t])
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
@@ -41,7 +47,40 @@ const uint QMASK = (1u << QBITS) - 1u;
 // ---- push constants ---------------------------------------------------------------
 // Byte strides for weights (slabs can pass 4 GiB), element (float) strides for x
 // and y. base_x / base_z: workgroup offsets when the host splits a grid past 65535.
-#ifndef MUL_MAT_ID
+#if defined(MUL_MAT_ID) && defined(EPI_MOE)
+layout(push_constant) uniform Push {
+    uint64_t w, x, y, err;      // x [K, X, T] (X == n_used, or 1: x_nb1 == 0); y [N, T]
+    uint64_t ids, rw, r;        // rw: routing weights f32, slot i of token t at i + t * rw_nb2; r: residual [N, T] or 0
+    uint w_nb2, w_nb1, K, N;    // w_nb2: bytes between experts
+    uint E, x_nb1, x_nb2, n_used;
+    uint ids_nb1, rw_nb2, y_nb1, r_nb1;
+    uint q_scales, q_zeros, q_gidx, group_size;
+    uint G, base_x;             // grid z (tokens) is never split
+} pc;
+#elif defined(MUL_MAT_ID) && defined(EPI_SWIGLU)
+layout(push_constant) uniform Push {
+    uint64_t w, x, y, err;
+    uint64_t ids, w2;           // w2: the second stack, w's layout
+    uint w_nb2, w_nb1, K, N;
+    uint E, x_nb1, x_nb2, y_nb1;
+    uint y_nb2, n_used, x_bcast, ids_nb1;
+    uint q_scales, q_zeros, q_gidx, group_size;
+    uint G, base_x, base_z, pad_;
+} pc;
+#elif defined(EPI_SWIGLU) || defined(EPI_ADD)
+layout(push_constant) uniform Push {
+    uint64_t w, x, y, err;      // w [K, N], x [K, M], y [N, M]: one matrix, no batch
+#ifdef EPI_SWIGLU
+    uint64_t w2;                // the second matrix, w's layout
+#else
+    uint64_t r;                 // the residual [N, M], r_nb1 floats between columns
+#endif
+    uint w_nb1, K, N, M;
+    uint x_nb1, y_nb1, r_nb1, q_scales;
+    uint q_zeros, q_gidx, group_size, G;
+    uint base_x, base_z;
+} pc;
+#elif !defined(MUL_MAT_ID)
 layout(push_constant) uniform Push {
     uint64_t w, x, y, err;
     uint64_t w_nb2, w_nb3;      // bytes between weight matrices (QG: slabs)

@@ -27,6 +27,19 @@
 //
 // Grid: x = row blocks (+ base_x), y = column blocks of NC, z = batch matrix
 // i2 + ne2*i3 (mul_mat) or pair p = i + n_used*t (+ base_z, mul_mat_id, NC = 1).
+//
+// Fused epilogues (vk_fuse_gemv.c; push blocks in mul_mat_common.glsl) turn a
+// chain of graph nodes into this one dispatch:
+//  - EPI_SWIGLU: the workgroup also computes the same rows of a second matrix
+//    W2 (same x, same layout): NR rows of each, 2*NR in registers; the lane
+//    that holds output (r, c) writes silu(g) * u, the eltwise SWIGLU.
+//  - EPI_ADD: y = r + W x, the residual read in the epilogue.
+//  - EPI_MOE (MUL_MAT_ID): grid z = tokens t; the workgroup loops over the
+//    n_used slots i of t, each a GEMV of expert ids[i, t] with x[:, i, t], and
+//    the lanes holding row sums fold them in as the graph does (MUL by the
+//    routing weight, then ADDs of the slots in rank order, then the residual):
+//      y[n, t] = r[n, t] + ((s_0 + s_1) + s_2) + ...,  s_i = (W_e x_i)[n] * rw[i, t]
+//  Outputs: the reduction leaves output o = r*NC + c (r < NR) on lane o.
 #ifdef QG_F16MUL
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
@@ -40,28 +53,53 @@ const uint NCHUNK = (WTYPE == W_QG) ? QUC / QCH : 1u;
 const uint STEPK = (WTYPE == W_QG) ? QUC : UW; // columns k per step
 const uint XCH = (WTYPE == W_QG) ? QCH : UW;   // x values per column per chunk
 
-// Reduction scratch: NR*NC partial sums per subgroup (NSG = BS / SGX subgroups
-// when the device runs the expected subgroup size), or BS values for the tree.
+// Fused epilogues: matrices whose rows a workgroup computes; rows in registers.
+#ifdef EPI_SWIGLU
+const uint NMAT = 2u;
+#else
+const uint NMAT = 1u;
+#endif
+const uint NRT = NR * NMAT; // row r of the registers: row n0 + r % NR of matrix r / NR
+const uint NOUT = NR * NC;  // outputs of a workgroup
+
+// Reduction scratch: NRT*NC partial sums per subgroup (NSG = BS / SGX subgroups
+// when the device runs the expected subgroup size), or BS values for the tree
+// (and its NRT*NC results).
 const uint NSG = BS / SGX;
-const uint RED_SG = NR * NC * NSG;
+const uint RED_SG = NRT * NC * NSG;
 const uint RED = RED_SG > BS ? RED_SG : BS;
 shared float red[RED];
+shared float res[NRT * NC];
+
+float silu(float v) { return v / (1.0 + exp(-v)); } // as eltwise.comp
 
 void main() {
     const uint tid = gl_LocalInvocationID.x;
     const uint n0 = (gl_WorkGroupID.x + pc.base_x) * NR;
     const uint K = pc.K;
+    const uint nsteps = K / STEPK;
+    const uint row_words = qg_row_words();
 
-    // ---- which weight matrix, which columns ----------------------------------------
-    uint64_t mat;           // weight matrix (QG: slab) address
+#ifdef EPI_MOE
+    const uint t = gl_WorkGroupID.z; // token
+    precise float tot = 0.0;         // lanes < NR: the slot sum of row n0 + tid, in slot order
+    for (uint slot = 0u; slot < pc.n_used; slot++) {
+#else
+    { // one GEMV (no slot loop)
+#endif
+    // ---- which weight matrices, which columns ----------------------------------------
+    uint64_t mats[NMAT];    // weight matrix (QG: slab) addresses
     uint64_t xcol[NC];      // x columns [K] (indexed by unrolled loops only: registers)
     uint64_t ycol0;         // y column m0 [N]; column m0 + c at ycol0 + 4*c*ystride
     uint ystride, ncols;    // floats between y columns; valid columns in this block
-#ifndef MUL_MAT_ID
+#if defined(EPI_ADD)
+    uint64_t rcol0;         // residual column m0 (r_nb1 floats between columns)
+#endif
+#if !defined(MUL_MAT_ID) && !defined(EPI_SWIGLU) && !defined(EPI_ADD)
     {
         const uint z = gl_WorkGroupID.z + pc.base_z;
         const uint i2 = z % pc.ne2, i3 = z / pc.ne2;
-        mat = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
+        mats[0] = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
         const uint m0 = gl_WorkGroupID.y * NC;
         [[unroll]] for (uint c = 0; c < NC; c++) {
             const uint m = min(m0 + c, pc.M - 1u); // columns past M: read the last, write nothing
@@ -71,7 +109,22 @@ void main() {
         ystride = pc.y_nb1;
         ncols = min(NC, pc.M - m0);
     }
-#else
+#elif !defined(MUL_MAT_ID)
+    { // fused MUL_MAT: one matrix (two with EPI_SWIGLU), x [K, M]
+        mats[0] = pc.w;
+#ifdef EPI_SWIGLU
+        mats[NMAT - 1u] = pc.w2;
+#endif
+        const uint m0 = gl_WorkGroupID.y * NC;
+        [[unroll]] for (uint c = 0; c < NC; c++) xcol[c] = pc.x + 4u * uint64_t(min(m0 + c, pc.M - 1u)) * pc.x_nb1;
+        ycol0 = pc.y + 4u * uint64_t(m0) * pc.y_nb1;
+        ystride = pc.y_nb1;
+        ncols = min(NC, pc.M - m0);
+#ifdef EPI_ADD
+        rcol0 = pc.r + 4u * uint64_t(m0) * pc.r_nb1;
+#endif
+    }
+#elif !defined(EPI_MOE)
     {
         const uint p = gl_WorkGroupID.z + pc.base_z; // pair: i + n_used * t
         const uint i = p % pc.n_used, t = p / pc.n_used;
@@ -80,7 +133,10 @@ void main() {
             if (tid == 0u && gl_WorkGroupID.x == 0u) flag_range_error();
             return;
         }
-        mat = pc.w + uint64_t(e) * pc.w_nb2;
+        mats[0] = pc.w + uint64_t(e) * pc.w_nb2;
+#ifdef EPI_SWIGLU
+        mats[NMAT - 1u] = pc.w2 + uint64_t(e) * pc.w_nb2;
+#endif
         const uint xi = pc.x_bcast != 0u ? 0u : i;
         [[unroll]] for (uint c = 0; c < NC; c++) // NC == 1
             xcol[c] = pc.x + 4u * (uint64_t(xi) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
@@ -88,31 +144,43 @@ void main() {
         ystride = 0u;
         ncols = 1u;
     }
+#else
+    { // EPI_MOE: slot `slot` of token t
+        const int e = RI32(pc.ids).v[slot + t * pc.ids_nb1];
+        if (e < 0 || uint(e) >= pc.E) { // uniform: the slot is left out
+            if (tid == 0u && gl_WorkGroupID.x == 0u) flag_range_error();
+            continue;
+        }
+        mats[0] = pc.w + uint64_t(e) * pc.w_nb2;
+        [[unroll]] for (uint c = 0; c < NC; c++) // NC == 1
+            xcol[c] = pc.x + 4u * (uint64_t(slot) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
+        ycol0 = pc.y + 4u * uint64_t(t) * pc.y_nb1;
+        ystride = 0u;
+        ncols = 1u;
+    }
 #endif
 
     // ---- rows: rows past N read row N-1 and write nothing ------------------------------
-    uint rown[NR];
-    uint64_t wrow[NR], srow[NR], zrow[NR]; // codes / elements, QG scales [G], QG zeros [G]
-    [[unroll]] for (uint r = 0; r < NR; r++) {
-        rown[r] = min(n0 + r, pc.N - 1u);
-        wrow[r] = mat + uint64_t(rown[r]) * pc.w_nb1;
-        srow[r] = qg_scales_row(mat, rown[r]);
-        zrow[r] = qg_zeros_row(mat, rown[r]);
+    uint rown[NRT];
+    uint64_t wrow[NRT], srow[NRT], zrow[NRT]; // codes / elements, QG scales [G], QG zeros [G]
+    [[unroll]] for (uint r = 0; r < NRT; r++) {
+        rown[r] = min(n0 + r % NR, pc.N - 1u);
+        wrow[r] = mats[r / NR] + uint64_t(rown[r]) * pc.w_nb1;
+        srow[r] = qg_scales_row(mats[r / NR], rown[r]);
+        zrow[r] = qg_zeros_row(mats[r / NR], rown[r]);
     }
 
-    float acc[NR][NC];
-    [[unroll]] for (uint r = 0; r < NR; r++)
+    float acc[NRT][NC];
+    [[unroll]] for (uint r = 0; r < NRT; r++)
         [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
 
-    const uint nsteps = K / STEPK;
-    const uint row_words = qg_row_words();
-
+    // ---- hot loop: the K reduction, BS lanes x STEPK columns at a time -------------------
     for (uint s = tid; s < nsteps; s += BS) {
         const uint k0 = s * STEPK;
         if (WTYPE == W_QG) {
             // the step's words of every row (3-bit: 3 words = 32 codes, else UW words)
-            uint wd[NR][UW];
-            [[unroll]] for (uint r = 0; r < NR; r++) {
+            uint wd[NRT][UW];
+            [[unroll]] for (uint r = 0; r < NRT; r++) {
                 if (UW == 4u) {
                     uvec4 q = RU32x4(wrow[r]).v[s];
                     wd[r][0] = q.x; wd[r][1 % UW] = q.y; wd[r][2 % UW] = q.z; wd[r][3 % UW] = q.w;
@@ -120,11 +188,11 @@ void main() {
                     [[unroll]] for (uint j = 0; j < UW; j++) wd[r][j] = RU32(wrow[r]).v[s * UW + j];
                 }
             }
-            float sc[NR];
-            int zr[NR];
+            float sc[NRT];
+            int zr[NRT];
             if (GMODE == 0u) { // one group for the whole step
                 const uint g = k0 / pc.group_size;
-                [[unroll]] for (uint r = 0; r < NR; r++) {
+                [[unroll]] for (uint r = 0; r < NRT; r++) {
                     sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
                     zr[r] = int(RU8(zrow[r]).v[g]);
                 }
@@ -144,18 +212,19 @@ void main() {
                 }
                 if (GMODE == 1u) { // one group per chunk
                     const uint g = kc / pc.group_size;
-                    [[unroll]] for (uint r = 0; r < NR; r++) {
+                    [[unroll]] for (uint r = 0; r < NRT; r++) {
                         sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
                         zr[r] = int(RU8(zrow[r]).v[g]);
                     }
                 }
-                int gk[QCH]; // GMODE 2: the group of each code, shared by the NR rows
+                int gk[NMAT][QCH]; // GMODE 2: the group of each code, shared by a matrix's NR rows
                 if (GMODE == 2u) {
-                    [[unroll]] for (uint i = 0; i < QCH; i++) gk[i] = qg_group(mat, kc + i);
+                    [[unroll]] for (uint mi = 0; mi < NMAT; mi++)
+                        [[unroll]] for (uint i = 0; i < QCH; i++) gk[mi][i] = qg_group(mats[mi], kc + i);
                 }
                 // the chunk's QCH*QBITS bits, at bit j*QCH*QBITS of the step
                 const uint bo = j * QCH * QBITS, lo = bo >> 5, sh = bo & 31u;
-                [[unroll]] for (uint r = 0; r < NR; r++) {
+                [[unroll]] for (uint r = 0; r < NRT; r++) {
                     uint bits = wd[r][lo] >> sh;
                     if (sh + QCH * QBITS > 32u) bits |= wd[r][(lo + 1u) % UW] << (32u - sh);
 #ifdef QG_F16MUL
@@ -184,7 +253,7 @@ void main() {
                         const uint code = (bits >> (i * QBITS)) & QMASK;
                         float wv;
                         if (GMODE == 2u) {
-                            const int g = gk[i];
+                            const int g = gk[r / NR][i];
                             if (g < 0) {
                                 wv = 0.0;
                             } else {
@@ -210,7 +279,7 @@ void main() {
                     [[unroll]] for (uint i = 0; i < UW; i++) xv[c][i] = RF32(xcol[c]).v[k0 + i];
                 }
             }
-            [[unroll]] for (uint r = 0; r < NR; r++) {
+            [[unroll]] for (uint r = 0; r < NRT; r++) {
                 float wv[UW];
                 if (UW == 4u) {
                     vec4 v = dense_at4(wrow[r], s);
@@ -228,40 +297,80 @@ void main() {
     for (uint k = nsteps * STEPK + tid; k < K; k += BS) {
         float xv[NC];
         [[unroll]] for (uint c = 0; c < NC; c++) xv[c] = RF32(xcol[c]).v[k];
-        [[unroll]] for (uint r = 0; r < NR; r++) {
-            const float wv = (WTYPE == W_QG) ? qg_weight_at(mat, rown[r], k, row_words) : dense_at(wrow[r], k);
+        [[unroll]] for (uint r = 0; r < NRT; r++) {
+            const float wv =
+                (WTYPE == W_QG) ? qg_weight_at(mats[r / NR], rown[r], k, row_words) : dense_at(wrow[r], k);
             [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = fma(wv, xv[c], acc[r][c]);
         }
     }
 
-    // ---- reduce over the workgroup and write ----------------------------------------------
+    // ---- reduce over the workgroup: lane o < NOUT gets v[mi], output o of matrix mi -----
+    float v[NMAT];
+    bool reduced = false; // uniform
 #ifndef NO_SUBGROUP
     if ((OPTS & OPT_SUBGROUP) != 0u && gl_NumSubgroups <= NSG) {
-        [[unroll]] for (uint r = 0; r < NR; r++)
+        [[unroll]] for (uint r = 0; r < NRT; r++)
             [[unroll]] for (uint c = 0; c < NC; c++) {
-                const float v = subgroupAdd(acc[r][c]);
-                if (gl_SubgroupInvocationID == 0u) red[(r * NC + c) * NSG + gl_SubgroupID] = v;
+                const float a = subgroupAdd(acc[r][c]);
+                if (gl_SubgroupInvocationID == 0u) red[(r * NC + c) * NSG + gl_SubgroupID] = a;
             }
         barrier();
-        if (tid < NR * NC) {
-            float v = 0.0;
-            for (uint g = 0; g < gl_NumSubgroups; g++) v += red[tid * NSG + g];
-            const uint r = tid / NC, c = tid % NC;
-            if (n0 + r < pc.N && c < ncols) WF32(ycol0 + 4u * uint64_t(c) * ystride).v[n0 + r] = v;
+        if (tid < NOUT) {
+            [[unroll]] for (uint mi = 0; mi < NMAT; mi++) {
+                float a = 0.0;
+                for (uint g = 0; g < gl_NumSubgroups; g++) a += red[(mi * NOUT + tid) * NSG + g];
+                v[mi] = a;
+            }
         }
-        return;
+        reduced = true;
     }
 #endif
-    // shared-memory tree, one output at a time (no subgroup arithmetic)
-    [[unroll]] for (uint r = 0; r < NR; r++)
-        [[unroll]] for (uint c = 0; c < NC; c++) {
-            red[tid] = acc[r][c];
-            barrier();
-            for (uint h = BS / 2u; h > 0u; h >>= 1) { // BS is a power of two
-                if (tid < h) red[tid] += red[tid + h];
+    if (!reduced) { // shared-memory tree, one output at a time (no subgroup arithmetic)
+        [[unroll]] for (uint r = 0; r < NRT; r++)
+            [[unroll]] for (uint c = 0; c < NC; c++) {
+                red[tid] = acc[r][c];
+                barrier();
+                for (uint h = BS / 2u; h > 0u; h >>= 1) { // BS is a power of two
+                    if (tid < h) red[tid] += red[tid + h];
+                    barrier();
+                }
+                if (tid == 0u) res[r * NC + c] = red[0];
                 barrier();
             }
-            if (tid == 0u && n0 + r < pc.N && c < ncols) WF32(ycol0 + 4u * uint64_t(c) * ystride).v[n0 + r] = red[0];
-            barrier();
+        if (tid < NOUT) {
+            [[unroll]] for (uint mi = 0; mi < NMAT; mi++) v[mi] = res[mi * NOUT + tid];
         }
+    }
+
+    // ---- epilogue and write ------------------------------------------------------------------
+    if (tid < NOUT) {
+        const uint r = tid / NC, c = tid % NC, n = n0 + r;
+#if defined(EPI_MOE)
+        tot += v[0] * RF32(pc.rw).v[slot + t * pc.rw_nb2]; // MUL by the routing weight, ADD in slot order
+#else
+        if (n < pc.N && c < ncols) {
+#if defined(EPI_SWIGLU)
+            const float o = silu(v[0]) * v[NMAT - 1u];
+#elif defined(EPI_ADD)
+            const float o = RF32(rcol0 + 4u * uint64_t(c) * pc.r_nb1).v[n] + v[0];
+#else
+            const float o = v[0];
+#endif
+            WF32(ycol0 + 4u * uint64_t(c) * ystride).v[n] = o;
+        }
+#endif
+    }
+#ifdef EPI_MOE
+    barrier(); // red / res are reused by the next slot
+#endif
+    } // slots / the GEMV
+
+#ifdef EPI_MOE
+    if (tid < NR && n0 + tid < pc.N) {
+        const uint n = n0 + tid;
+        precise float o = tot;
+        if (pc.r != 0ul) o = RF32(pc.r + 4u * uint64_t(t) * pc.r_nb1).v[n] + tot;
+        WF32(pc.y + 4u * uint64_t(t) * pc.y_nb1).v[n] = o;
+    }
+#endif
 }

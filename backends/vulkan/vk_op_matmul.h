@@ -1,0 +1,49 @@
+/*
+ * backends/vulkan/vk_op_matmul.h - what vk_op_matmul.c shares with the GEMV
+ * fusers (vk_fuse_gemv.c): the checks, the path choice, the GEMV's
+ * specialization and module, the grid splitting. The push-constant blocks
+ * stay with each user (they mirror shaders/mul_mat_common.glsl).
+ */
+#ifndef STRIXCORE_VK_OP_MATMUL_H
+#define STRIXCORE_VK_OP_MATMUL_H
+
+#include "vk_internal.h"
+
+/* specialization constants of mul_mat_common.glsl */
+enum {
+    VK_MM_SPEC_LX, VK_MM_SPEC_LY, VK_MM_SPEC_LZ, VK_MM_SPEC_WTYPE, VK_MM_SPEC_QBITS, VK_MM_SPEC_QFLAGS,
+    VK_MM_SPEC_GMODE, VK_MM_SPEC_UW, VK_MM_SPEC_NR, VK_MM_SPEC_NC, VK_MM_SPEC_OPTS, VK_MM_SPEC_SGX,
+    VK_MM_SPEC_COUNT
+};
+
+#define VK_MM_MAX_GRID 65535u
+
+/* A weight the shaders read: f32/f16/bf16 rows, or a QG stack of valid layout. */
+bool vk_mm_weight_ok(const sc_tensor *w);
+/* Contiguous rows of `type` with strides the shaders can index. */
+bool vk_mm_rows_ok(const sc_tensor *t, int32_t type);
+
+/* Does MUL_MAT with weight w and M activation columns take the GEMV? *nc:
+ * its columns per workgroup. */
+bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc);
+/* Does MUL_MAT_ID with weight stack w and npairs (i, t) pairs run the GEMV per pair? */
+bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs);
+
+/* The GEMV's specialization (spec[VK_MM_SPEC_COUNT]) for weight w, x, N
+ * rows, nc columns, and its module: `base` ("mul_mat_vec", "mul_mat_vec_id",
+ * "mul_mat_vec_add", ...) or base + "_f16" / "_nosg", written to name. */
+void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, const char *base,
+                      uint32_t *spec, char *name, size_t name_len);
+/* The three modules of a GEMV base are embedded. */
+bool vk_mm_gemv_modules(const char *base);
+
+/* QG slab offsets and group layout of w for the push constants (dense: zeros, 1). */
+void vk_mm_push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros, uint32_t *q_gidx,
+                      uint32_t *group_size, uint32_t *G);
+
+/* Dispatch gx * gy * gz workgroups, splitting x and z past 65535 (the
+ * shaders add *base_x / *base_z, fields of push, to their workgroup ids). */
+int vk_mm_dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *base_x,
+                         uint32_t *base_z, uint64_t gx, uint32_t gy, uint64_t gz);
+
+#endif
