@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "vk_op_matmul.h"
+#include "vk_op_matmul_coop.h"
 
 /* ---- push constants: mirror mul_mat_common.glsl / mul_mat_id_group.comp ---------- */
 typedef struct mm_push {
@@ -398,6 +399,8 @@ bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc) 
 
 static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
+    /* prefill on the matrix units (VK_KHR_cooperative_matrix), vk_op_matmul_coop.c */
+    if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_supports(d, node)) return vk_mm_coop_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1];
     const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
     const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];

@@ -13,12 +13,16 @@
 #      module (a uint32_t array, made by this same file in script mode at
 #      build time) and vk_shaders.c with the table behind vk_spirv_find().
 #
-#   sc_vk_shader(NAME <module> SOURCE <file.comp> [DEFINES A=1 B ...] [DEPENDS <extra files>])
+#   sc_vk_shader(NAME <module> SOURCE <file.comp> [DEFINES A=1 B ...] [DEPENDS <extra files>]
+#                [NV_TO_KHR])
 #
 # compiles `glslc --target-env=vulkan1.2 -O -I<shaders> -DA=1 -DB <file.comp>`
 # into module <module> (a C identifier, unique across manifests). SOURCE is
 # relative to the shaders directory. Every shaders/*.glsl is a dependency of
 # every module; DEPENDS adds more (another .comp #included, say).
+# NV_TO_KHR: the source uses GL_NV_cooperative_matrix; glslc's output is
+# rewritten into SPV_KHR_cooperative_matrix by the host tool sc_spv_coopmat_khr
+# (backends/vulkan/tools/), which fails the build on anything it cannot map.
 
 # ---------------------------------------------------------------------------
 # Script mode: cmake -DSC_VK_EMBED=1 -DNAME=x -DSPV=x.spv -DOUT=x.c -P shaders.cmake
@@ -93,7 +97,7 @@ set_property(GLOBAL PROPERTY SC_VK_MODULES "")
 set_property(GLOBAL PROPERTY SC_VK_MODULE_C "")
 
 function(sc_vk_shader)
-  cmake_parse_arguments(S "" "NAME;SOURCE" "DEFINES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(S "NV_TO_KHR" "NAME;SOURCE" "DEFINES;DEPENDS" ${ARGN})
   if(NOT S_NAME OR NOT S_SOURCE)
     message(FATAL_ERROR "sc_vk_shader: NAME and SOURCE are required (${ARGN})")
   endif()
@@ -118,11 +122,20 @@ function(sc_vk_shader)
   endforeach()
   set(spv ${SC_VK_SPV_DIR}/${S_NAME}.spv)
   set(c ${SC_VK_SPV_DIR}/${S_NAME}.spv.c)
+  if(S_NV_TO_KHR)
+    add_custom_command(OUTPUT ${spv}
+      COMMAND ${SC_GLSLC} --target-env=vulkan1.2 -O -I${SC_VK_SHADER_DIR} ${defs} -o ${spv}.nv ${src}
+      COMMAND $<TARGET_FILE:sc_spv_coopmat_khr> ${spv}.nv ${spv}
+      DEPENDS ${src} ${SC_VK_GLSL_INCLUDES} ${S_DEPENDS} sc_spv_coopmat_khr
+      COMMENT "glslc ${S_NAME} (${S_SOURCE} ${S_DEFINES}), cooperative matrix NV -> KHR"
+      VERBATIM)
+  else()
   add_custom_command(OUTPUT ${spv}
     COMMAND ${SC_GLSLC} --target-env=vulkan1.2 -O -I${SC_VK_SHADER_DIR} ${defs} -o ${spv} ${src}
     DEPENDS ${src} ${SC_VK_GLSL_INCLUDES} ${S_DEPENDS}
     COMMENT "glslc ${S_NAME} (${S_SOURCE} ${S_DEFINES})"
     VERBATIM)
+  endif()
   add_custom_command(OUTPUT ${c}
     COMMAND ${CMAKE_COMMAND} -DSC_VK_EMBED=1 -DNAME=${S_NAME} -DSPV=${spv} -DOUT=${c} -P ${SC_VK_SHADERS_CMAKE}
     DEPENDS ${spv} ${SC_VK_SHADERS_CMAKE}

@@ -1,0 +1,22 @@
+# backends/vulkan/shaders/matmul_coop.cmake - MUL_MAT on the matrix units
+# (vk_op_matmul_coop.c). The source is GL_NV_cooperative_matrix (what Debian
+# 12's glslc compiles); NV_TO_KHR rewrites it into SPV_KHR_cooperative_matrix.
+# Weight type, QG bits/flags, the matrix shape and the subgroup size are
+# specialization constants: one module.
+_sc_vk_probe(SC_VK_HAVE_COOPMAT_NV [=[
+#version 450
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+layout(local_size_x = 32) in;
+shared uvec4 s[64];
+void main() {
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> m;
+    coopMatLoadNV(m, s, 0u, 2u, false);
+}
+]=])
+if(SC_VK_HAVE_COOPMAT_NV AND TARGET sc_spv_coopmat_khr)
+  sc_vk_shader(NAME mul_mat_coop SOURCE mul_mat_coop.comp NV_TO_KHR)
+else()
+  message(STATUS "Vulkan backend: glslc lacks GL_NV_cooperative_matrix: no mul_mat_coop module")
+endif()

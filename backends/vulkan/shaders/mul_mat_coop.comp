@@ -1,0 +1,336 @@
+#version 450
+// backends/vulkan/shaders/mul_mat_coop.comp - MUL_MAT on the matrix units
+// (vk_op_matmul_coop.c): prefill, many activation columns.
+//
+//   w [K, N, B2, B3] (f16, bf16, QG), x f32 [K, M, b2, b3] -> y f32 [N, M, b2, b3]
+//
+// Written against GL_NV_cooperative_matrix, which Debian 12's glslc knows;
+// the build rewrites the SPIR-V into SPV_KHR_cooperative_matrix
+// (tools/spv_coopmat_khr.c), the extension RADV and NVIDIA expose. For that
+// rewrite every matrix type must have one use: A (weights) is
+// <CM_M x CM_K>, B (activations) <CM_K x CM_N>, C <CM_M x CM_N>, the three
+// dimensions being specialization constants of distinct ids, so A and B are
+// distinct types even when the shape is 16 x 16 x 16. Avoid .length() (it
+// becomes an OpSpecConstantOp on spec-sized types).
+//
+// A workgroup of NSG = 8 subgroups (SGS lanes each: the host requires that
+// size) computes a BN x BM = 128 x 128 tile of y: weight rows n0.., columns
+// m0... Subgroup (sn, sm) of a 2 x 4 grid owns 64 x 32 of it: FN x FM
+// accumulators of CM_M x CM_N f32.
+// The K loop runs in BK = 64 steps through shared memory, all in f16:
+//   Ws[n][k] = W[n, k0 + k] (QG dequantised: round(scale * (code - zero)) to
+//              f16 (or bf16 when QF_BF16) as docs/ops.md says, then to f16:
+//              exact unless the value lies outside f16's range)
+//   Xs[m][k] = f16(x[k0 + k, m]) (the device's conversion: round to nearest)
+// each a row of BK halves as uvec4s plus one uvec4 of padding (a 144-byte row
+// pitch: the 8 rows of a 16-byte-per-row matrix fetch hit distinct banks).
+// A is read row-major from Ws, B column-major from Xs. The next step's global
+// loads are issued into registers before the current step's MMAs run.
+//
+// Numerics: x is rounded to f16 (relative error <= 2^-11 per element; 2^-10
+// on a device whose f32 -> f16 conversion truncates), weights
+// are exact (f16, QG) or exact within f16's range (bf16), products and sums
+// are f32: nmse ~ 2^-22 / 3 relative to the f32 path, below every
+// backend-ops bound for f16/bf16/QG weights. |x| > 65504 would become inf.
+//
+// grid x = row tiles (+ base_x), y = column tiles, z = batch matrix
+// i2 + ne2*i3 (+ base_z).
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
+#include "common.glsl"
+
+// ---- specialization constants (0..2: local size) ----------------------------------
+layout(constant_id = 3) const uint WTYPE = 1u;  // sc_type of w: 1 f16, 2 bf16, 5 QG
+layout(constant_id = 4) const uint QBITS = 4u;  // QG: 2, 3, 4 or 8
+layout(constant_id = 5) const uint QFLAGS = 0u; // QG: 1 g_idx, 2 bf16 rounding
+layout(constant_id = 6) const uint GMODE = 0u;  // QG: 0 every 8-code chunk in one group, 2 per code
+layout(constant_id = 7) const uint CM_M = 16u;  // matrix-unit shape: rows of A and C
+layout(constant_id = 8) const uint CM_N = 16u;  //   columns of B and C
+layout(constant_id = 9) const uint CM_K = 16u;  //   columns of A, rows of B (a multiple of 8)
+layout(constant_id = 10) const uint SGS = 32u;  // the subgroup size the pipeline runs with
+layout(constant_id = 11) const uint OPTS = 0u;  // OPT_* below
+
+const uint W_F16 = 1u, W_BF16 = 2u, W_QG = 5u;
+const uint QF_GIDX = 1u, QF_BF16 = 2u;
+const uint OPT_WVEC = 1u; // weight rows 16-byte aligned: uvec4 loads of 8 halves
+const uint OPT_XVEC = 2u; // x base and strides 16-byte aligned: vec4 loads
+const bool HAS_GIDX = (QFLAGS & QF_GIDX) != 0u;
+const bool BF16_ROUND = (QFLAGS & QF_BF16) != 0u;
+const uint QMASK = (1u << QBITS) - 1u;
+
+const uint BN = 128u, BM = 128u, BK = 64u;
+const uint NSG = 8u, WGN = 2u;          // subgroups: 2 along n x 4 along m
+const uint TN = 64u, TM = 32u;          // a subgroup's tile
+const uint FN = TN / CM_M, FM = TM / CM_N;
+const uint NT = NSG * SGS;              // lanes (local_size_x)
+const uint ROWQ = BK / 8u + 1u;         // uvec4 per shared row (8 halves each), +1 pad
+const uint CPR = BK / 8u;               // 8-element chunks per row per step
+const uint WCH = BN * CPR / NT;         // weight chunks per lane per step
+const uint XCH = BM * CPR / NT;         // activation chunks per lane per step
+
+// ---- push constants (mirrored by vk_op_matmul_coop.c: coop_push) -------------------
+layout(push_constant) uniform Push {
+    uint64_t w, x, y, err;
+    uint64_t w_nb2, w_nb3;      // bytes between weight matrices (QG: slabs)
+    uint w_nb1, K, N, M;        // w_nb1: bytes between weight rows (QG: row_bytes)
+    uint x_nb1, x_nb2, x_nb3;   // floats
+    uint y_nb1, y_nb2, y_nb3;   // floats
+    uint ne2, r2, r3;           // x/y ne[2]; broadcast factors b2/B2, b3/B3
+    uint q_scales, q_zeros, q_gidx, group_size, G; // QG: byte offsets inside a slab
+    uint base_x, base_z;
+} pc;
+
+layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RF32 { float v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RU32 { uint v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RI32 { int v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 2) readonly buffer RU16 { uint16_t v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 1) readonly buffer RU8 { uint8_t v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 16) readonly buffer RVec4 { vec4 v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 16) readonly buffer RU32x4 { uvec4 v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 4) buffer WF32 { float v[]; };
+
+shared uvec4 Ws[BN * ROWQ];
+shared uvec4 Xs[BM * ROWQ];
+shared float Cs[NSG * CM_M * CM_N]; // a subgroup's accumulator on its way to a tile edge
+
+// ---- rounding (the same functions as mul_mat_common.glsl, copied: that file
+// carries the other matmul shaders' push block and specialization ids) ------
+// f32 -> the nearest-even f16 value, as an f32, in integer arithmetic.
+float round_to_f16(float f) {
+    uint u = floatBitsToUint(f);
+    uint a = u & 0x7fffffffu;
+    uint s = u ^ a;
+    if (a - 0x38800000u < 0x477ff000u - 0x38800000u) // a normal f16
+        return uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
+    if (a >= 0x7f800000u) return f;
+    if (a >= 0x477ff000u) return uintBitsToFloat(s | 0x7f800000u);
+    float q = roundEven(uintBitsToFloat(a) * 16777216.0); // f16 subnormal
+    return uintBitsToFloat(s | floatBitsToUint(q * (1.0 / 16777216.0)));
+}
+
+float round_to_bf16(float f) {
+    uint u = floatBitsToUint(f);
+    if ((u & 0x7fffffffu) >= 0x7f800000u) return f;
+    return uintBitsToFloat((u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u);
+}
+
+float qg_weight(uint code, float scale, int zero) {
+    float p = scale * float(int(code) - zero);
+    return BF16_ROUND ? round_to_bf16(p) : round_to_f16(p);
+}
+
+// two f32 that are f16 values -> one u32 of two halves (exact)
+uint pack2(float a, float b) { return packFloat2x16(f16vec2(float16_t(a), float16_t(b))); }
+
+uint64_t g_mat;        // weight matrix / QG slab
+uint g_row_words;      // QG: u32 words per row
+
+// ---- global -> registers -------------------------------------------------------------
+// Weight chunk: 8 elements k .. k+7 of row n. Dense: 8 halves. QG: the code bits
+// (.x, and .y for 8-bit), scale bits (.z) and zero (.w) of the chunk's group
+// (GMODE 0); GMODE 2 looks groups up per code when committing.
+uvec4 fetch_w(uint n, uint k) {
+    const uint K = pc.K;
+    uvec4 r = uvec4(0u);
+    if (n >= pc.N || k >= K) return r;
+    const uint64_t row = g_mat + uint64_t(n) * pc.w_nb1;
+    if (WTYPE == W_QG) {
+        const uint bo = k * QBITS, wi = bo >> 5, sh = bo & 31u;
+        if (QBITS == 8u) {
+            r.x = RU32(row).v[wi];
+            if (wi + 1u < g_row_words) r.y = RU32(row).v[wi + 1u];
+        } else {
+            uint bits = RU32(row).v[wi] >> sh;
+            if (sh + 8u * QBITS > 32u && wi + 1u < g_row_words) bits |= RU32(row).v[wi + 1u] << (32u - sh);
+            r.x = bits;
+        }
+        if (GMODE == 0u) {
+            const uint g = k / pc.group_size;
+            r.z = uint(RU16(g_mat + pc.q_scales + uint64_t(n) * pc.G * 2u).v[g]);
+            r.w = uint(RU8(g_mat + pc.q_zeros + uint64_t(n) * pc.G).v[g]);
+        }
+    } else if ((OPTS & OPT_WVEC) != 0u && k + 8u <= K) {
+        r = RU32x4(row).v[k / 8u];
+    } else {
+        uint h[8];
+        [[unroll]] for (uint i = 0; i < 8u; i++) h[i] = k + i < K ? uint(RU16(row).v[k + i]) : 0u;
+        r = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+    }
+    return r;
+}
+
+// The f16 halves of a fetched weight chunk.
+uvec4 dequant_w(uvec4 r, uint n, uint k) {
+    const uint K = pc.K;
+    if (WTYPE == W_F16) return r;
+    if (WTYPE == W_BF16) {
+        uvec4 o;
+        [[unroll]] for (uint i = 0; i < 4u; i++)
+            o[i] = pack2(uintBitsToFloat(r[i] << 16), uintBitsToFloat(r[i] & 0xffff0000u));
+        return o;
+    }
+    float v[8];
+    [[unroll]] for (uint i = 0; i < 8u; i++) v[i] = 0.0;
+    if (n < pc.N && k < K) {
+        if (GMODE == 0u && !BF16_ROUND) {
+            // f16 multiplies: (code - zero) is an integer |.| <= 255, exact in f16,
+            // and one IEEE f16 multiply rounds scale * (code - zero) to nearest
+            // even, which is round_to_f16 of the exact product (as the GEMV's
+            // QG_F16MUL variant relies on)
+            const float16_t s = unpackFloat2x16(r.z).x;
+            const int z = int(r.w);
+            uvec4 o;
+            [[unroll]] for (uint i = 0; i < 8u; i += 2u) {
+                const uint c0 = QBITS == 8u ? ((i < 4u ? r.x : r.y) >> (8u * (i & 3u))) & 0xffu
+                                            : (r.x >> (i * QBITS)) & QMASK;
+                const uint c1 = QBITS == 8u ? ((i < 4u ? r.x : r.y) >> (8u * ((i + 1u) & 3u))) & 0xffu
+                                            : (r.x >> ((i + 1u) * QBITS)) & QMASK;
+                f16vec2 v = f16vec2(ivec2(int(c0), int(c1)) - z) * s;
+                if (k + i >= K) v.x = float16_t(0.0);
+                if (k + i + 1u >= K) v.y = float16_t(0.0);
+                o[i / 2u] = packFloat2x16(v);
+            }
+            return o;
+        } else if (GMODE == 0u) {
+            const float s = f16_to_f32(uint16_t(r.z));
+            const int z = int(r.w);
+            [[unroll]] for (uint i = 0; i < 8u; i++) {
+                const uint code = QBITS == 8u ? ((i < 4u ? r.x : r.y) >> (8u * (i & 3u))) & 0xffu
+                                              : (r.x >> (i * QBITS)) & QMASK;
+                if (k + i < K) v[i] = qg_weight(code, s, z);
+            }
+        } else { // per code: g_idx, or groups not a multiple of 8
+            const uint64_t srow = g_mat + pc.q_scales + uint64_t(n) * pc.G * 2u;
+            const uint64_t zrow = g_mat + pc.q_zeros + uint64_t(n) * pc.G;
+            [[unroll]] for (uint i = 0; i < 8u; i++) {
+                if (k + i < K) {
+                    int g = HAS_GIDX ? RI32(g_mat + pc.q_gidx).v[k + i] : int((k + i) / pc.group_size);
+                    if (g < 0 || uint(g) >= pc.G) {
+                        atomicOr(ErrBuf(pc.err).flag, ERR_RANGE);
+                    } else {
+                        const uint code = QBITS == 8u ? ((i < 4u ? r.x : r.y) >> (8u * (i & 3u))) & 0xffu
+                                                      : (r.x >> (i * QBITS)) & QMASK;
+                        v[i] = qg_weight(code, f16_to_f32(RU16(srow).v[g]), int(RU8(zrow).v[g]));
+                    }
+                }
+            }
+        }
+    }
+    return uvec4(pack2(v[0], v[1]), pack2(v[2], v[3]), pack2(v[4], v[5]), pack2(v[6], v[7]));
+}
+
+// Activation chunk: x[k .. k+7, column m] (zeros past K and M).
+void fetch_x(uint64_t xb, uint m, uint k, out vec4 a, out vec4 b) {
+    const uint K = pc.K;
+    a = vec4(0.0);
+    b = vec4(0.0);
+    if (m >= pc.M || k >= K) return;
+    const uint64_t col = xb + 4u * uint64_t(m) * pc.x_nb1;
+    if ((OPTS & OPT_XVEC) != 0u && k + 8u <= K) {
+        a = RVec4(col).v[k / 4u];
+        b = RVec4(col).v[k / 4u + 1u];
+    } else {
+        [[unroll]] for (uint i = 0; i < 4u; i++) {
+            if (k + i < K) a[i] = RF32(col).v[k + i];
+            if (k + 4u + i < K) b[i] = RF32(col).v[k + 4u + i];
+        }
+    }
+}
+
+// x -> f16 by the device's conversion (OpFConvert: round to nearest on NVIDIA
+// and AMD; a device that truncated would double the error, still inside the
+// bounds). round_to_f16 in integer arithmetic cost as much as the weights.
+uvec4 to_f16x8(vec4 a, vec4 b) {
+    return uvec4(packFloat2x16(f16vec2(a.xy)), packFloat2x16(f16vec2(a.zw)), packFloat2x16(f16vec2(b.xy)),
+                 packFloat2x16(f16vec2(b.zw)));
+}
+
+void main() {
+    const uint tid = gl_LocalInvocationID.x;
+    if (gl_NumSubgroups != NSG) { // the host's subgroup size did not hold: refuse, loudly
+        if (tid == 0u) atomicOr(ErrBuf(pc.err).flag, ERR_RANGE);
+        return;
+    }
+    const uint sg = gl_SubgroupID, sn = sg % WGN, sm = sg / WGN;
+    const uint n0 = (gl_WorkGroupID.x + pc.base_x) * BN, m0 = gl_WorkGroupID.y * BM;
+    const uint z = gl_WorkGroupID.z + pc.base_z;
+    const uint i2 = z % pc.ne2, i3 = z / pc.ne2;
+    g_mat = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
+    g_row_words = (pc.K * QBITS + 31u) / 32u;
+    const uint64_t xb = pc.x + 4u * (uint64_t(i2) * pc.x_nb2 + uint64_t(i3) * pc.x_nb3);
+    const uint64_t yb = pc.y + 4u * (uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
+
+    fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[FN * FM];
+    [[unroll]] for (uint i = 0; i < FN * FM; i++) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N>(0.0);
+
+    // registers holding the next step's tiles
+    uvec4 wr[WCH];
+    vec4 xa[XCH], xc[XCH];
+    [[unroll]] for (uint i = 0; i < WCH; i++) {
+        const uint c = tid + i * NT;
+        wr[i] = fetch_w(n0 + c / CPR, (c % CPR) * 8u);
+    }
+    [[unroll]] for (uint i = 0; i < XCH; i++) {
+        const uint c = tid + i * NT;
+        fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
+    }
+
+    // ---- the hot loop: K in BK steps -------------------------------------------------
+    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
+        barrier(); // the previous step's tiles are consumed
+        [[unroll]] for (uint i = 0; i < WCH; i++) {
+            const uint c = tid + i * NT, nl = c / CPR, j = c % CPR;
+            Ws[nl * ROWQ + j] = dequant_w(wr[i], n0 + nl, k0 + j * 8u);
+        }
+        [[unroll]] for (uint i = 0; i < XCH; i++) {
+            const uint c = tid + i * NT;
+            Xs[(c / CPR) * ROWQ + c % CPR] = to_f16x8(xa[i], xc[i]);
+        }
+        barrier();
+        if (k0 + BK < pc.K) { // next step's loads in flight during the MMAs
+            [[unroll]] for (uint i = 0; i < WCH; i++) {
+                const uint c = tid + i * NT;
+                wr[i] = fetch_w(n0 + c / CPR, k0 + BK + (c % CPR) * 8u);
+            }
+            [[unroll]] for (uint i = 0; i < XCH; i++) {
+                const uint c = tid + i * NT;
+                fetch_x(xb, m0 + c / CPR, k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
+            }
+        }
+        [[unroll]] for (uint kk = 0; kk < BK; kk += CM_K) {
+            fcoopmatNV<16, gl_ScopeSubgroup, CM_M, CM_K> a[FN];
+            fcoopmatNV<16, gl_ScopeSubgroup, CM_K, CM_N> b[FM];
+            [[unroll]] for (uint i = 0; i < FN; i++)
+                coopMatLoadNV(a[i], Ws, (sn * TN + i * CM_M) * ROWQ + kk / 8u, ROWQ, false);
+            [[unroll]] for (uint j = 0; j < FM; j++)
+                coopMatLoadNV(b[j], Xs, (sm * TM + j * CM_N) * ROWQ + kk / 8u, ROWQ, true);
+            [[unroll]] for (uint i = 0; i < FN; i++)
+                [[unroll]] for (uint j = 0; j < FM; j++)
+                    acc[i * FM + j] = coopMatMulAddNV(a[i], b[j], acc[i * FM + j]);
+        }
+    }
+
+    // ---- y[n, m] = C: column-major (m) with stride y_nb1 -----------------------------
+    [[unroll]] for (uint i = 0; i < FN; i++) {
+        [[unroll]] for (uint j = 0; j < FM; j++) {
+            const uint nf = n0 + sn * TN + i * CM_M, mf = m0 + sm * TM + j * CM_N;
+            if (nf >= pc.N || mf >= pc.M) continue;
+            const uint64_t base = yb + 4u * (uint64_t(mf) * pc.y_nb1 + nf);
+            if (nf + CM_M <= pc.N && mf + CM_N <= pc.M) {
+                coopMatStoreNV(acc[i * FM + j], WF32(base).v, 0u, pc.y_nb1, true);
+            } else { // a tile edge: through shared memory, element by element
+                coopMatStoreNV(acc[i * FM + j], Cs, sg * CM_M * CM_N, CM_M, true);
+                subgroupMemoryBarrierShared();
+                subgroupBarrier();
+                for (uint e = gl_SubgroupInvocationID; e < CM_M * CM_N; e += SGS) {
+                    const uint r = e % CM_M, c = e / CM_M;
+                    if (nf + r < pc.N && mf + c < pc.M)
+                        WF32(base + 4u * (uint64_t(c) * pc.y_nb1 + r)).v[0] = Cs[sg * CM_M * CM_N + e];
+                }
+                subgroupBarrier(); // Cs is reused by the next fragment
+            }
+        }
+    }
+}

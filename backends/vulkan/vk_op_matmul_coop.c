@@ -1,0 +1,217 @@
+/*
+ * backends/vulkan/vk_op_matmul_coop.c - MUL_MAT on the matrix units
+ * (VK_KHR_cooperative_matrix), for prefill:
+ *
+ *   w [K, N, B2, B3] (f16, bf16, QG), x f32 [K, M, b2, b3] -> y f32 [N, M, b2, b3]
+ *
+ * shaders/mul_mat_coop.comp: 128 x 128 output tiles, 8 subgroups of 64 x 32,
+ * BK = 64 steps through f16 shared memory (QG dequantised there, x rounded to
+ * f16 there), f32 accumulators. Numerics: x rounded to nearest-even f16
+ * (|relative error| <= 2^-11), weights exact in f16 (f16; QG values, which
+ * are f16- or bf16-rounded; bf16 within f16's range), f32 sums: nmse about
+ * 1e-7 against the f32 reference, inside backend-ops' f16/bf16/QG bounds
+ * (1e-5, 5e-5). f32 weights are not taken (their bound is 1e-7).
+ *
+ * The shader's subgroup grid assumes exactly 8 subgroups: the pipeline asks for
+ * a 32-lane subgroup where the device can (subgroup size control), else runs
+ * with the device's fixed size; the shader raises the error flag and writes
+ * nothing if the count is not 8.
+ */
+#include "vk_op_matmul_coop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- push constants: mirror mul_mat_coop.comp ----------------------------------- */
+typedef struct coop_push {
+    uint64_t w, x, y, err;
+    uint64_t w_nb2, w_nb3;                   /* bytes */
+    uint32_t w_nb1, K, N, M;                 /* w_nb1: bytes */
+    uint32_t x_nb1, x_nb2, x_nb3;            /* floats */
+    uint32_t y_nb1, y_nb2, y_nb3;            /* floats */
+    uint32_t ne2, r2, r3;
+    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
+    uint32_t base_x, base_z;
+} coop_push;
+_Static_assert(sizeof(coop_push) == 128, "coop_push layout");
+
+enum {
+    SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_CM_M, SPEC_CM_N, SPEC_CM_K,
+    SPEC_SGS, SPEC_OPTS, SPEC_COUNT
+};
+#define OPT_WVEC 1u
+#define OPT_XVEC 2u
+
+#define COOP_BN     128u /* tile: weight rows */
+#define COOP_BM     128u /* tile: activation columns */
+#define COOP_NSG    8u   /* subgroups per workgroup */
+#define COOP_TN     64u  /* a subgroup's rows */
+#define COOP_TM     32u  /* a subgroup's columns */
+#define COOP_BK     64u
+#define COOP_MIN_M  64   /* below this the 128-column tiles are mostly padding */
+#define MAX_GRID    65535u
+
+/* ---- STRIXCORE_VK_MATMUL: "nocoop", "coopmin=N" ------------------------------------ */
+static int env_min_m(void) {
+    static int cached = -2; /* -1: off; a benign race, every thread computes the same */
+    if (cached == -2) {
+        const char *s = getenv("STRIXCORE_VK_MATMUL");
+        int v = COOP_MIN_M;
+        if (s && strstr(s, "nocoop")) {
+            v = -1;
+        } else if (s && (s = strstr(s, "coopmin="))) {
+            long n = strtol(s + 8, NULL, 10);
+            v = n < 1 ? 1 : n > (1L << 30) ? (1 << 30) : (int)n;
+        }
+        cached = v;
+    }
+    return cached;
+}
+
+/* The lanes per subgroup the pipeline runs with: 32 where the size can be
+ * required (RDNA: wave32, where its WMMA runs; NVIDIA: always 32), else the
+ * device's fixed size. required: whether to ask for it. */
+static uint32_t coop_sgs(const vk_caps *c, bool *required) {
+    *required = false;
+    if (c->subgroup_size_control && c->min_subgroup_size <= 32 && c->max_subgroup_size >= 32 && c->full_subgroups) {
+        *required = true;
+        return 32;
+    }
+    return c->subgroup_size;
+}
+
+static bool shape_ok(const vk_caps *c) {
+    const uint32_t m = c->coopmat_m, n = c->coopmat_n, k = c->coopmat_k;
+    if (!m || !n || !k || COOP_TN % m || COOP_TM % n || k % 8 || COOP_BK % k) return false;
+    return m * n <= 256; /* the edge staging: 8 x m x n floats in shared memory */
+}
+
+static bool f32_rows(const sc_tensor *t) {
+    if (!t || t->type != SC_TYPE_F32 || t->nb[0] != 4 || (uintptr_t)t->data % 4) return false;
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (t->ne[d] < 1 || t->ne[d] > INT32_MAX) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (t->nb[d] % 4 || t->nb[d] / 4 > UINT32_MAX) return false;
+    return true;
+}
+
+static bool weight_ok(const sc_tensor *w) {
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (w->ne[d] < 1 || w->ne[d] > INT32_MAX) return false;
+    if (w->type == SC_TYPE_F16 || w->type == SC_TYPE_BF16)
+        return w->nb[0] == 2 && (uintptr_t)w->data % 2 == 0 && w->nb[1] % 2 == 0 && w->nb[1] <= UINT32_MAX;
+    if (w->type != SC_TYPE_QG) return false;
+    /* the layout itself was checked by vk_op_matmul.c (qg_ok) before record_mul_mat runs */
+    const sc_quant_info *q = &w->quant;
+    if (q->bits != 2 && q->bits != 3 && q->bits != 4 && q->bits != 8) return false;
+    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
+    return q->group_size > 0 && w->nb[1] == q->row_bytes && w->nb[1] % 4 == 0 && w->nb[1] <= UINT32_MAX;
+}
+
+bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
+    if (!node || node->op != SC_OP_MUL_MAT) return false;
+    const int min_m = env_min_m();
+    if (min_m < 0) return false;
+    const vk_caps *c = vk_dev_caps(d);
+    if (!c->coop_matrix || !c->fp16_arith || !shape_ok(c)) return false;
+    bool req;
+    const uint32_t sgs = coop_sgs(c, &req);
+    if (sgs < 8 || sgs > 128 || COOP_NSG * sgs > c->max_workgroup_size) return false;
+    if (COOP_BN * COOP_BM * COOP_BK / 8u / (COOP_NSG * sgs) == 0) return false; /* every lane fetches */
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    if (!w || !weight_ok(w) || !f32_rows(x) || !f32_rows(node)) return false;
+    if (x->ne[1] < min_m || w->ne[0] != x->ne[0] || node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1]) return false;
+    if (x->ne[2] % w->ne[2] || x->ne[3] % w->ne[3]) return false;
+    if ((uint64_t)x->ne[2] * (uint64_t)x->ne[3] > UINT32_MAX) return false;
+    if ((uint64_t)x->ne[1] > (uint64_t)MAX_GRID * COOP_BM) return false; /* grid y */
+    return vk_spirv_find("mul_mat_coop") != NULL;
+}
+
+static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
+static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *c = vk_dev_caps(d);
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    const uint64_t N = (uint64_t)w->ne[1], M = (uint64_t)x->ne[1];
+    const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
+
+    coop_push pc;
+    memset(&pc, 0, sizeof pc);
+    pc.w = vk_addr(w);
+    pc.x = vk_addr(x);
+    pc.y = vk_addr(node);
+    pc.err = vk_rec_error_addr(r);
+    pc.w_nb2 = w->nb[2];
+    pc.w_nb3 = w->nb[3];
+    pc.w_nb1 = (uint32_t)w->nb[1];
+    pc.K = (uint32_t)w->ne[0];
+    pc.N = (uint32_t)N;
+    pc.M = (uint32_t)M;
+    pc.x_nb1 = (uint32_t)(x->nb[1] / 4);
+    pc.x_nb2 = (uint32_t)(x->nb[2] / 4);
+    pc.x_nb3 = (uint32_t)(x->nb[3] / 4);
+    pc.y_nb1 = (uint32_t)(node->nb[1] / 4);
+    pc.y_nb2 = (uint32_t)(node->nb[2] / 4);
+    pc.y_nb3 = (uint32_t)(node->nb[3] / 4);
+    pc.ne2 = (uint32_t)x->ne[2];
+    pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
+    pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
+
+    uint32_t spec[SPEC_COUNT] = {0};
+    bool req;
+    const uint32_t sgs = coop_sgs(c, &req);
+    spec[SPEC_LX] = COOP_NSG * sgs;
+    spec[SPEC_LY] = spec[SPEC_LZ] = 1;
+    spec[SPEC_WTYPE] = (uint32_t)w->type;
+    spec[SPEC_QBITS] = 4;
+    spec[SPEC_CM_M] = c->coopmat_m;
+    spec[SPEC_CM_N] = c->coopmat_n;
+    spec[SPEC_CM_K] = c->coopmat_k;
+    spec[SPEC_SGS] = sgs;
+    if (w->type == SC_TYPE_QG) {
+        const sc_quant_info *q = &w->quant;
+        spec[SPEC_QBITS] = q->bits;
+        spec[SPEC_QFLAGS] = q->flags;
+        /* GMODE 0: each 8-code chunk lies in one group (one scale/zero per chunk) */
+        spec[SPEC_GMODE] =
+            (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
+        pc.q_scales = (uint32_t)q->scales_offset;
+        pc.q_zeros = (uint32_t)q->zeros_offset;
+        pc.q_gidx = (uint32_t)q->gidx_offset;
+        pc.group_size = q->group_size;
+        pc.G = q->n_groups;
+    } else {
+        pc.group_size = pc.G = 1;
+        if (aligned(vk_addr(w), 16) && aligned(w->nb[1], 16) && aligned(w->nb[2], 16) && aligned(w->nb[3], 16))
+            spec[SPEC_OPTS] |= OPT_WVEC;
+    }
+    if (aligned(vk_addr(x), 16) && aligned(x->nb[1], 16) && aligned(x->nb[2], 16) && aligned(x->nb[3], 16))
+        spec[SPEC_OPTS] |= OPT_XVEC;
+
+    vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
+    if (!p) return SC_EBACKEND;
+    static int logged; /* once per process: which path prefill takes (a benign race) */
+    if (!logged) {
+        logged = 1;
+        VK_LOG(SC_LOG_INFO, "mul_mat_coop: %ux%ux%u f16 matrices, %u-lane subgroups%s", c->coopmat_m, c->coopmat_n,
+               c->coopmat_k, sgs, req ? " (required)" : "");
+    }
+
+    /* grid x = row tiles, y = column tiles, z = batch; x and z split past 65535
+     * (the pieces write disjoint outputs: no barrier between them) */
+    const uint64_t gx = div_up(N, COOP_BN), gz = nbatch;
+    const uint32_t gy = div_up(M, COOP_BM);
+    for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
+        for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
+            pc.base_x = (uint32_t)x0;
+            pc.base_z = (uint32_t)z0;
+            const uint64_t nx = gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID;
+            const uint64_t nz = gz - z0 < MAX_GRID ? gz - z0 : MAX_GRID;
+            if (x0 > 0 || z0 > 0) vk_rec_independent(r);
+            int rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)nx, gy, (uint32_t)nz);
+            if (rc != SC_OK) return rc;
+        }
+    return SC_OK;
+}
