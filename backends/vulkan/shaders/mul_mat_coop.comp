@@ -95,26 +95,8 @@ shared uvec4 Ws[BN * ROWQ];
 shared uvec4 Xs[BM * ROWQ];
 shared float Cs[NSG * CM_M * CM_N]; // a subgroup's accumulator on its way to a tile edge
 
-// ---- rounding (the same functions as mul_mat_common.glsl, copied: that file
-// carries the other matmul shaders' push block and specialization ids) ------
-// f32 -> the nearest-even f16 value, as an f32, in integer arithmetic.
-float round_to_f16(float f) {
-    uint u = floatBitsToUint(f);
-    uint a = u & 0x7fffffffu;
-    uint s = u ^ a;
-    if (a - 0x38800000u < 0x477ff000u - 0x38800000u) // a normal f16
-        return uintBitsToFloat((u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu);
-    if (a >= 0x7f800000u) return f;
-    if (a >= 0x477ff000u) return uintBitsToFloat(s | 0x7f800000u);
-    float q = roundEven(uintBitsToFloat(a) * 16777216.0); // f16 subnormal
-    return uintBitsToFloat(s | floatBitsToUint(q * (1.0 / 16777216.0)));
-}
-
-float round_to_bf16(float f) {
-    uint u = floatBitsToUint(f);
-    if ((u & 0x7fffffffu) >= 0x7f800000u) return f;
-    return uintBitsToFloat((u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u);
-}
+// ---- rounding of a dequantised weight: qg_round.glsl (shared with the GEMV/GEMM) --
+#include "qg_round.glsl"
 
 float qg_weight(uint code, float scale, int zero) {
     float p = scale * float(int(code) - zero);
