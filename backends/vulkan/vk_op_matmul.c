@@ -37,6 +37,7 @@
 
 #include "vk_op_matmul.h"
 #include "vk_op_matmul_coop.h"
+#include "vk_op_matmul_dp4.h"
 
 /* ---- push constants: mirror mul_mat_common.glsl / mul_mat_id_group.comp ---------- */
 typedef struct mm_push {
@@ -401,6 +402,8 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     /* prefill on the matrix units (VK_KHR_cooperative_matrix), vk_op_matmul_coop.c */
     if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_supports(d, node)) return vk_mm_coop_record(r, node);
+    /* decode on int8 activations and integer dot products (opt-in: STRIXCORE_VK_MATMUL=dp4), vk_op_matmul_dp4.c */
+    if (vk_mm_dp4_supports(d, node)) return vk_mm_dp4_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1];
     const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
     const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
