@@ -581,27 +581,17 @@ done:
 }
 
 /* ---- plan reuse ----------------------------------------------------------
- * Everything a plan depends on, per node: op, type, shape, strides, params,
- * flags, its view source and offset, memory a caller gave it, and each
- * source as a node index or (a leaf) its buffer, address, type, shape and
- * strides. Placement asks backends about exactly these, splits and copies
- * follow from placement, memory from sizes and the node order. Written to
- * s->fp_new; false when out of memory. The index (build_index) must be of g. */
-#define FP_TENSOR_WORDS (4 + 2 * SC_MAX_DIMS)
-
-static void fp_put_tensor(uint64_t **w, const sc_tensor *t) {
-    uint64_t *p = *w;
-    *p++ = (uint64_t)(uintptr_t)t->buffer;
-    *p++ = (uint64_t)(uintptr_t)t->data;
-    *p++ = (uint64_t)(uint32_t)t->type | (uint64_t)(uint32_t)t->op << 32;
-    *p++ = t->flags;
-    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->ne[d];
-    for (int d = 0; d < SC_MAX_DIMS; d++) *p++ = (uint64_t)t->nb[d];
-    *w = p;
-}
-
+ * Everything a plan depends on, per node: the node (its address: a graph
+ * rebuilt in the same context after sc_ctx_reset reuses the same tensor
+ * slots), op, type, shape, strides, params, flags, its view source and
+ * offset, memory a caller gave it, and each source by address plus, for a
+ * leaf, where its memory is. Placement asks backends about exactly these,
+ * splits and copies follow from placement, memory from sizes and the node
+ * order. With the same node and source addresses the pointer -> index table
+ * of the last plan still holds. Written to s->fp_new; false when out of
+ * memory. */
 static bool plan_fingerprint(sc_sched_t *s, const sc_graph_t *g, size_t *len) {
-    const size_t per = 2 * SC_MAX_DIMS + 4 + SC_MAX_OP_PARAMS / 2 + 2 + SC_MAX_SRC * FP_TENSOR_WORDS;
+    const size_t per = 4 + 2 * SC_MAX_DIMS + SC_MAX_OP_PARAMS / 2 + 4 + 3 * SC_MAX_SRC;
     const size_t need = 1 + (size_t)g->n_nodes * per;
     if (need > s->fp_new_cap) {
         uint64_t *n = malloc(need * sizeof *n);
@@ -614,6 +604,7 @@ static bool plan_fingerprint(sc_sched_t *s, const sc_graph_t *g, size_t *len) {
     *w++ = (uint64_t)g->n_nodes;
     for (int i = 0; i < g->n_nodes; i++) {
         const sc_tensor *n = g->nodes[i];
+        *w++ = (uint64_t)(uintptr_t)n;
         *w++ = (uint64_t)(uint32_t)n->type | (uint64_t)(uint32_t)n->op << 32;
         *w++ = n->flags;
         for (int d = 0; d < SC_MAX_DIMS; d++) *w++ = (uint64_t)n->ne[d];
@@ -624,21 +615,14 @@ static bool plan_fingerprint(sc_sched_t *s, const sc_graph_t *g, size_t *len) {
         const bool own = n->buffer && !is_our_arena(s, n->buffer) && !n->view_src;
         *w++ = own ? (uint64_t)(uintptr_t)n->buffer : 0;
         *w++ = own ? (uint64_t)(uintptr_t)n->data : 0;
-        int vi = n->view_src ? node_index_s(s, n->view_src) : -1;
-        *w++ = n->view_src ? (vi >= 0 ? (uint64_t)vi : (uint64_t)(uintptr_t)n->view_src->data) : ~0ull;
+        *w++ = (uint64_t)(uintptr_t)n->view_src;
         *w++ = n->view_offs;
         for (int k = 0; k < SC_MAX_SRC; k++) {
             const sc_tensor *src = n->src[k];
-            int si = src ? node_index_s(s, src) : -1;
-            if (!src) {
-                for (int j = 0; j < FP_TENSOR_WORDS; j++) *w++ = 0;
-            } else if (si >= 0) {
-                *w++ = 1;
-                *w++ = (uint64_t)si;
-                for (int j = 2; j < FP_TENSOR_WORDS; j++) *w++ = 0;
-            } else {
-                fp_put_tensor(&w, src); /* a leaf: where it lives and what it is */
-            }
+            const bool leaf = src && src->op == SC_OP_NONE;
+            *w++ = (uint64_t)(uintptr_t)src;
+            *w++ = leaf ? (uint64_t)(uintptr_t)src->buffer : 0; /* a leaf: where its memory is */
+            *w++ = leaf ? (uint64_t)(uintptr_t)src->data : 0;
         }
     }
     *len = (size_t)(w - s->fp_new);
@@ -712,14 +696,9 @@ int sc_sched_plan(sc_sched_t *s, sc_graph_t *g) {
                 n->data = NULL;
             }
         }
-        free(s->hkeys);
-        free(s->hvals);
-        s->hkeys = NULL;
-        s->hvals = NULL;
-        s->graph = g;
+        s->graph = g; /* same node addresses: the pointer -> index table still holds */
         size_t len = 0;
-        if (build_index(s) == SC_OK && plan_fingerprint(s, g, &len) && len == s->fp_len &&
-            memcmp(s->fp_new, s->fp, len * sizeof(uint64_t)) == 0) {
+        if (plan_fingerprint(s, g, &len) && len == s->fp_len && memcmp(s->fp_new, s->fp, len * sizeof(uint64_t)) == 0) {
             s->n_reused++;
             return plan_rebind(s, g);
         }
