@@ -13,7 +13,9 @@
  *   cases_attn.c    kv_write, attention
  *   runner.c        reference run, device run with guard bytes
  *   compare.c       the error metrics
- *   main.c          command line: test | coverage | list
+ *   cases_perf.c    perf-only cases: the target models' decode/prefill shapes
+ *   perf.c          perf mode: time R independent copies of a case's nodes
+ *   main.c          command line: test | coverage | list | perf
  *
  * A case is a recipe: `build` creates the leaves (with their data) and the
  * op nodes in a fresh context and returns the output node. The runner calls
@@ -143,6 +145,8 @@ struct bo_case {
         bo_p_mmid mmid;
         bo_p_paged pg;
     } p;
+    bool perf_only;            /* measured by `perf` only: test, coverage and
+                                  list skip it (shapes too big for the reference) */
 };
 
 /* ---- the case list (cases.c) ------------------------------------------- */
@@ -170,6 +174,8 @@ void bo_cases_attn(bo_list *l);
  * whole chain is one case, compared at its last node. */
 void bo_cases_fuse_rows(bo_list *l);  /* cases_fuse_rows.c: norm+rope(+kv_write), MoE routing */
 void bo_cases_fuse_gemv(bo_list *l);  /* cases_fuse_gemv.c: GEMV + swiglu / residual add, MoE experts */
+/* Model-sized shapes for `perf` (cases_perf.c), named perf_*, perf_only set. */
+void bo_cases_perf(bo_list *l);
 
 /* ---- leaves with data (data.c) ----------------------------------------- */
 typedef struct bo_leaf {
@@ -221,6 +227,41 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r);
 /* Build c with shapes only and count, per op, the nodes of that op its graph
  * has (counts[op] += 1 if present). Returns SC_OK or the build error. */
 int bo_case_ops(const bo_case *c, int counts[SC_OP_COUNT], char *msg, size_t msg_len);
+
+/* The pieces of runner.c that perf.c shares: a case built in a fresh
+ * context, its graph, and its leaves on a device. */
+typedef struct bo_built {
+    bo_env env;
+    sc_graph_t *g;
+    sc_tensor *out;            /* the node the case returned */
+    sc_tensor *root;           /* the memory compared: out, or the leaf it views */
+} bo_built;
+
+int bo_build(const bo_case *c, bool shapes_only, bo_built *b, char *msg, size_t len);
+void bo_built_free(bo_built *b);
+/* The first node of g the device refuses, or NULL. */
+const sc_tensor *bo_unsupported_node(sc_device_t *dev, const sc_graph_t *g);
+/* Put every leaf of b->g except `skip` (may be NULL) in one new buffer of
+ * dev and upload its test data. On failure *what says which step failed. */
+int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *skip, sc_buffer_t **buf,
+                        const char **what);
+
+/* ---- perf mode (perf.c) ------------------------------------------------ */
+typedef struct bo_perf_opts {
+    int max_reps;              /* timed runs at most (after one warm-up) */
+    double min_ms;             /* stop once this much time has passed */
+} bo_perf_opts;
+
+typedef struct bo_perf_result {
+    bo_status status;          /* BO_PASS: measured */
+    double us;                 /* best time per copy, microseconds */
+    double bytes;              /* per copy: what the case's nodes must move */
+    double flops;              /* per copy: MUL_MAT, MUL_MAT_ID, ATTENTION; 0 for others */
+    int copies, reps;
+    char msg[256];             /* why it failed, or what is unsupported */
+} bo_perf_result;
+
+void bo_perf_case(const bo_case *c, sc_device_t *dev, const bo_perf_opts *o, bo_perf_result *r);
 
 /* Compare `nbytes` of output of `type` against the reference. */
 void bo_compare(int32_t type, size_t nbytes, const void *ref, const void *got, double max_err, bo_result *r);

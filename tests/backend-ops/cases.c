@@ -3,7 +3,8 @@
  *
  * A case name reads like ggml's: OP(param=value,...), e.g.
  * MUL_MAT(type_w=q4g32,type_x=f32,K=4097,N=3,M=1). The op tables
- * themselves are in cases_basic.c, cases_select.c, cases_matmul.c and cases_attn.c.
+ * themselves are in cases_basic.c, cases_select.c, cases_matmul.c and cases_attn.c;
+ * the perf-only ones (bo_case.perf_only) in cases_perf.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,9 @@ int bo_cases_all(bo_list *l) {
     bo_cases_attn(l);
     bo_cases_fuse_rows(l);
     bo_cases_fuse_gemv(l);
+    /* perf-only (model-sized shapes): test, coverage and list skip them
+     * (main.c), so CI never builds them */
+    bo_cases_perf(l);
     if (l->oom) {
         bo_list_free(l);
         return SC_ENOMEM;

@@ -2,6 +2,7 @@
  * tests/backend-ops/main.c - the backend-ops command line.
  *
  *   backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v]
+ *   backend-ops perf [-b DEVICE] [-o OP] [-p TEXT] [-n REPS] [--ms MIN_MS] [-l] [-t N]
  *
  *   test      (default) run every case on every device of the registry (the
  *             built-in CPU, whose fast path is compared with its own scalar
@@ -10,6 +11,12 @@
  *             An op a device does not support is reported, not failed.
  *   coverage  cases per op of SC_OP_TABLE; exit 1 if a compute op has none.
  *   list      the case names.
+ *   perf      time every selected case, and the perf-only cases (perf_*:
+ *             model-sized shapes, cases_perf.c), on every non-CPU device or
+ *             the -b one; one line per case: microseconds per op, GB/s and
+ *             GFLOP/s (perf.c says what they count). Exit 1 if a case
+ *             failed to run, 2 on a bad argument or an unknown device.
+ *             test, coverage and list skip the perf-only cases.
  *
  *   -b DEVICE only this device (sc_device_name: "cpu", "hip0", ...)
  *   -o OP     only cases of this op (GET_ROWS, mul_mat, ...)
@@ -17,6 +24,10 @@
  *   -t N      threads of the built-in CPU device (default: one per core); an
  *             odd count exercises uneven work splits
  *   -v        print the error of passing cases and the time each case took
+ *   -n REPS   perf: timed runs per case at most (default 1000)
+ *   --ms MS   perf: stop timing a case after MS milliseconds (default 200);
+ *             at least one timed run follows the warm-up
+ *   -l        perf: list the cases it would time, run nothing
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,19 +41,25 @@ typedef struct opts {
     const char *mode, *device, *op, *pattern;
     int threads;  /* -1: leave the CPU default */
     bool verbose;
+    int max_reps;     /* perf: -n */
+    double min_ms;    /* perf: --ms */
+    bool list_only;   /* perf: -l */
 } opts;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v]\n");
+    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v]\n"
+               "       backend-ops perf [-b DEVICE] [-o OP] [-p TEXT] [-n REPS] [--ms MIN_MS] [-l] [-t N]\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->mode = "test";
     o->threads = -1;
+    o->max_reps = 1000;
+    o->min_ms = 200;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "test") || !strcmp(a, "coverage") || !strcmp(a, "list")) {
+        if (!strcmp(a, "test") || !strcmp(a, "coverage") || !strcmp(a, "list") || !strcmp(a, "perf")) {
             o->mode = a;
         } else if ((!strcmp(a, "-b") || !strcmp(a, "-o") || !strcmp(a, "-p")) && i + 1 < argc) {
             const char **dst = a[1] == 'b' ? &o->device : a[1] == 'o' ? &o->op : &o->pattern;
@@ -55,6 +72,24 @@ static int parse(int argc, char **argv, opts *o) {
                 return -1;
             }
             o->threads = (int)n;
+        } else if (!strcmp(a, "-n") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1000000) {
+                fprintf(stderr, "backend-ops: -n wants a run count of 1..1000000, not '%s'\n", argv[i]);
+                return -1;
+            }
+            o->max_reps = (int)n;
+        } else if (!strcmp(a, "--ms") && i + 1 < argc) {
+            char *end;
+            double ms = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(ms >= 0 && ms <= 3600e3)) {
+                fprintf(stderr, "backend-ops: --ms wants milliseconds of 0..3600000, not '%s'\n", argv[i]);
+                return -1;
+            }
+            o->min_ms = ms;
+        } else if (!strcmp(a, "-l")) {
+            o->list_only = true;
         } else if (!strcmp(a, "-v")) {
             o->verbose = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -78,6 +113,7 @@ static int parse(int argc, char **argv, opts *o) {
 }
 
 static bool selected(const opts *o, const bo_case *c) {
+    if (c->perf_only && strcmp(o->mode, "perf") != 0) return false;
     if (o->op && strcasecmp(o->op, sc_op_name(c->op)) != 0) return false;
     if (o->pattern && !strstr(c->name, o->pattern)) return false;
     return true;
@@ -96,15 +132,17 @@ static int cmd_list(const opts *o, const bo_list *l) {
 }
 
 static int cmd_coverage(const bo_list *l) {
-    int counts[SC_OP_COUNT] = {0}, rc = 0;
+    int counts[SC_OP_COUNT] = {0}, rc = 0, n_cases = 0;
     for (int i = 0; i < l->n; i++) {
+        if (l->v[i].perf_only) continue;
+        n_cases++;
         char msg[256];
         if (bo_case_ops(&l->v[i], counts, msg, sizeof msg) != SC_OK) {
             printf("  %s: cannot build (%s)\n", l->v[i].name, msg);
             rc = 1;
         }
     }
-    printf("Cases per op (%d cases):\n", l->n);
+    printf("Cases per op (%d cases):\n", n_cases);
     int missing = 0;
     for (int op = 0; op < SC_OP_COUNT; op++) {
         bool compute = op != SC_OP_NONE && op != SC_OP_VIEW;
@@ -158,7 +196,9 @@ static int test_device(const opts *o, const bo_list *l, sc_device_t *dev) {
     return n_fail;
 }
 
-static int cmd_test(const opts *o, const bo_list *l) {
+/* The registry with default options (plugins from the environment and the
+ * default directories); NULL after printing why. */
+static sc_registry_t *open_registry(const opts *o) {
     sc_registry_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.struct_size = sizeof ro;
@@ -167,18 +207,28 @@ static int cmd_test(const opts *o, const bo_list *l) {
     int rc = sc_registry_create(&ro, &reg);
     if (rc != SC_OK) {
         fprintf(stderr, "backend-ops: cannot create the registry: %s\n", sc_strerror(rc));
-        return 1;
+        return NULL;
     }
+    return reg;
+}
+
+static void print_device(sc_device_t *dev, int i, int n_dev) {
+    sc_device_props props;
+    memset(&props, 0, sizeof props);
+    props.struct_size = sizeof props;
+    if (sc_device_get_props(dev, &props) != SC_OK) props.description[0] = '\0';
+    printf("Device %d/%d: %s (backend %s%s%s)\n", i + 1, n_dev, sc_device_name(dev), sc_device_backend_name(dev),
+           props.description[0] ? ", " : "", props.description);
+}
+
+static int cmd_test(const opts *o, const bo_list *l) {
+    sc_registry_t *reg = open_registry(o);
+    if (!reg) return 1;
     int n_dev = sc_registry_device_count(reg), n_tested = 0, n_failed_dev = 0;
     for (int i = 0; i < n_dev; i++) {
         sc_device_t *dev = sc_registry_device(reg, i);
         if (!dev || (o->device && strcmp(o->device, sc_device_name(dev)) != 0)) continue;
-        sc_device_props props;
-        memset(&props, 0, sizeof props);
-        props.struct_size = sizeof props;
-        if (sc_device_get_props(dev, &props) != SC_OK) props.description[0] = '\0';
-        printf("Device %d/%d: %s (backend %s%s%s)\n", i + 1, n_dev, sc_device_name(dev),
-               sc_device_backend_name(dev), props.description[0] ? ", " : "", props.description);
+        print_device(dev, i, n_dev);
         n_tested++;
         if (test_device(o, l, dev) > 0) n_failed_dev++;
     }
@@ -189,6 +239,82 @@ static int cmd_test(const opts *o, const bo_list *l) {
     }
     printf("%d/%d devices passed\n", n_tested - n_failed_dev, n_tested);
     return n_failed_dev ? 1 : 0;
+}
+
+/* ---- perf ---------------------------------------------------------------- */
+
+/* Width of the case column: the longest selected name, 40..120. */
+static int perf_name_width(const opts *o, const bo_list *l) {
+    int w = 40;
+    for (int i = 0; i < l->n; i++) {
+        int n = (int)strlen(l->v[i].name);
+        if (selected(o, &l->v[i]) && n > w) w = n;
+    }
+    return w < 120 ? w : 120;
+}
+
+/* Time the selected cases on one device; returns the number that failed. */
+static int perf_device(const opts *o, const bo_list *l, sc_device_t *dev) {
+    bo_perf_opts po = {.max_reps = o->max_reps, .min_ms = o->min_ms};
+    int n_ok = 0, n_fail = 0, n_unsup = 0;
+    double t0 = now_s();
+    const int w = perf_name_width(o, l);
+    printf("  %-*s %11s %9s %9s %6s %5s\n", w, "case", "us/op", "GB/s", "GFLOP/s", "copies", "runs");
+    for (int i = 0; i < l->n; i++) {
+        const bo_case *c = &l->v[i];
+        if (!selected(o, c)) continue;
+        bo_perf_result r;
+        bo_perf_case(c, dev, &po, &r);
+        switch (r.status) {
+        case BO_PASS: {
+            n_ok++;
+            double s = r.us * 1e-6;
+            char gflops[32] = "-";
+            if (r.flops > 0) snprintf(gflops, sizeof gflops, "%.1f", r.flops / s * 1e-9);
+            printf("  %-*s %11.2f %9.2f %9s %6d %5d\n", w, c->name, r.us, r.bytes / s * 1e-9, gflops,
+                   r.copies, r.reps);
+            if (o->verbose)
+                printf("  %-*s %11s %9.3g MB %.3g GFLOP per op\n", w, "", "", r.bytes * 1e-6,
+                       r.flops * 1e-9);
+            break;
+        }
+        case BO_FAIL:
+            n_fail++;
+            printf("  %s: FAIL (%s)\n", c->name, r.msg);
+            break;
+        case BO_UNSUPPORTED:
+            n_unsup++;
+            printf("  %s: not supported (%s)\n", c->name, r.msg);
+            break;
+        }
+        fflush(stdout);
+    }
+    printf("  %d cases timed, %d failed, %d not supported (%.1f s)\n", n_ok, n_fail, n_unsup, now_s() - t0);
+    return n_fail;
+}
+
+static int cmd_perf(const opts *o, const bo_list *l) {
+    if (o->list_only) return cmd_list(o, l);
+    sc_registry_t *reg = open_registry(o);
+    if (!reg) return 1;
+    int n_dev = sc_registry_device_count(reg), n_timed = 0, n_failed = 0;
+    for (int i = 0; i < n_dev; i++) {
+        sc_device_t *dev = sc_registry_device(reg, i);
+        if (!dev) continue;
+        /* without -b, the devices being tuned: every one but the CPU */
+        if (o->device ? strcmp(o->device, sc_device_name(dev)) != 0 : !strcmp(sc_device_backend_name(dev), "cpu"))
+            continue;
+        print_device(dev, i, n_dev);
+        n_timed++;
+        n_failed += perf_device(o, l, dev);
+    }
+    sc_registry_destroy(reg);
+    if (o->device && n_timed == 0) {
+        fprintf(stderr, "backend-ops: no device named '%s'\n", o->device);
+        return 2;
+    }
+    if (n_timed == 0) printf("no device other than the CPU; time it with -b cpu\n");
+    return n_failed ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -204,6 +330,8 @@ int main(int argc, char **argv) {
         rc = cmd_list(&o, &l);
     else if (!strcmp(o.mode, "coverage"))
         rc = cmd_coverage(&l);
+    else if (!strcmp(o.mode, "perf"))
+        rc = cmd_perf(&o, &l);
     else
         rc = cmd_test(&o, &l);
     bo_list_free(&l);

@@ -30,20 +30,17 @@
 #define OUTPUT_FILL 0xFF
 #define GRAPH_SIZE 64     /* nodes (and leaves) of the largest case graph */
 
-/* A case built in a fresh context. */
-typedef struct built {
-    bo_env env;
-    sc_graph_t *g;
-    sc_tensor *out;   /* the node the case returned */
-    sc_tensor *root;  /* the memory compared: out, or the leaf it views */
-} built;
+/* A case built in a fresh context (bo_built, bo.h). */
+typedef bo_built built;
 
-static void built_free(built *b) {
+void bo_built_free(bo_built *b) {
     sc_graph_destroy(b->g);
     bo_env_free(&b->env);
 }
 
-static int build_case(const bo_case *c, bool shapes_only, built *b, char *msg, size_t len) {
+static void built_free(built *b) { bo_built_free(b); }
+
+int bo_build(const bo_case *c, bool shapes_only, bo_built *b, char *msg, size_t len) {
     memset(b, 0, sizeof *b);
     int rc = bo_env_init(&b->env, c->name, shapes_only);
     if (rc != SC_OK) {
@@ -82,7 +79,7 @@ static int build_case(const bo_case *c, bool shapes_only, built *b, char *msg, s
 
 int bo_case_ops(const bo_case *c, int counts[SC_OP_COUNT], char *msg, size_t msg_len) {
     built b;
-    int rc = build_case(c, true, &b, msg, msg_len);
+    int rc = bo_build(c, true, &b, msg, msg_len);
     if (rc == SC_OK) {
         bool seen[SC_OP_COUNT] = {false};
         seen[SC_OP_NONE] = b.g->n_leafs > 0;
@@ -102,7 +99,7 @@ static int run_reference(const bo_case *c, void **out, size_t *out_size, char *m
     built b;
     void **mem = NULL;
     int n_mem = 0;
-    int rc = build_case(c, false, &b, msg, len);
+    int rc = bo_build(c, false, &b, msg, len);
     if (rc != SC_OK) goto done;
     mem = calloc((size_t)(b.g->n_leafs + b.g->n_nodes) + 1, sizeof *mem);
     if (!mem) {
@@ -163,7 +160,7 @@ done:
 /* ---- device under test ------------------------------------------------- */
 
 /* The first node the device refuses, or NULL. */
-static const sc_tensor *unsupported_node(sc_device_t *dev, const sc_graph_t *g) {
+const sc_tensor *bo_unsupported_node(sc_device_t *dev, const sc_graph_t *g) {
     for (int i = 0; i < g->n_nodes; i++) {
         const sc_tensor *t = g->nodes[i];
         if (t->op == SC_OP_VIEW || t->op == SC_OP_NONE) continue;
@@ -212,6 +209,28 @@ static int upload(const built *b, sc_tensor *t) {
     return sc_tensor_set(t, leaf->data, 0, leaf->size);
 }
 
+int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *skip, sc_buffer_t **buf,
+                        const char **what) {
+    *buf = NULL;
+    sc_tensor **leaves = malloc(((size_t)b->g->n_leafs + 1) * sizeof *leaves);
+    if (!leaves) {
+        *what = "allocating the inputs";
+        return SC_ENOMEM;
+    }
+    int n = 0, rc = SC_OK;
+    for (int i = 0; i < b->g->n_leafs; i++)
+        if (b->g->leafs[i] != skip) leaves[n++] = b->g->leafs[i];
+    if (n > 0 && (rc = sc_alloc_tensors(dev, leaves, n, buf)) != SC_OK) *what = "allocating the inputs";
+    for (int i = 0; i < n && rc == SC_OK; i++)
+        if ((rc = upload(b, leaves[i])) != SC_OK) *what = "uploading an input";
+    free(leaves);
+    if (rc != SC_OK) {
+        sc_buffer_destroy(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
 /* Count changed guard bytes; *first is the offset of the first one relative
  * to the output (negative: before it). */
 static size_t check_guards(const uint8_t *all, size_t guard, size_t nbytes, long long *first) {
@@ -240,19 +259,10 @@ static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void 
     int rc;
 
     /* leaves other than the output's root: one buffer of the device */
-    sc_tensor *leaves[GRAPH_SIZE];
-    int n = 0;
-    for (int i = 0; i < b->g->n_leafs && n < GRAPH_SIZE; i++)
-        if (b->g->leafs[i] != b->root) leaves[n++] = b->g->leafs[i];
-    if (n > 0 && (rc = sc_alloc_tensors(dev, leaves, n, &lbuf)) != SC_OK) {
-        set_fail(r, "allocating the inputs", rc);
+    const char *what = NULL;
+    if ((rc = bo_leaves_to_device(dev, b, b->root, &lbuf, &what)) != SC_OK) {
+        set_fail(r, what, rc);
         goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        if ((rc = upload(b, leaves[i])) != SC_OK) {
-            set_fail(r, "uploading an input", rc);
-            goto done;
-        }
     }
     if ((rc = make_guarded(dev, b, &gbuf, &whole, &guard)) != SC_OK) {
         set_fail(r, "allocating the guarded output", rc);
@@ -316,12 +326,12 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
     built b;
     void *ref = NULL;
     size_t ref_size = 0;
-    int rc = build_case(c, false, &b, r->msg, sizeof r->msg);
+    int rc = bo_build(c, false, &b, r->msg, sizeof r->msg);
     if (rc != SC_OK) {
         r->status = BO_FAIL;
         goto done;
     }
-    const sc_tensor *refused = unsupported_node(dev, b.g);
+    const sc_tensor *refused = bo_unsupported_node(dev, b.g);
     if (refused) {
         r->status = BO_UNSUPPORTED;
         snprintf(r->msg, sizeof r->msg, "%s %s", sc_op_name(refused->op), sc_type_name(refused->type));
