@@ -214,17 +214,6 @@ static bo_case *add_moe_case(bo_list *l, const char *fuser, const char *variant,
 }
 
 void bo_cases_fuse_gemv(bo_list *l) {
-    /* The fusion ctests (CMakeLists.txt) read each case's "fused NAME:" info
-     * line (stderr) right above its result line (stdout). backend-ops logs
-     * warnings only and block-buffers stdout into a pipe; with
-     * STRIXCORE_VK_FUSE_LOG set, log info and flush stdout per line. The case
-     * table is built before anything is printed, so this is in time. */
-    const char *log = getenv("STRIXCORE_VK_FUSE_LOG");
-    if (log && log[0] && strcmp(log, "0") != 0) {
-        sc_log_set_level(SC_LOG_INFO);
-        setvbuf(stdout, NULL, _IOLBF, 0);
-    }
-
     const bo_wtype types[] = {
         bo_dense(SC_TYPE_F32), bo_dense(SC_TYPE_F16), bo_dense(SC_TYPE_BF16),
         bo_qg(4, 128, false, false), bo_qg(4, 32, true, false), bo_qg(8, 64, false, false),

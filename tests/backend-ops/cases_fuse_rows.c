@@ -351,15 +351,6 @@ static void cases_moe_route(bo_list *l) {
 }
 
 void bo_cases_fuse_rows(bo_list *l) {
-    /* The fusers' "fused NAME:" lines are info, and backend-ops logs warn and
-     * above; the ctests also read each such line (stderr) right before the
-     * result line of its case (stdout), so stdout goes out line by line. This
-     * runs before anything is printed. */
-    const char *log = getenv("STRIXCORE_VK_FUSE_LOG");
-    if (log && log[0] && strcmp(log, "0") != 0) {
-        if (sc_log_get_level() < SC_LOG_INFO) sc_log_set_level(SC_LOG_INFO);
-        setvbuf(stdout, NULL, _IOLBF, 0);
-    }
     cases_norm_rope(l);
     cases_moe_route(l);
 }

@@ -24,6 +24,8 @@
  *   -t N      threads of the built-in CPU device (default: one per core); an
  *             odd count exercises uneven work splits
  *   -v        print the error of passing cases and the time each case took
+ *   --log LV  log backends' messages down to LV (error|warn|info|debug) on
+ *             stderr, stdout flushed per line so they interleave in order
  *   -n REPS   perf: timed runs per case at most (default 1000)
  *   --ms MS   perf: stop timing a case after MS milliseconds (default 200);
  *             at least one timed run follows the warm-up
@@ -47,7 +49,7 @@ typedef struct opts {
 } opts;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v]\n"
+    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v] [--log LEVEL]\n"
                "       backend-ops perf [-b DEVICE] [-o OP] [-p TEXT] [-n REPS] [--ms MIN_MS] [-l] [-t N]\n");
 }
 
@@ -92,6 +94,16 @@ static int parse(int argc, char **argv, opts *o) {
             o->list_only = true;
         } else if (!strcmp(a, "-v")) {
             o->verbose = true;
+        } else if (!strcmp(a, "--log") && i + 1 < argc) {
+            /* backends' log lines at this level (e.g. the Vulkan fusers' "fused NAME:"
+             * lines at info), interleaved with the results: stdout goes out per line */
+            sc_log_level lv;
+            if (sc_log_level_parse(argv[++i], &lv) != SC_OK) {
+                fprintf(stderr, "backend-ops: --log wants error|warn|info|debug, not '%s'\n", argv[i]);
+                return -1;
+            }
+            sc_log_set_level(lv);
+            setvbuf(stdout, NULL, _IOLBF, 0);
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);
