@@ -29,7 +29,7 @@
  *   (g[i, t] = src[ids[i, t], t]: what the one-hot product computes) and the
  *   renormalisation. ids and the last member's result are written, p and g
  *   only when read outside the group. The gather is recognised as one by
- *   its weight: a leaf named "moe_eye" (model_weights.c names it so) of
+ *   its weight: a leaf flagged SC_TENSOR_ONE_HOT (model_weights.c sets it) of
  *   shape [E, 1, E]; nothing on the device can check its contents at
  *   match time.
  *
@@ -202,10 +202,10 @@ typedef struct moe_route_push { /* fuse_moe_route.comp, scalar layout */
 
 _Static_assert(sizeof(moe_route_push) == 88, "moe_route_push layout");
 
-/* The model's one-hot stack (core/src/model_weights.c): a weight leaf named
- * "moe_eye", [E, 1, E] dense, whose matrix e is row e of the identity. */
+/* The model's one-hot stack (core/src/model_weights.c): a leaf flagged
+ * SC_TENSOR_ONE_HOT (plugin.h: matrix e is row e of the identity), [E, 1, E]. */
 static bool is_moe_eye(const sc_tensor *t, int64_t E) {
-    if (!t || t->op != SC_OP_NONE || !(t->flags & SC_TENSOR_WEIGHT) || strcmp(t->name, "moe_eye") != 0) return false;
+    if (!t || t->op != SC_OP_NONE || !(t->flags & SC_TENSOR_ONE_HOT)) return false;
     const size_t es = t->type == SC_TYPE_F32 ? 4 : t->type == SC_TYPE_F16 || t->type == SC_TYPE_BF16 ? 2 : 0;
     return es && t->nb[0] == es && shape_is(t, E, 1, E, 1);
 }

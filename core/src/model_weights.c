@@ -152,7 +152,7 @@ int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const s
         /* {E, 1, E}: expert e's one-row matrix is row e of the identity */
         m->moe_eye = sc_new_tensor_3d(m->wctx, SC_TYPE_F32, m->cfg.n_experts, 1, m->cfg.n_experts);
         if (m->moe_eye) {
-            m->moe_eye->flags |= SC_TENSOR_WEIGHT;
+            m->moe_eye->flags |= SC_TENSOR_WEIGHT | SC_TENSOR_ONE_HOT;
             sc_tensor_set_name(m->moe_eye, "moe_eye");
         }
     }

@@ -264,7 +264,7 @@ static sc_tensor *moe_eye(bo_env *e, int64_t E) {
     sc_tensor *t = bo_leaf_f32(e, 3, ne, v);
     free(v);
     if (t) {
-        t->flags |= SC_TENSOR_WEIGHT;
+        t->flags |= SC_TENSOR_WEIGHT | SC_TENSOR_ONE_HOT;
         sc_tensor_set_name(t, "moe_eye");
     }
     return t;

@@ -192,6 +192,9 @@ enum {
     SC_TENSOR_WEIGHT = 1u << 0, /* model parameter: pins its consumers to its backend */
     SC_TENSOR_INPUT  = 1u << 1, /* set by the caller before compute */
     SC_TENSOR_OUTPUT = 1u << 2, /* read by the caller after compute: never reused */
+    SC_TENSOR_ONE_HOT = 1u << 3, /* a constant [E, 1, E] stack whose matrix e is row e of the
+                                    identity: MUL_MAT_ID over it gathers x[ids] (the MoE
+                                    routing weights); backends may compute it as a gather */
 };
 
 struct sc_buffer; /* opaque to plugins */
