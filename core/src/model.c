@@ -280,6 +280,7 @@ static int ensure_inputs(sc_model_t *m, size_t bytes, size_t elems) {
         m->stage_cap = elems;
     }
     if (m->inbuf && m->inbuf_size >= bytes) return SC_OK;
+    m->step_valid = false; /* the kept graph's inputs live in the old buffer */
     sc_buffer_destroy(m->inbuf);
     m->inbuf = NULL;
     m->inbuf_size = 0;
@@ -314,49 +315,66 @@ static int run_chunk(sc_model_t *m, int T, const int32_t *tokens, const int32_t 
     }
 
     const double t0 = sc__now_us();
-    sc_ctx_reset(m->ctx);
-    sc_graph_reset(m->graph);
-    sc_ctx_t *ctx = m->ctx;
-    sc_tensor *all = sc_new_tensor_1d(ctx, SC_TYPE_I32, (int64_t)elems);
-    sc_step_inputs in = {.n_tokens = T, .n_out = n_out, .out_all = out_all};
-    in.tokens = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
-    in.pos = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
-    in.seq = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
-    if (n_sel) {
-        in.out_ids = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
-        in.pos_out = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
-        in.seq_out = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
+    /* The graph depends on T and n_out only (every other input is memory
+     * contents: tokens, positions, block tables): the same shape as the last
+     * step reuses its graph, and the scheduler its plan. */
+    const bool reuse = m->step_valid && m->step_T == T && m->step_n_out == n_out && m->step_inbuf == m->inbuf;
+    sc_tensor *all = reuse ? m->step_all : NULL, *out = reuse ? m->step_out : NULL;
+    m->step_valid = false;
+    if (!reuse) {
+        sc_ctx_reset(m->ctx);
+        sc_graph_reset(m->graph);
+        sc_ctx_t *ctx = m->ctx;
+        all = sc_new_tensor_1d(ctx, SC_TYPE_I32, (int64_t)elems);
+        sc_step_inputs in = {.n_tokens = T, .n_out = n_out, .out_all = out_all};
+        in.tokens = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
+        in.pos = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
+        in.seq = sc_new_tensor_1d(ctx, SC_TYPE_I32, T);
+        if (n_sel) {
+            in.out_ids = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
+            in.pos_out = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
+            in.seq_out = sc_new_tensor_1d(ctx, SC_TYPE_I32, n_sel);
+        }
+        rc = sc_ctx_error(ctx);
+        if (rc != SC_OK) return rc;
+        sc_tensor *const ins[6] = {in.tokens, in.pos, in.seq, in.out_ids, in.pos_out, in.seq_out};
+        const size_t offs[6] = {0, seg_t, 2 * seg_t, 3 * seg_t, 3 * seg_t + seg_o, 3 * seg_t + 2 * seg_o};
+        rc = sc_tensor_alloc(m->inbuf, all, 0);
+        for (int i = 0; i < 6 && rc == SC_OK; i++) {
+            if (!ins[i]) continue;
+            ins[i]->flags |= SC_TENSOR_INPUT;
+            rc = sc_tensor_alloc(m->inbuf, ins[i], offs[i] * sizeof(int32_t));
+        }
+        if (rc != SC_OK) return rc;
+        rc = sc__qwen3_build(m, ctx, m->graph, &in, &out);
+        if (rc != SC_OK) {
+            sc_log(SC_LOG_ERROR, "model", "building the graph failed: %s (%s)", sc_ctx_error_msg(ctx),
+                   sc_strerror(rc));
+            return rc;
+        }
     }
-    rc = sc_ctx_error(ctx);
-    if (rc != SC_OK) return rc;
-    sc_tensor *const ins[6] = {in.tokens, in.pos, in.seq, in.out_ids, in.pos_out, in.seq_out};
-    const size_t offs[6] = {0, seg_t, 2 * seg_t, 3 * seg_t, 3 * seg_t + seg_o, 3 * seg_t + 2 * seg_o};
-    rc = sc_tensor_alloc(m->inbuf, all, 0);
-    for (int i = 0; i < 6 && rc == SC_OK; i++) {
-        if (!ins[i]) continue;
-        ins[i]->flags |= SC_TENSOR_INPUT;
-        rc = sc_tensor_alloc(m->inbuf, ins[i], offs[i] * sizeof(int32_t));
-    }
-    if (rc == SC_OK) rc = sc_tensor_set(all, st, 0, elems * sizeof(int32_t));
+    const double t1 = sc__now_us();
+    rc = sc_tensor_set(all, st, 0, elems * sizeof(int32_t));
     if (rc == SC_OK) rc = sc__kv_sync(&m->kv);
     if (rc != SC_OK) return rc;
-    const double t1 = sc__now_us();
-
-    sc_tensor *out = NULL;
-    rc = sc__qwen3_build(m, ctx, m->graph, &in, &out);
-    if (rc != SC_OK) {
-        sc_log(SC_LOG_ERROR, "model", "building the graph failed: %s (%s)", sc_ctx_error_msg(ctx), sc_strerror(rc));
-        return rc;
-    }
     const double t2 = sc__now_us();
     rc = sc_sched_compute(m->sched, m->graph);
     const double t3 = sc__now_us();
+    if (rc == SC_OK) {
+        m->step_valid = true;
+        m->step_T = T;
+        m->step_n_out = n_out;
+        m->step_inbuf = m->inbuf;
+        m->step_all = all;
+        m->step_out = out;
+    }
     if (rc == SC_OK && out && logits)
         rc = sc_tensor_get(out, logits, 0, (size_t)n_out * (size_t)m->cfg.vocab_size * sizeof(float));
     /* where a step's host time goes (a GPU idles through all but compute) */
     if (sc_log_get_level() >= SC_LOG_DEBUG)
-        sc_log(SC_LOG_DEBUG, "model", "chunk of %d tokens: inputs %.0f us, build %.0f us (%d nodes), plan+compute %.0f us, "
-               "logits %.0f us", T, t1 - t0, t2 - t1, m->graph->n_nodes, t3 - t2, sc__now_us() - t3);
+        sc_log(SC_LOG_DEBUG, "model", "chunk of %d tokens: build %.0f us (%d nodes%s), inputs %.0f us, plan+compute %.0f us, "
+               "logits %.0f us", T, t1 - t0, m->graph->n_nodes, reuse ? ", reused" : "", t2 - t1, t3 - t2,
+               sc__now_us() - t3);
     return rc;
 }
 

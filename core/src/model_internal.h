@@ -78,6 +78,12 @@ struct sc_model {
     size_t inbuf_size;
     int32_t *stage;              /* host staging for the inputs */
     size_t stage_cap;            /* int32 elements */
+    /* the last step's graph, kept for the next step of the same shape (a
+     * decode step after a decode step): run_chunk then only uploads inputs */
+    bool step_valid;
+    int step_T, step_n_out;
+    const sc_buffer_t *step_inbuf;
+    sc_tensor *step_all, *step_out;
     int64_t graph_cap;
 };
 
