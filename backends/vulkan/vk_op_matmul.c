@@ -470,6 +470,8 @@ bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs) {
 
 static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
+    /* prefill on the matrix units: sort by expert, then a coop GEMM per expert (vk_op_matmul_coop.c) */
+    if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_id_supports(d, node)) return vk_mm_coop_id_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
     const int64_t K = w->ne[0], N = w->ne[1], E = w->ne[2];
     const int64_t n_used = ids->ne[0], T = ids->ne[1];

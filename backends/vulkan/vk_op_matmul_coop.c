@@ -16,8 +16,21 @@
  * a 32-lane subgroup where the device can (subgroup size control), else runs
  * with the device's fixed size; the shader raises the error flag and writes
  * nothing if the count is not 8.
+ *
+ * MUL_MAT_ID (vk_mm_coop_id_*), prefill of MoE experts:
+ *
+ *   w [K, N, E], x f32 [K, X, T] (X == n_used or 1), ids i32 [n_used, T]
+ *   -> y f32 [N, n_used, T]
+ *
+ * mul_mat_id_group.comp sorts the (i, t) pairs by expert into scratch (the
+ * dispatch vk_op_matmul.c's grouped GEMM records, made here too), then
+ * module mul_mat_coop_id (mul_mat_coop.comp -DMUL_MAT_ID) runs one workgroup
+ * per (128 weight rows, expert, zsplit-th of the expert's 64-column tiles),
+ * gathering the pairs' x columns and scattering y. Same numerics as above.
  */
 #include "vk_op_matmul_coop.h"
+
+#include "vk_op_matmul.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +48,26 @@ typedef struct coop_push {
 } coop_push;
 _Static_assert(sizeof(coop_push) == 128, "coop_push layout");
 
+/* mul_mat_coop.comp -DMUL_MAT_ID */
+typedef struct coop_id_push {
+    uint64_t w, x, y, err;
+    uint64_t lists;                          /* the sort pass's off[E + 1], list[npairs] */
+    uint64_t w_nb2;                          /* bytes */
+    uint32_t w_nb1, K, N, E;                 /* w_nb1: bytes */
+    uint32_t x_nb1, x_nb2, y_nb1, y_nb2;     /* floats */
+    uint32_t n_used, x_bcast, zsplit, base_x;
+    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
+    uint32_t pad_;
+} coop_id_push;
+_Static_assert(sizeof(coop_id_push) == 120, "coop_id_push layout");
+
+/* mul_mat_id_group.comp's push block: the twin of mmg_push in vk_op_matmul.c */
+typedef struct coop_group_push {
+    uint64_t ids, out, err;
+    uint32_t n_used, T, ids_nb1, E;
+} coop_group_push;
+_Static_assert(sizeof(coop_group_push) == 40, "coop_group_push layout");
+
 enum {
     SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_CM_M, SPEC_CM_N, SPEC_CM_K,
     SPEC_SGS, SPEC_OPTS, SPEC_COUNT
@@ -51,7 +84,12 @@ enum {
 #define COOP_MIN_M  64   /* below this the 128-column tiles are mostly padding */
 #define MAX_GRID    65535u
 
-/* ---- STRIXCORE_VK_MATMUL: "nocoop", "coopmin=N" ------------------------------------ */
+#define COOP_ID_BM     64u   /* MUL_MAT_ID tile: columns (pairs of one expert) */
+#define COOP_ID_TN     32u   /* a subgroup's rows (4 x 2 subgroups of 32 x 32) */
+#define COOP_ID_TM     32u
+#define COOP_ID_MAX_E  4096u /* mul_mat_id_group.comp's shared counters */
+
+/* ---- STRIXCORE_VK_MATMUL: "nocoop", "coopmin=N", "coopidmin=N" ------------------- */
 static int env_min_m(void) {
     static int cached = -2; /* -1: off; a benign race, every thread computes the same */
     if (cached == -2) {
@@ -80,11 +118,43 @@ static uint32_t coop_sgs(const vk_caps *c, bool *required) {
     return c->subgroup_size;
 }
 
-static bool shape_ok(const vk_caps *c) {
+/* "coopidz=N" (testing): N workgroups per (row tile, expert) along the
+ * columns instead of the expert's average tile count (1: each loops over all
+ * of its expert's tiles). 0: not set. */
+static uint32_t env_id_z;
+
+/* MUL_MAT_ID: -1 off ("nocoop"), 0 where the grouped GEMM would run (the
+ * default), N >= 1 from N pairs per expert on average ("coopidmin=N"; 1
+ * for tests: every grouped-able node). */
+static int env_id_min(void) {
+    static int cached = -2; /* a benign race, as above */
+    if (cached == -2) {
+        const char *s = getenv("STRIXCORE_VK_MATMUL");
+        int v = 0;
+        const char *z = s ? strstr(s, "coopidz=") : NULL;
+        if (z) {
+            long n = strtol(z + 8, NULL, 10);
+            env_id_z = n < 1 ? 1u : n > 64 ? 64u : (uint32_t)n;
+        }
+        if (s && strstr(s, "nocoop")) {
+            v = -1;
+        } else if (s && (s = strstr(s, "coopidmin="))) {
+            long n = strtol(s + 10, NULL, 10);
+            v = n < 1 ? 1 : n > (1L << 30) ? (1 << 30) : (int)n;
+        }
+        cached = v;
+    }
+    return cached;
+}
+
+/* The device's matrix shape tiles a subgroup's tn x tm block. */
+static bool shape_ok_for(const vk_caps *c, uint32_t tn, uint32_t tm) {
     const uint32_t m = c->coopmat_m, n = c->coopmat_n, k = c->coopmat_k;
-    if (!m || !n || !k || COOP_TN % m || COOP_TM % n || k % 8 || COOP_BK % k) return false;
+    if (!m || !n || !k || tn % m || tm % n || k % 8 || COOP_BK % k) return false;
     return m * n <= 256; /* the edge staging: 8 x m x n floats in shared memory */
 }
+
+static bool shape_ok(const vk_caps *c) { return shape_ok_for(c, COOP_TN, COOP_TM); }
 
 static bool f32_rows(const sc_tensor *t) {
     if (!t || t->type != SC_TYPE_F32 || t->nb[0] != 4 || (uintptr_t)t->data % 4) return false;
@@ -213,5 +283,131 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
             int rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)nx, gy, (uint32_t)nz);
             if (rc != SC_OK) return rc;
         }
+    return SC_OK;
+}
+
+/* ---- MUL_MAT_ID ---------------------------------------------------------------------- */
+bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) {
+    if (!node || node->op != SC_OP_MUL_MAT_ID) return false;
+    const int min_pairs = env_id_min();
+    if (min_pairs < 0) return false;
+    const vk_caps *c = vk_dev_caps(d);
+    if (!c->coop_matrix || !c->fp16_arith || !shape_ok_for(c, COOP_ID_TN, COOP_ID_TM)) return false;
+    bool req;
+    const uint32_t sgs = coop_sgs(c, &req);
+    if (sgs < 8 || sgs > 128 || COOP_NSG * sgs > c->max_workgroup_size) return false;
+    /* every lane fetches whole 8-element chunks: BM and BN rows of BK / 8 chunks */
+    const uint32_t nt = COOP_NSG * sgs, chunks = COOP_ID_BM * (COOP_BK / 8u);
+    if (chunks % nt || (COOP_BN * (COOP_BK / 8u)) % nt) return false;
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    if (!w || !ids || !vk_mm_weight_ok(w) || !weight_ok(w) || w->ne[3] != 1) return false;
+    if (!f32_rows(x) || !f32_rows(node) || !vk_mm_rows_ok(ids, SC_TYPE_I32)) return false;
+    if (x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1 || w->ne[0] != x->ne[0]) return false;
+    const int64_t n_used = ids->ne[0], T = ids->ne[1], E = w->ne[2];
+    if ((x->ne[1] != 1 && x->ne[1] != n_used) || x->ne[2] != T) return false;
+    if (node->ne[0] != w->ne[1] || node->ne[1] != n_used || node->ne[2] != T || node->ne[3] != 1) return false;
+    if (E > (int64_t)COOP_ID_MAX_E) return false;
+    const uint64_t npairs = (uint64_t)n_used * (uint64_t)T;
+    if (npairs > UINT32_MAX / 2) return false;
+    /* many pairs per expert: where the grouped GEMM would run, or past coopidmin */
+    if (min_pairs == 0 ? vk_mm_gemv_mul_mat_id(d, w, npairs) : npairs < (uint64_t)min_pairs * (uint64_t)E)
+        return false;
+    return vk_spirv_find("mul_mat_coop_id") != NULL && vk_spirv_find("mul_mat_id_group") != NULL;
+}
+
+int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *c = vk_dev_caps(d);
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    const uint64_t N = (uint64_t)w->ne[1], E = (uint64_t)w->ne[2];
+    const uint64_t n_used = (uint64_t)ids->ne[0], T = (uint64_t)ids->ne[1], npairs = n_used * T;
+
+    /* 1. the pairs sorted by expert: u32 off[E + 1], list[npairs] in scratch
+     *    (as vk_op_matmul.c's grouped GEMM sorts them) */
+    uint64_t lists = 0;
+    int rc = vk_rec_scratch(r, (size_t)(E + 1 + npairs) * 4u, &lists);
+    if (rc != SC_OK) return rc;
+    coop_group_push gp = {.ids = vk_addr(ids), .out = lists, .err = vk_rec_error_addr(r),
+                          .n_used = (uint32_t)n_used, .T = (uint32_t)T,
+                          .ids_nb1 = (uint32_t)(ids->nb[1] / 4), .E = (uint32_t)E};
+    uint32_t gspec[3] = {c->max_workgroup_size >= 256 ? 256u : c->max_workgroup_size, 1, 1};
+    vk_pipeline *gpipe = vk_pipeline_get(d, "mul_mat_id_group", sizeof gp, gspec, 3, 0);
+    if (!gpipe) return SC_EBACKEND;
+    rc = vk_dispatch(r, gpipe, &gp, sizeof gp, 1, 1, 1);
+    if (rc != SC_OK) return rc;
+
+    /* 2. the GEMM over each expert's pairs (after a barrier: it reads the lists) */
+    coop_id_push pc;
+    memset(&pc, 0, sizeof pc);
+    pc.w = vk_addr(w);
+    pc.x = vk_addr(x);
+    pc.y = vk_addr(node);
+    pc.err = vk_rec_error_addr(r);
+    pc.lists = lists;
+    pc.w_nb2 = w->nb[2];
+    pc.w_nb1 = (uint32_t)w->nb[1];
+    pc.K = (uint32_t)w->ne[0];
+    pc.N = (uint32_t)N;
+    pc.E = (uint32_t)E;
+    pc.x_nb1 = (uint32_t)(x->nb[1] / 4);
+    pc.x_nb2 = (uint32_t)(x->nb[2] / 4);
+    pc.y_nb1 = (uint32_t)(node->nb[1] / 4);
+    pc.y_nb2 = (uint32_t)(node->nb[2] / 4);
+    pc.n_used = (uint32_t)n_used;
+    pc.x_bcast = x->ne[1] == 1 ? 1u : 0u;
+    /* workgroups per expert along the columns: its 64-column tiles on average
+     * (a busier expert's workgroups loop over the rest) */
+    const uint64_t per_e = (npairs + E - 1) / E;
+    pc.zsplit = div_up(per_e, COOP_ID_BM);
+    if (pc.zsplit < 1) pc.zsplit = 1;
+    if (pc.zsplit > 64) pc.zsplit = 64;
+    if (env_id_z) pc.zsplit = env_id_z;
+
+    uint32_t spec[SPEC_COUNT] = {0};
+    bool req;
+    const uint32_t sgs = coop_sgs(c, &req);
+    spec[SPEC_LX] = COOP_NSG * sgs;
+    spec[SPEC_LY] = spec[SPEC_LZ] = 1;
+    spec[SPEC_WTYPE] = (uint32_t)w->type;
+    spec[SPEC_QBITS] = 4;
+    spec[SPEC_CM_M] = c->coopmat_m;
+    spec[SPEC_CM_N] = c->coopmat_n;
+    spec[SPEC_CM_K] = c->coopmat_k;
+    spec[SPEC_SGS] = sgs;
+    if (w->type == SC_TYPE_QG) {
+        const sc_quant_info *q = &w->quant;
+        spec[SPEC_QBITS] = q->bits;
+        spec[SPEC_QFLAGS] = q->flags;
+        spec[SPEC_GMODE] =
+            (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
+        pc.q_scales = (uint32_t)q->scales_offset;
+        pc.q_zeros = (uint32_t)q->zeros_offset;
+        pc.q_gidx = (uint32_t)q->gidx_offset;
+        pc.group_size = q->group_size;
+        pc.G = q->n_groups;
+    } else {
+        pc.group_size = pc.G = 1;
+        if (aligned(vk_addr(w), 16) && aligned(w->nb[1], 16) && aligned(w->nb[2], 16)) spec[SPEC_OPTS] |= OPT_WVEC;
+    }
+    if (aligned(vk_addr(x), 16) && aligned(x->nb[1], 16) && aligned(x->nb[2], 16)) spec[SPEC_OPTS] |= OPT_XVEC;
+
+    vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
+    if (!p) return SC_EBACKEND;
+    static int logged; /* once per process (a benign race) */
+    if (!logged) {
+        logged = 1;
+        VK_LOG(SC_LOG_INFO, "mul_mat_coop_id: %ux%ux%u f16 matrices, %u-lane subgroups%s", c->coopmat_m,
+               c->coopmat_n, c->coopmat_k, sgs, req ? " (required)" : "");
+    }
+
+    /* grid x = row tiles (split past 65535), y = expert, z = column tiles */
+    const uint64_t gx = div_up(N, COOP_BN);
+    for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
+        pc.base_x = (uint32_t)x0;
+        const uint64_t nx = gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID;
+        if (x0 > 0) vk_rec_independent(r);
+        rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)nx, (uint32_t)E, pc.zsplit);
+        if (rc != SC_OK) return rc;
+    }
     return SC_OK;
 }

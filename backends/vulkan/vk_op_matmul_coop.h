@@ -1,9 +1,10 @@
 /*
- * backends/vulkan/vk_op_matmul_coop.h - MUL_MAT on VK_KHR_cooperative_matrix
+ * backends/vulkan/vk_op_matmul_coop.h - MUL_MAT and MUL_MAT_ID on VK_KHR_cooperative_matrix
  * (vk_op_matmul_coop.c, shaders/mul_mat_coop.comp): the prefill GEMM for
  * f16, bf16 and QG weights with many activation columns. record_mul_mat
  * (vk_op_matmul.c) asks supports first and hands the node over when it says
  * yes; anything it says no to takes the f32 tiled GEMM / GEMV as before.
+ * record_mul_mat_id likewise asks vk_mm_coop_id_supports first.
  */
 #ifndef STRIXCORE_VK_OP_MATMUL_COOP_H
 #define STRIXCORE_VK_OP_MATMUL_COOP_H
@@ -21,5 +22,19 @@ bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node);
 
 /* Record node (supports said yes). */
 int vk_mm_coop_record(vk_rec *r, const sc_tensor *node);
+
+/* A MUL_MAT_ID node the coop GEMM grouped by expert takes: the device as
+ * above, w f16/bf16/QG [K, N, E] with E <= 4096, x f32 [K, X, T] (X == 1 or
+ * n_used), ids i32, y f32, with contiguous rows; by default exactly where
+ * record_mul_mat_id would run the grouped GEMM (vk_mm_gemv_mul_mat_id says
+ * no: 32 pairs per expert on average and more). STRIXCORE_VK_MATMUL
+ * "nocoop" turns it off, "coopidmin=N" takes nodes with at least N pairs
+ * per expert on average instead (1: every node, for tests); "coopidz=N"
+ * (testing) runs N workgroups along each expert's columns. */
+bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node);
+
+/* Record node (supports said yes): the sort pass (mul_mat_id_group, into
+ * scratch) and the GEMM. */
+int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node);
 
 #endif

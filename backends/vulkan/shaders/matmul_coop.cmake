@@ -1,8 +1,8 @@
-# backends/vulkan/shaders/matmul_coop.cmake - MUL_MAT on the matrix units
-# (vk_op_matmul_coop.c). The source is GL_NV_cooperative_matrix (what Debian
-# 12's glslc compiles); NV_TO_KHR rewrites it into SPV_KHR_cooperative_matrix.
-# Weight type, QG bits/flags, the matrix shape and the subgroup size are
-# specialization constants: one module.
+# backends/vulkan/shaders/matmul_coop.cmake - MUL_MAT and MUL_MAT_ID on the
+# matrix units (vk_op_matmul_coop.c). The source is GL_NV_cooperative_matrix
+# (what Debian 12's glslc compiles); NV_TO_KHR rewrites it into
+# SPV_KHR_cooperative_matrix. Weight type, QG bits/flags, the matrix shape and
+# the subgroup size are specialization constants: one module per op.
 _sc_vk_probe(SC_VK_HAVE_COOPMAT_NV [=[
 #version 450
 #extension GL_NV_cooperative_matrix : require
@@ -17,6 +17,8 @@ void main() {
 ]=])
 if(SC_VK_HAVE_COOPMAT_NV AND TARGET sc_spv_coopmat_khr)
   sc_vk_shader(NAME mul_mat_coop SOURCE mul_mat_coop.comp NV_TO_KHR)
+  # MUL_MAT_ID grouped by expert after mul_mat_id_group.comp's sort (vk_mm_coop_id_record)
+  sc_vk_shader(NAME mul_mat_coop_id SOURCE mul_mat_coop.comp DEFINES MUL_MAT_ID=1 NV_TO_KHR)
 else()
   message(STATUS "Vulkan backend: glslc lacks GL_NV_cooperative_matrix: no mul_mat_coop module")
 endif()

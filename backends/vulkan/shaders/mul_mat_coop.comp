@@ -35,6 +35,23 @@
 //
 // grid x = row tiles (+ base_x), y = column tiles, z = batch matrix
 // i2 + ne2*i3 (+ base_z).
+//
+// -DMUL_MAT_ID (module mul_mat_coop_id): MUL_MAT_ID grouped by expert,
+//
+//   w [K, N, E], x f32 [K, X, T] (X == n_used, or 1: broadcast),
+//   pairs sorted by expert -> y f32 [N, n_used, T]
+//
+// after mul_mat_id_group.comp has written the expert lists (u32 at pc.lists:
+// off[E + 1], then the pairs p = i + n_used*t grouped by expert; expert e's
+// are list[off[e] .. off[e+1]-1]). Tiles of BN x BM = 128 x 64 (an expert
+// gets about 32 pairs in a 512-token prompt of a 128-expert, top-8 model:
+// 128 columns would be three quarters padding), subgroups 4 x 2 of 32 x 32.
+// grid x = row tiles (+ base_x), y = expert, z = zs: the workgroup takes the
+// expert's column tiles zs, zs + zsplit, ... (the host sizes zsplit to the
+// pairs per expert on average; a busier expert loops). A tile's columns are
+// gathered: column j is pair p = colp[j], read from x[:, X == 1 ? 0 : i, t];
+// results are scattered to y[:, i, t] element by element through shared
+// memory (the columns of a tile are not evenly spaced in y).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -60,9 +77,15 @@ const bool HAS_GIDX = (QFLAGS & QF_GIDX) != 0u;
 const bool BF16_ROUND = (QFLAGS & QF_BF16) != 0u;
 const uint QMASK = (1u << QBITS) - 1u;
 
+#ifndef MUL_MAT_ID
 const uint BN = 128u, BM = 128u, BK = 64u;
 const uint NSG = 8u, WGN = 2u;          // subgroups: 2 along n x 4 along m
 const uint TN = 64u, TM = 32u;          // a subgroup's tile
+#else
+const uint BN = 128u, BM = 64u, BK = 64u;
+const uint NSG = 8u, WGN = 4u;          // subgroups: 4 along n x 2 along m
+const uint TN = 32u, TM = 32u;          // a subgroup's tile
+#endif
 const uint FN = TN / CM_M, FM = TM / CM_N;
 const uint NT = NSG * SGS;              // lanes (local_size_x)
 const uint ROWQ = BK / 8u + 1u;         // uvec4 per shared row (8 halves each), +1 pad
@@ -70,7 +93,19 @@ const uint CPR = BK / 8u;               // 8-element chunks per row per step
 const uint WCH = BN * CPR / NT;         // weight chunks per lane per step
 const uint XCH = BM * CPR / NT;         // activation chunks per lane per step
 
-// ---- push constants (mirrored by vk_op_matmul_coop.c: coop_push) -------------------
+// ---- push constants (mirrored by vk_op_matmul_coop.c: coop_push, coop_id_push) -----
+#ifdef MUL_MAT_ID
+layout(push_constant) uniform Push {
+    uint64_t w, x, y, err;
+    uint64_t lists;             // the expert lists of mul_mat_id_group.comp
+    uint64_t w_nb2;             // bytes between experts (QG: slabs)
+    uint w_nb1, K, N, E;        // w_nb1: bytes between weight rows (QG: row_bytes)
+    uint x_nb1, x_nb2, y_nb1, y_nb2; // floats
+    uint n_used, x_bcast, zsplit, base_x; // x_bcast: X == 1
+    uint q_scales, q_zeros, q_gidx, group_size, G; // QG: byte offsets inside a slab
+    uint pad_;
+} pc;
+#else
 layout(push_constant) uniform Push {
     uint64_t w, x, y, err;
     uint64_t w_nb2, w_nb3;      // bytes between weight matrices (QG: slabs)
@@ -81,6 +116,7 @@ layout(push_constant) uniform Push {
     uint q_scales, q_zeros, q_gidx, group_size, G; // QG: byte offsets inside a slab
     uint base_x, base_z;
 } pc;
+#endif
 
 layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RF32 { float v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RU32 { uint v[]; };
@@ -94,6 +130,10 @@ layout(buffer_reference, scalar, buffer_reference_align = 4) buffer WF32 { float
 shared uvec4 Ws[BN * ROWQ];
 shared uvec4 Xs[BM * ROWQ];
 shared float Cs[NSG * CM_M * CM_N]; // a subgroup's accumulator on its way to a tile edge
+#ifdef MUL_MAT_ID
+shared uint colp[BM];               // the tile's pairs p = i + n_used*t
+uint g_mcount;                      // the tile's valid columns (<= BM)
+#endif
 
 // ---- rounding of a dequantised weight: qg_round.glsl (shared with the GEMV/GEMM) --
 #include "qg_round.glsl"
@@ -203,6 +243,7 @@ uvec4 dequant_w(uvec4 r, uint n, uint k) {
     return uvec4(pack2(v[0], v[1]), pack2(v[2], v[3]), pack2(v[4], v[5]), pack2(v[6], v[7]));
 }
 
+#ifndef MUL_MAT_ID
 // Activation chunk: x[k .. k+7, column m] (zeros past K and M).
 void fetch_x(uint64_t xb, uint m, uint k, out vec4 a, out vec4 b) {
     const uint K = pc.K;
@@ -221,6 +262,37 @@ void fetch_x(uint64_t xb, uint m, uint k, out vec4 a, out vec4 b) {
     }
 }
 
+#else
+// x column (slot i, token t) of pair p, and y's.
+uint64_t pair_x(uint p) {
+    const uint i = p % pc.n_used, t = p / pc.n_used;
+    return pc.x + 4u * (uint64_t(pc.x_bcast != 0u ? 0u : i) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
+}
+uint64_t pair_y(uint p) {
+    const uint i = p % pc.n_used, t = p / pc.n_used;
+    return pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2);
+}
+
+// Activation chunk: x[k .. k+7] of the column at address col (0: a padding
+// column past the expert's pairs; zeros there and past K).
+void fetch_x(uint64_t col, uint k, out vec4 a, out vec4 b) {
+    const uint K = pc.K;
+    a = vec4(0.0);
+    b = vec4(0.0);
+    if (col == 0ul || k >= K) return;
+    if ((OPTS & OPT_XVEC) != 0u && k + 8u <= K) {
+        a = RVec4(col).v[k / 4u];
+        b = RVec4(col).v[k / 4u + 1u];
+    } else {
+        [[unroll]] for (uint i = 0; i < 4u; i++) {
+            if (k + i < K) a[i] = RF32(col).v[k + i];
+            if (k + 4u + i < K) b[i] = RF32(col).v[k + 4u + i];
+        }
+    }
+}
+
+#endif
+
 // x -> f16 by the device's conversion (OpFConvert: round to nearest on NVIDIA
 // and AMD; a device that truncated would double the error, still inside the
 // bounds). round_to_f16 in integer arithmetic cost as much as the weights.
@@ -236,13 +308,32 @@ void main() {
         return;
     }
     const uint sg = gl_SubgroupID, sn = sg % WGN, sm = sg / WGN;
-    const uint n0 = (gl_WorkGroupID.x + pc.base_x) * BN, m0 = gl_WorkGroupID.y * BM;
+    const uint n0 = (gl_WorkGroupID.x + pc.base_x) * BN;
+#ifndef MUL_MAT_ID
+    const uint m0 = gl_WorkGroupID.y * BM;
     const uint z = gl_WorkGroupID.z + pc.base_z;
     const uint i2 = z % pc.ne2, i3 = z / pc.ne2;
     g_mat = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
     g_row_words = (pc.K * QBITS + 31u) / 32u;
     const uint64_t xb = pc.x + 4u * (uint64_t(i2) * pc.x_nb2 + uint64_t(i3) * pc.x_nb3);
     const uint64_t yb = pc.y + 4u * (uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
+#else
+    const uint ex = gl_WorkGroupID.y;
+    g_mat = pc.w + uint64_t(ex) * pc.w_nb2;
+    g_row_words = (pc.K * QBITS + 31u) / 32u;
+    const uint off = RU32(pc.lists).v[ex], cnt = RU32(pc.lists).v[ex + 1u] - off;
+    // the expert's column tiles gl_WorkGroupID.z, + zsplit, ... (uniform in the workgroup)
+    for (uint mt0 = gl_WorkGroupID.z * BM; mt0 < cnt; mt0 += pc.zsplit * BM) {
+    barrier(); // the previous tile's colp is no longer read
+    if (tid < BM) colp[tid] = mt0 + tid < cnt ? RU32(pc.lists).v[pc.E + 1u + off + mt0 + tid] : 0u;
+    barrier();
+    g_mcount = min(BM, cnt - mt0);
+    uint64_t xcol[XCH]; // this lane's activation columns (0: padding)
+    [[unroll]] for (uint i = 0; i < XCH; i++) {
+        const uint c = (tid + i * NT) / CPR;
+        xcol[i] = c < g_mcount ? pair_x(colp[c]) : 0ul;
+    }
+#endif
 
     fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[FN * FM];
     [[unroll]] for (uint i = 0; i < FN * FM; i++) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N>(0.0);
@@ -256,7 +347,11 @@ void main() {
     }
     [[unroll]] for (uint i = 0; i < XCH; i++) {
         const uint c = tid + i * NT;
+#ifndef MUL_MAT_ID
         fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
+#else
+        fetch_x(xcol[i], (c % CPR) * 8u, xa[i], xc[i]);
+#endif
     }
 
     // ---- the hot loop: K in BK steps -------------------------------------------------
@@ -278,7 +373,11 @@ void main() {
             }
             [[unroll]] for (uint i = 0; i < XCH; i++) {
                 const uint c = tid + i * NT;
+#ifndef MUL_MAT_ID
                 fetch_x(xb, m0 + c / CPR, k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
+#else
+                fetch_x(xcol[i], k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
+#endif
             }
         }
         [[unroll]] for (uint kk = 0; kk < BK; kk += CM_K) {
@@ -294,6 +393,7 @@ void main() {
         }
     }
 
+#ifndef MUL_MAT_ID
     // ---- y[n, m] = C: column-major (m) with stride y_nb1 -----------------------------
     [[unroll]] for (uint i = 0; i < FN; i++) {
         [[unroll]] for (uint j = 0; j < FM; j++) {
@@ -315,4 +415,24 @@ void main() {
             }
         }
     }
+#else
+    // ---- y[n, i, t] = C[n, column of pair p = i + n_used*t]: scattered ---------------
+    // every fragment through shared memory: its columns are not evenly spaced in y
+    [[unroll]] for (uint i = 0; i < FN; i++) {
+        [[unroll]] for (uint j = 0; j < FM; j++) {
+            const uint nf = n0 + sn * TN + i * CM_M, mlf = sm * TM + j * CM_N;
+            if (nf >= pc.N || mlf >= g_mcount) continue;
+            coopMatStoreNV(acc[i * FM + j], Cs, sg * CM_M * CM_N, CM_M, true);
+            subgroupMemoryBarrierShared();
+            subgroupBarrier();
+            for (uint e = gl_SubgroupInvocationID; e < CM_M * CM_N; e += SGS) {
+                const uint r = e % CM_M, c = e / CM_M;
+                if (nf + r < pc.N && mlf + c < g_mcount)
+                    WF32(pair_y(colp[mlf + c]) + 4u * uint64_t(nf + r)).v[0] = Cs[sg * CM_M * CM_N + e];
+            }
+            subgroupBarrier(); // Cs is reused by the next fragment
+        }
+    }
+    } // column tiles
+#endif
 }
