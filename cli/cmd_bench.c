@@ -144,18 +144,24 @@ static void mean_sd(const double *v, int n, double *mean, double *sd) {
 }
 
 /* Parameters from the shapes (what a checkpoint of this config holds). */
-static double param_count(const sc_model_config *c) {
+/* Parameters of the model; active: those one token multiplies by (MoE: the
+ * experts it is routed to, not all of them; the embedding table is a lookup,
+ * the output head a product), so 2 x active is a token's FLOPs. */
+static double count_params(const sc_model_config *c, bool active) {
     const double D = (double)c->hidden_size, hd = (double)c->head_dim;
-    double n = (double)c->vocab_size * D * (c->tie_word_embeddings ? 1 : 2) + D;
+    double n = active ? (double)c->vocab_size * D + D : (double)c->vocab_size * D * (c->tie_word_embeddings ? 1 : 2) + D;
     for (int64_t L = 0; L < c->n_layers; L++) {
         n += D * hd * (double)(2 * c->n_heads + 2 * c->n_kv_heads) + 2 * hd + 2 * D;
         if (sc_model_config_layer_is_moe(c, L))
-            n += (double)c->n_experts * 3.0 * D * (double)c->moe_intermediate_size + D * (double)c->n_experts;
+            n += (double)(active ? c->n_experts_used : c->n_experts) * 3.0 * D * (double)c->moe_intermediate_size +
+                 D * (double)c->n_experts;
         else
             n += 3.0 * D * (double)c->intermediate_size;
     }
     return n;
 }
+
+static double param_count(const sc_model_config *c) { return count_params(c, false); }
 
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "strixcore bench: %s%s%s\n", msg, arg ? " " : "", arg ? arg : "");
@@ -291,13 +297,15 @@ static void print_md(const char *model, const char *size, double params, const c
     }
 }
 
-static void print_json(const bench_opts *o, const char *model, uint64_t size, double params, const char *backend,
+static void print_json(const bench_opts *o, const char *model, uint64_t size, double params, double active,
+                       const char *backend,
                        const char *device, int threads, bench_test *t, int nt, const sc_bw_probe *probe,
                        double op_us) {
     printf("{\n  \"model\": ");
     sc_cli_json_string(stdout, model);
-    printf(",\n  \"synthetic\": %s,\n  \"size_bytes\": %" PRIu64 ",\n  \"params\": %.0f,\n  \"backend\": ",
-           o->synthetic ? "true" : "false", size, params);
+    printf(",\n  \"synthetic\": %s,\n  \"size_bytes\": %" PRIu64 ",\n  \"params\": %.0f,\n  \"active_params\": %.0f,"
+           "\n  \"backend\": ",
+           o->synthetic ? "true" : "false", size, params, active);
     sc_cli_json_string(stdout, backend);
     printf(",\n  \"device\": ");
     sc_cli_json_string(stdout, device);
@@ -311,6 +319,7 @@ static void print_json(const bench_opts *o, const char *model, uint64_t size, do
         for (int r = 0; r < o->reps; r++)
             printf("%s%.4f", r ? ", " : "", t[i].ts[r]);
         printf("]");
+        if (t[i].n_prompt > 0) printf(", \"tflops\": %.4f", 2.0 * active * t[i].mean * 1e-12);
         if (t[i].n_gen > 0) {
             printf(", \"bytes_per_token\": %.0f, \"achieved_gbps\": %.4f", t[i].bytes_per_tok, t[i].gbps);
             if (probe->gbps > 0)
@@ -345,7 +354,7 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     int32_t *ids = NULL;
     float *logits = NULL;
     uint64_t weight_bytes = 0;
-    double params = 0.0;
+    double params = 0.0, active = 0.0;
     char err[512] = "", size[32], model[160];
 
     if (rc != SC_CLI_OK)
@@ -450,6 +459,7 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     /* the model's memory is given back before the probe takes its buffer */
     weight_bytes = sc_model_weight_bytes(m);
     params = param_count(cfg);
+    active = count_params(cfg, true);
     sc_model_free(m);
     m = NULL;
     if (o.probe && o.n_gen > 0) {
@@ -464,12 +474,15 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     }
 
     if (o.json) {
-        print_json(&o, model, weight_bytes, params, sc_device_backend_name(dev), props.description, threads, tests,
+        print_json(&o, model, weight_bytes, params, active, sc_device_backend_name(dev), props.description, threads, tests,
                    nt, &probe, op_us);
     } else {
         print_md(model, size, params, sc_device_backend_name(dev), threads, tests, nt);
         for (int k = 0; k < nt; k++) {
             const bench_test *t = &tests[k];
+            if (t->n_prompt > 0)
+                printf("\n%s: %.2f TFLOP/s (2 x %.2f B parameters a token multiplies by)\n", t->name,
+                       2.0 * active * t->mean * 1e-12, active * 1e-9);
             if (!t->n_gen)
                 continue;
             printf("\n%s: %.2f MB read per token (weights + KV), achieved %.2f GB/s\n", t->name,

@@ -82,7 +82,7 @@ for t in d.get("results", []):
     s = f"{t['test']} {t['avg_ts']:.1f} t/s"
     if t.get("achieved_gbps"): s += f", {t['achieved_gbps']:.0f} GB/s"
     if t.get("bandwidth_fraction"): s += f" = {100*t['bandwidth_fraction']:.0f}% of {probe:.0f} GB/s"
-    if t["n_prompt"] > 0: s += f" ({2 * d['params'] * t['avg_ts'] / 1e12:.1f} TFLOP/s)"
+    if t.get("tflops"): s += f" ({t['tflops']:.1f} TFLOP/s)"
     parts.append(s)
 if d.get("op_latency_us"): parts.append(f"dependent-op latency {d['op_latency_us']:.2f} us")
 print("; ".join(parts))
