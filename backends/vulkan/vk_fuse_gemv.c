@@ -155,39 +155,49 @@ static int mm_swiglu_match(vk_dev *d, const vk_fuse_graph *g, int i, int *member
     return 3;
 }
 
-static int mm_swiglu_record(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
-    (void)n;
+/* The push block of a fused MUL_MAT GEMV: w [K, N] times x [K, M] into y, aux
+ * the second weight (swiglu) or the residual (add). */
+static void fmm_fill(fmm_push *pc, vk_rec *r, const sc_tensor *w, const sc_tensor *x, const sc_tensor *y, uint64_t aux) {
+    memset(pc, 0, sizeof *pc);
+    pc->w = vk_addr(w);
+    pc->aux = aux;
+    pc->x = vk_addr(x);
+    pc->y = vk_addr(y);
+    pc->err = vk_rec_error_addr(r);
+    pc->w_nb1 = u32_of(w->nb[1]);
+    pc->K = (uint32_t)w->ne[0];
+    pc->N = (uint32_t)w->ne[1];
+    pc->M = (uint32_t)x->ne[1];
+    pc->x_nb1 = u32_of(x->nb[1] / 4);
+    pc->y_nb1 = u32_of(y->nb[1] / 4);
+    vk_mm_push_quant(w, &pc->q_scales, &pc->q_zeros, &pc->q_gidx, &pc->group_size, &pc->G);
+}
+
+/* The GEMV of module `base` over pc: the plain GEMV's set-up, with half its
+ * rows per workgroup for each of two matrices (swiglu: the same registers). */
+static int fmm_dispatch(vk_rec *r, fmm_push *pc, const sc_tensor *w, const sc_tensor *x, const char *base, bool two) {
     vk_dev *d = vk_rec_dev(r);
-    const sc_tensor *s = vk_fg_node(g, members[2]);
-    const sc_tensor *gate = s->src[0], *up = s->src[1];
-    const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1];
     const int64_t N = w->ne[1], M = x->ne[1];
-
-    fmm_push pc;
-    memset(&pc, 0, sizeof pc);
-    pc.w = vk_addr(w);
-    pc.aux = vk_addr(w2);
-    pc.x = vk_addr(x);
-    pc.y = vk_addr(s);
-    pc.err = vk_rec_error_addr(r);
-    pc.w_nb1 = u32_of(w->nb[1]);
-    pc.K = (uint32_t)w->ne[0];
-    pc.N = (uint32_t)N;
-    pc.M = (uint32_t)M;
-    pc.x_nb1 = u32_of(x->nb[1] / 4);
-    pc.y_nb1 = u32_of(s->nb[1] / 4);
-    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
-
     uint32_t nc = 1, spec[VK_MM_SPEC_COUNT];
     char module[64];
     vk_mm_gemv_mul_mat(d, w, M, &nc);
-    vk_mm_gemv_setup(d, w, x, N, nc, "mul_mat_vec_swiglu", spec, module, sizeof module);
-    /* NR rows of each matrix: half the plain GEMV's, the same registers */
-    spec[VK_MM_SPEC_NR] = spec[VK_MM_SPEC_NR] > 1 ? spec[VK_MM_SPEC_NR] / 2 : 1;
-    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, VK_MM_SPEC_COUNT, 0);
+    vk_mm_gemv_setup(d, w, x, N, nc, base, spec, module, sizeof module);
+    if (two) spec[VK_MM_SPEC_NR] = spec[VK_MM_SPEC_NR] > 1 ? spec[VK_MM_SPEC_NR] / 2 : 1;
+    vk_pipeline *p = vk_pipeline_get(d, module, sizeof *pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
-    return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[VK_MM_SPEC_NR]),
-                                div_up((uint64_t)M, nc), 1);
+    return vk_mm_dispatch_split(r, p, pc, sizeof *pc, &pc->base_x, &pc->base_z,
+                                div_up((uint64_t)N, spec[VK_MM_SPEC_NR]), div_up((uint64_t)M, nc), 1);
+}
+
+static int mm_swiglu_record(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
+    (void)n;
+    const sc_tensor *s = vk_fg_node(g, members[2]);
+    const sc_tensor *gate = s->src[0], *up = s->src[1];
+    const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1];
+
+    fmm_push pc;
+    fmm_fill(&pc, r, w, x, s, vk_addr(w2));
+    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_swiglu", true);
 }
 
 const vk_fuser vk_fuser_mm_swiglu = {"mm_swiglu", mm_swiglu_match, mm_swiglu_record};
@@ -215,36 +225,14 @@ static int mm_add_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, 
 
 static int mm_add_record(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
     (void)n;
-    vk_dev *d = vk_rec_dev(r);
     const sc_tensor *mm = vk_fg_node(g, members[0]), *add = vk_fg_node(g, members[1]);
     const sc_tensor *res = other_src(add, mm);
     const sc_tensor *w = mm->src[0], *x = mm->src[1];
-    const int64_t N = w->ne[1], M = x->ne[1];
 
     fmm_push pc;
-    memset(&pc, 0, sizeof pc);
-    pc.w = vk_addr(w);
-    pc.aux = vk_addr(res);
-    pc.x = vk_addr(x);
-    pc.y = vk_addr(add);
-    pc.err = vk_rec_error_addr(r);
-    pc.w_nb1 = u32_of(w->nb[1]);
-    pc.K = (uint32_t)w->ne[0];
-    pc.N = (uint32_t)N;
-    pc.M = (uint32_t)M;
-    pc.x_nb1 = u32_of(x->nb[1] / 4);
-    pc.y_nb1 = u32_of(add->nb[1] / 4);
+    fmm_fill(&pc, r, w, x, add, vk_addr(res));
     pc.r_nb1 = u32_of(res->nb[1] / 4);
-    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
-
-    uint32_t nc = 1, spec[VK_MM_SPEC_COUNT];
-    char module[64];
-    vk_mm_gemv_mul_mat(d, w, M, &nc);
-    vk_mm_gemv_setup(d, w, x, N, nc, "mul_mat_vec_add", spec, module, sizeof module);
-    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, VK_MM_SPEC_COUNT, 0);
-    if (!p) return SC_EBACKEND;
-    return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[VK_MM_SPEC_NR]),
-                                div_up((uint64_t)M, nc), 1);
+    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_add", false);
 }
 
 const vk_fuser vk_fuser_mm_add = {"mm_add", mm_add_match, mm_add_record};

@@ -200,6 +200,50 @@ bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
 static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
 static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
+/* Specialization constants of mul_mat_coop.comp for weight w and activations
+ * x (both paths); returns the subgroup size, *req whether it must be required. */
+static bool vec16(const sc_tensor *t) {
+    return aligned(vk_addr(t), 16) && aligned(t->nb[1], 16) && aligned(t->nb[2], 16) && aligned(t->nb[3], 16);
+}
+
+static uint32_t coop_spec(const vk_caps *c, const sc_tensor *w, const sc_tensor *x, uint32_t *spec, bool *req) {
+    memset(spec, 0, SPEC_COUNT * sizeof *spec);
+    const uint32_t sgs = coop_sgs(c, req);
+    spec[SPEC_LX] = COOP_NSG * sgs;
+    spec[SPEC_LY] = spec[SPEC_LZ] = 1;
+    spec[SPEC_WTYPE] = (uint32_t)w->type;
+    spec[SPEC_QBITS] = 4;
+    spec[SPEC_CM_M] = c->coopmat_m;
+    spec[SPEC_CM_N] = c->coopmat_n;
+    spec[SPEC_CM_K] = c->coopmat_k;
+    spec[SPEC_SGS] = sgs;
+    if (w->type == SC_TYPE_QG) {
+        const sc_quant_info *q = &w->quant;
+        spec[SPEC_QBITS] = q->bits;
+        spec[SPEC_QFLAGS] = q->flags;
+        /* GMODE 0: each 8-code chunk lies in one group (one scale/zero per chunk) */
+        spec[SPEC_GMODE] =
+            (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
+    } else if (vec16(w)) {
+        spec[SPEC_OPTS] |= OPT_WVEC;
+    }
+    if (vec16(x)) spec[SPEC_OPTS] |= OPT_XVEC;
+    return sgs;
+}
+
+/* The QG slab offsets of the push blocks (dense weights: one group). */
+static void coop_quant(const sc_tensor *w, uint32_t *scales, uint32_t *zeros, uint32_t *gidx, uint32_t *group_size,
+                       uint32_t *G) {
+    *scales = *zeros = *gidx = 0;
+    *group_size = *G = 1;
+    if (w->type != SC_TYPE_QG) return;
+    *scales = (uint32_t)w->quant.scales_offset;
+    *zeros = (uint32_t)w->quant.zeros_offset;
+    *gidx = (uint32_t)w->quant.gidx_offset;
+    *group_size = w->quant.group_size;
+    *G = w->quant.n_groups;
+}
+
 int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
@@ -229,36 +273,10 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
     pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
 
-    uint32_t spec[SPEC_COUNT] = {0};
+    uint32_t spec[SPEC_COUNT];
     bool req;
-    const uint32_t sgs = coop_sgs(c, &req);
-    spec[SPEC_LX] = COOP_NSG * sgs;
-    spec[SPEC_LY] = spec[SPEC_LZ] = 1;
-    spec[SPEC_WTYPE] = (uint32_t)w->type;
-    spec[SPEC_QBITS] = 4;
-    spec[SPEC_CM_M] = c->coopmat_m;
-    spec[SPEC_CM_N] = c->coopmat_n;
-    spec[SPEC_CM_K] = c->coopmat_k;
-    spec[SPEC_SGS] = sgs;
-    if (w->type == SC_TYPE_QG) {
-        const sc_quant_info *q = &w->quant;
-        spec[SPEC_QBITS] = q->bits;
-        spec[SPEC_QFLAGS] = q->flags;
-        /* GMODE 0: each 8-code chunk lies in one group (one scale/zero per chunk) */
-        spec[SPEC_GMODE] =
-            (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
-        pc.q_scales = (uint32_t)q->scales_offset;
-        pc.q_zeros = (uint32_t)q->zeros_offset;
-        pc.q_gidx = (uint32_t)q->gidx_offset;
-        pc.group_size = q->group_size;
-        pc.G = q->n_groups;
-    } else {
-        pc.group_size = pc.G = 1;
-        if (aligned(vk_addr(w), 16) && aligned(w->nb[1], 16) && aligned(w->nb[2], 16) && aligned(w->nb[3], 16))
-            spec[SPEC_OPTS] |= OPT_WVEC;
-    }
-    if (aligned(vk_addr(x), 16) && aligned(x->nb[1], 16) && aligned(x->nb[2], 16) && aligned(x->nb[3], 16))
-        spec[SPEC_OPTS] |= OPT_XVEC;
+    const uint32_t sgs = coop_spec(c, w, x, spec, &req);
+    coop_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
@@ -363,33 +381,10 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     if (pc.zsplit > 64) pc.zsplit = 64;
     if (env_id_z) pc.zsplit = env_id_z;
 
-    uint32_t spec[SPEC_COUNT] = {0};
+    uint32_t spec[SPEC_COUNT];
     bool req;
-    const uint32_t sgs = coop_sgs(c, &req);
-    spec[SPEC_LX] = COOP_NSG * sgs;
-    spec[SPEC_LY] = spec[SPEC_LZ] = 1;
-    spec[SPEC_WTYPE] = (uint32_t)w->type;
-    spec[SPEC_QBITS] = 4;
-    spec[SPEC_CM_M] = c->coopmat_m;
-    spec[SPEC_CM_N] = c->coopmat_n;
-    spec[SPEC_CM_K] = c->coopmat_k;
-    spec[SPEC_SGS] = sgs;
-    if (w->type == SC_TYPE_QG) {
-        const sc_quant_info *q = &w->quant;
-        spec[SPEC_QBITS] = q->bits;
-        spec[SPEC_QFLAGS] = q->flags;
-        spec[SPEC_GMODE] =
-            (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
-        pc.q_scales = (uint32_t)q->scales_offset;
-        pc.q_zeros = (uint32_t)q->zeros_offset;
-        pc.q_gidx = (uint32_t)q->gidx_offset;
-        pc.group_size = q->group_size;
-        pc.G = q->n_groups;
-    } else {
-        pc.group_size = pc.G = 1;
-        if (aligned(vk_addr(w), 16) && aligned(w->nb[1], 16) && aligned(w->nb[2], 16)) spec[SPEC_OPTS] |= OPT_WVEC;
-    }
-    if (aligned(vk_addr(x), 16) && aligned(x->nb[1], 16) && aligned(x->nb[2], 16)) spec[SPEC_OPTS] |= OPT_XVEC;
+    const uint32_t sgs = coop_spec(c, w, x, spec, &req);
+    coop_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
