@@ -121,6 +121,11 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
     pi->ext_int_dot = !v13 && has_ext(ext, n_ext, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     pi->ext_coop_matrix = has_ext(ext, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) &&
                           lib->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR;
+    {
+        const char *ps = getenv("STRIXCORE_VK_PIPELINE_STATS");
+        pi->ext_exec_props = ps && ps[0] && strcmp(ps, "0") != 0 &&
+                             has_ext(ext, n_ext, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    }
 
     /* features */
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR fcm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
@@ -425,6 +430,10 @@ int vk_dev_create(vk_lib *lib, const vk_pdev *pi, vk_dev **out) {
     if (pi->ext_subgroup_size_control) exts[n_ext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
     if (pi->ext_int_dot) exts[n_ext++] = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
     if (pi->ext_coop_matrix) exts[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    if (pi->ext_exec_props) exts[n_ext++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexe = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+        .pipelineExecutableInfo = VK_TRUE};
 
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR fcm = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
@@ -474,6 +483,7 @@ int vk_dev_create(vk_lib *lib, const vk_pdev *pi, vk_dev **out) {
     if (pi->ext_subgroup_size_control) *tail = &fssc, tail = &fssc.pNext;
     if (pi->ext_int_dot) *tail = &fdot, tail = &fdot.pNext;
     if (pi->ext_coop_matrix) *tail = &fcm, tail = &fcm.pNext;
+    if (pi->ext_exec_props) *tail = &fexe, tail = &fexe.pNext;
 
     VkDeviceQueueCreateInfo qci = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -506,6 +516,12 @@ int vk_dev_create(vk_lib *lib, const vk_pdev *pi, vk_dev **out) {
     }
     VK_DEVICE_FNS(LOAD_DEVICE)
 #undef LOAD_DEVICE
+    if (pi->ext_exec_props) {
+        d->get_exec_props =
+            (PFN_vkGetPipelineExecutablePropertiesKHR)lib->vkGetDeviceProcAddr(d->dev, "vkGetPipelineExecutablePropertiesKHR");
+        d->get_exec_stats =
+            (PFN_vkGetPipelineExecutableStatisticsKHR)lib->vkGetDeviceProcAddr(d->dev, "vkGetPipelineExecutableStatisticsKHR");
+    }
     d->fn.vkGetDeviceQueue(d->dev, pi->queue_family, 0, &d->queue);
 
     /* the transfer context */

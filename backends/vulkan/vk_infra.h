@@ -159,6 +159,8 @@ typedef struct vk_pdev {
     bool has_budget, has_int16, has_shader_int8, has_fp16, has_push16, has_push8, has_ubo16, has_ubo8,
         has_vmm, has_full_subgroups, has_host_query_reset;
     bool ext_subgroup_size_control, ext_int_dot, ext_coop_matrix; /* as extensions (1.2 devices) */
+    bool ext_exec_props;                     /* VK_KHR_pipeline_executable_properties, enabled only for
+                                                STRIXCORE_VK_PIPELINE_STATS=1 */
     /* memory types, best first, -1 terminated: device buffers, staging/readback */
     int dev_types[VK_MAX_MEMORY_TYPES + 1];
     int host_types[VK_MAX_MEMORY_TYPES + 1];
@@ -204,6 +206,9 @@ struct vk_dev {
     vk_buf *staging;
     /* pipelines */
     vk_pipe_cache *pipes;
+    /* STRIXCORE_VK_PIPELINE_STATS=1: the driver's statistics of each new pipeline */
+    PFN_vkGetPipelineExecutablePropertiesKHR get_exec_props;
+    PFN_vkGetPipelineExecutableStatisticsKHR get_exec_stats;
 };
 
 /* vk_plugin.c */

@@ -85,6 +85,53 @@ static bool same_key(const vk_pipeline *p, uint64_t hash, const char *name, uint
 }
 
 /* Make p->pipe and p->layout; false (logged) on failure. */
+/* STRIXCORE_VK_PIPELINE_STATS=1: one info line per new pipeline with what the
+ * driver reports of its compiled code (registers, spills, occupancy, ...:
+ * VK_KHR_pipeline_executable_properties; names and values are the driver's). */
+static void log_stats(vk_dev *d, vk_pipeline *p) {
+    VkPipelineInfoKHR pi = {.sType = VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, .pipeline = p->pipe};
+    VkPipelineExecutablePropertiesKHR props[4];
+    uint32_t n = 4;
+    for (uint32_t i = 0; i < n; i++) props[i] = (VkPipelineExecutablePropertiesKHR){.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR};
+    if (d->get_exec_props(d->dev, &pi, &n, props) < 0) return;
+    char spec[96];
+    size_t o = 0;
+    spec[0] = '\0';
+    for (int i = 0; i < p->n_spec && o < sizeof spec; i++) {
+        int k = snprintf(spec + o, sizeof spec - o, "%s%u", i ? "," : "", p->spec[i]);
+        if (k < 0) break;
+        o += (size_t)k;
+    }
+    for (uint32_t e = 0; e < n; e++) {
+        VkPipelineExecutableInfoKHR ei = {.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR, .pipeline = p->pipe,
+                                          .executableIndex = e};
+        VkPipelineExecutableStatisticKHR st[24];
+        uint32_t ns = 24;
+        for (uint32_t i = 0; i < ns; i++) st[i] = (VkPipelineExecutableStatisticKHR){.sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
+        if (d->get_exec_stats(d->dev, &ei, &ns, st) < 0) continue;
+        char line[768];
+        size_t lo = 0;
+        line[0] = '\0';
+        for (uint32_t i = 0; i < ns && lo < sizeof line; i++) {
+            int k = 0;
+            switch (st[i].format) {
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+                k = snprintf(line + lo, sizeof line - lo, " %s=%s", st[i].name, st[i].value.b32 ? "yes" : "no"); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+                k = snprintf(line + lo, sizeof line - lo, " %s=%lld", st[i].name, (long long)st[i].value.i64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+                k = snprintf(line + lo, sizeof line - lo, " %s=%llu", st[i].name, (unsigned long long)st[i].value.u64); break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR:
+                k = snprintf(line + lo, sizeof line - lo, " %s=%.3g", st[i].name, st[i].value.f64); break;
+            default: break;
+            }
+            if (k < 0) break;
+            lo += (size_t)k;
+        }
+        VK_LOG(SC_LOG_INFO, "pipeline %s [%s] %s:%s", p->name, spec, props[e].name, line);
+    }
+}
+
 static bool build(vk_dev *d, vk_pipeline *p) {
     const vk_caps *c = &d->caps;
     const vk_spirv *sp = vk_spirv_find(p->name);
@@ -152,6 +199,7 @@ static bool build(vk_dev *d, vk_pipeline *p) {
         .stage = stage,
         .layout = p->layout,
     };
+    if (d->get_exec_props) pci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
     snprintf(what, sizeof(what), "vkCreateComputePipelines(%s)", p->name);
     sigset_t old;
     vk_sig_block(&old);
@@ -164,6 +212,7 @@ static bool build(vk_dev *d, vk_pipeline *p) {
         p->layout = VK_NULL_HANDLE;
         return false;
     }
+    if (d->get_exec_props) log_stats(d, p);
     return true;
 }
 
