@@ -169,6 +169,9 @@ void bo_list_free(bo_list *l);
 void bo_cases_basic(bo_list *l);
 void bo_cases_select(bo_list *l);
 void bo_cases_matmul(bo_list *l);
+/* cases_matmul.c's MUL_MAT_ID builder (c->p.mmid, x laid out by c->view[0]; ids:
+ * n_used distinct experts per token, as a router's top-k picks); perf cases use it too */
+sc_tensor *bo_build_mul_mat_id(bo_env *e, const bo_case *c);
 void bo_cases_attn(bo_list *l);
 /* Graphs shaped like the chains the Vulkan fusers take (vk_fuse_*.c): the
  * whole chain is one case, compared at its last node. */

@@ -155,7 +155,7 @@ static void cases_mul_mat(bo_list *l) {
 
 /* ---- MUL_MAT_ID: w [K, N, E], x f32 [K, X, T], ids i32 [n_used, T] -> f32 [N, n_used, T]
  * view[0]: layout of x */
-static sc_tensor *build_mul_mat_id(bo_env *e, const bo_case *c) {
+sc_tensor *bo_build_mul_mat_id(bo_env *e, const bo_case *c) {
     const bo_p_mmid *p = &c->p.mmid;
     sc_tensor *w = bo_leaf_weight(e, &p->w, p->K, p->N, p->E, 1, BO_CONTIG);
     int64_t xne[4] = {p->K, p->X, p->T, 1};
@@ -183,7 +183,7 @@ static sc_tensor *build_mul_mat_id(bo_env *e, const bo_case *c) {
 
 static bo_case *add_mmid(bo_list *l, bo_wtype w, int64_t K, int64_t N, int64_t E, int64_t n_used, int64_t X,
                          int64_t T) {
-    bo_case *c = bo_list_add(l, SC_OP_MUL_MAT_ID, build_mul_mat_id, mm_bound(&w));
+    bo_case *c = bo_list_add(l, SC_OP_MUL_MAT_ID, bo_build_mul_mat_id, mm_bound(&w));
     if (!c) return NULL;
     c->p.mmid = (bo_p_mmid){w, K, N, E, n_used, X, T};
     char wn[32];

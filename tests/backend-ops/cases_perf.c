@@ -41,34 +41,6 @@ static sc_tensor *build_perf_mm(bo_env *e, const bo_case *c) {
     return sc_mul_mat(e->ctx, w, x);
 }
 
-/* ---- MUL_MAT_ID: w [K, N, E], x f32 [K, X, T], ids i32 [n_used, T] -> f32 [N, n_used, T];
- * each token picks n_used distinct experts uniformly, as a router's top-k
- * does on average (at T = 512 every expert gets work) */
-static sc_tensor *build_perf_mmid(bo_env *e, const bo_case *c) {
-    const bo_p_mmid *p = &c->p.mmid;
-    sc_tensor *w = bo_leaf_weight(e, &p->w, p->K, p->N, p->E, 1, BO_CONTIG);
-    int64_t xne[3] = {p->K, p->X, p->T};
-    sc_tensor *x = bo_leaf_uniform(e, SC_TYPE_F32, 3, xne, -1.0f, 1.0f);
-    int32_t *ids = malloc((size_t)(p->n_used * p->T) * sizeof *ids);
-    int32_t *experts = malloc((size_t)p->E * sizeof *experts);
-    if (!ids || !experts) {
-        free(ids);
-        free(experts);
-        e->err = SC_ENOMEM;
-        return NULL;
-    }
-    for (int64_t t = 0; t < p->T; t++) {
-        for (int64_t i = 0; i < p->E; i++) experts[i] = (int32_t)i;
-        bo_shuffle_i32(e, experts, p->E);
-        for (int64_t i = 0; i < p->n_used; i++) ids[t * p->n_used + i] = experts[i];
-    }
-    int64_t ine[2] = {p->n_used, p->T};
-    sc_tensor *tids = bo_leaf_i32(e, 2, ine, ids);
-    free(ids);
-    free(experts);
-    return sc_mul_mat_id(e->ctx, w, x, tids);
-}
-
 /* ---- ATTENTION: one sequence (seq NULL) whose new_tok[0] tokens end at
  * position ctx[0]; q f32 [hd, n_heads, n_tokens], caches [hd, n_kv, block,
  * n_blocks] with the sequence's blocks shuffled among one spare */
@@ -131,7 +103,7 @@ void bo_cases_perf(bo_list *l) {
     for (size_t t = 0; t < 2; t++) {
         for (size_t i = 0; i < 2; i++) {
             for (size_t j = 0; j < 2; j++) {
-                bo_case *c = add_perf(l, SC_OP_MUL_MAT_ID, build_perf_mmid, bounds[t]);
+                bo_case *c = add_perf(l, SC_OP_MUL_MAT_ID, bo_build_mul_mat_id, bounds[t]);
                 if (!c) return;
                 c->p.mmid = (bo_p_mmid){wts[t], moe[i][0], moe[i][1], 128, 8, moe[i][2], Ts[j]};
                 snprintf(c->name, sizeof c->name, "perf_mmid(type_w=%s,K=%lld,N=%lld,E=128,n_used=8,X=%lld,T=%lld)",
