@@ -182,7 +182,7 @@ static int fmm_dispatch(vk_rec *r, fmm_push *pc, const sc_tensor *w, const sc_te
     char module[64];
     vk_mm_gemv_mul_mat(d, w, M, &nc);
     vk_mm_gemv_setup(d, w, x, N, nc, base, spec, module, sizeof module);
-    if (two) spec[VK_MM_SPEC_NR] = spec[VK_MM_SPEC_NR] > 1 ? spec[VK_MM_SPEC_NR] / 2 : 1;
+    if (two) vk_mm_gemv_half_rows(spec);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof *pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
     return vk_mm_dispatch_split(r, p, pc, sizeof *pc, &pc->base_x, &pc->base_z,
@@ -282,7 +282,7 @@ static int moe_gate_up_record(vk_rec *r, const vk_fuse_graph *g, const int *memb
     uint32_t spec[VK_MM_SPEC_COUNT];
     char module[64];
     vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id_swiglu", spec, module, sizeof module);
-    spec[VK_MM_SPEC_NR] = spec[VK_MM_SPEC_NR] > 1 ? spec[VK_MM_SPEC_NR] / 2 : 1;
+    vk_mm_gemv_half_rows(spec);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
     return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[VK_MM_SPEC_NR]),

@@ -29,7 +29,17 @@
  * (shared-memory reductions), "novec" (no vector loads),
  * "nof16" (integer rounding of QG weights instead of f16 multiplies), "nr=N",
  * "bs=N" (GEMV rows and lanes per workgroup), "uw=1|2|4" (QG words per GEMV lane step),
- * "mv=N" (the GEMV for M up to N).
+ * "mv=N" (the GEMV for M up to N), "wgx" (the multi-warp GEMV below for every
+ * QG GEMV it can run), "wgw=N" / "wgr=N" (its warps per workgroup and rows
+ * per warp; default 4 and 2).
+ *
+ * WGX GEMV (mul_mat_vec.comp -DWGX; QG 4/8-bit with f16 dequantisation, one
+ * column per workgroup; opt-in, see vk_mm_gemv_setup): a workgroup of W
+ * warps, each
+ * owning R rows; the workgroup stages each K chunk of x (32 lane steps) once
+ * in shared memory, double-buffered, and every warp reads it from there, so
+ * the grid has W*R rows per workgroup but x is read from memory once per W*R
+ * rows rather than once per warp.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +90,7 @@ enum {
 };
 #define OPT_SUBGROUP 1u
 #define OPT_XVEC4    2u
+#define OPT_WGX      4u /* host bookkeeping: the WGX module (NR = warps * rows per warp) */
 
 #define GEMM_BN      64u   /* mul_mat.comp tile: weight rows */
 #define GEMM_BM_MAX  64u   /* activation columns: 16, 32 or 64 */
@@ -97,9 +108,9 @@ enum {
 #define MAX_GRID     VK_MM_MAX_GRID
 
 /* ---- debug switches ------------------------------------------------------------------ */
-enum { DBG_GEMV = 1, DBG_GEMM = 2, DBG_NOSG = 4, DBG_NOVEC = 8, DBG_NOF16 = 16 };
+enum { DBG_GEMV = 1, DBG_GEMM = 2, DBG_NOSG = 4, DBG_NOVEC = 8, DBG_NOF16 = 16, DBG_WGX = 32 };
 
-static uint32_t dbg_nr, dbg_bs, dbg_uw, dbg_mv; /* "nr=", "bs=", "uw=", "mv=": see above */
+static uint32_t dbg_nr, dbg_bs, dbg_uw, dbg_mv, dbg_wgw, dbg_wgr; /* "nr=", "bs=", "uw=", "mv=", "wgw=", "wgr=" */
 
 static unsigned dbg_flags(void) {
     static int cached = -1; /* a benign race: every thread computes the same value */
@@ -112,6 +123,9 @@ static unsigned dbg_flags(void) {
             if ((v = strstr(s, "bs="))) dbg_bs = (uint32_t)strtoul(v + 3, NULL, 10);
             if ((v = strstr(s, "uw="))) dbg_uw = (uint32_t)strtoul(v + 3, NULL, 10);
             if ((v = strstr(s, "mv="))) dbg_mv = (uint32_t)strtoul(v + 3, NULL, 10);
+            if ((v = strstr(s, "wgw="))) dbg_wgw = (uint32_t)strtoul(v + 4, NULL, 10);
+            if ((v = strstr(s, "wgr="))) dbg_wgr = (uint32_t)strtoul(v + 4, NULL, 10);
+            if (strstr(s, "wgx") && !strstr(s, "nowgx")) f |= DBG_WGX;
             if (strstr(s, "gemv")) f |= DBG_GEMV;
             if (strstr(s, "gemm")) f |= DBG_GEMM;
             if (strstr(s, "nosg")) f |= DBG_NOSG;
@@ -334,6 +348,37 @@ void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t
     const bool f16mul = use_sg && caps->fp16_arith && w->type == SC_TYPE_QG && spec[SPEC_GMODE] != 2 &&
                         !(w->quant.flags & SC_QUANT_BF16_ROUND) && !(dbg & DBG_NOF16);
     snprintf(name, name_len, "%s%s", base, f16mul ? "_f16" : use_sg ? "" : "_nosg");
+    /* WGX: W warps of 32 lanes, R rows each, x staged in shared memory per K
+     * chunk (one column, 16-byte steps, 4/8-bit; subgroups no wider than a
+     * warp, so that subgroupAdd stays inside one warp's rows). */
+    char wname[64];
+    snprintf(wname, sizeof wname, "%s_wgx_f16", base);
+    /* Opt-in ("wgx"). Measured on an H200 (q4g128, M = 1, two runs, old ->
+     * WGX 4x2): K=5120 N=5120 19.6 -> 16.0 and 17.8 -> 16.4 us; K=5120
+     * N=17408 51.5 -> 45.4 but 46.1 -> 49.9 us; K=17408 N=5120 57.6 -> 46.7
+     * us (second run too noisy to tell); 14B tg64 +4-8% (within run noise).
+     * Slower: short K (MUL_MAT_ID experts K=768 9.1 -> 11.5 us, K=2048 8.6 ->
+     * 9.3 us: one or two chunks, lanes idle in a partial one) and huge grids
+     * (K=2048 N=151936 356 -> 398 us: one-warp workgroups already fill the
+     * device). Not the default until it wins on every decode shape. */
+    if ((dbg & DBG_WGX) && f16mul && nc == 1 && spec[SPEC_UW] == 4 && (w->quant.bits == 4 || w->quant.bits == 8) &&
+        (spec[SPEC_OPTS] & OPT_XVEC4) && caps->max_subgroup_size <= 32 && caps->max_workgroup_size >= 32 &&
+        has_module(wname)) {
+        uint32_t nw = (dbg_wgw >= 1 && dbg_wgw <= 32 && !(dbg_wgw & (dbg_wgw - 1))) ? dbg_wgw : 4u;
+        while (nw > 1 && nw * 32u > caps->max_workgroup_size) nw /= 2;
+        const uint32_t rpw = (dbg_wgr >= 1 && dbg_wgr <= 8) ? dbg_wgr : 2u;
+        spec[SPEC_LX] = nw * 32u;
+        spec[SPEC_NR] = nw * rpw;
+        spec[SPEC_SGX] = sg;
+        spec[SPEC_OPTS] |= OPT_WGX;
+        snprintf(name, name_len, "%s", wname);
+    }
+}
+
+void vk_mm_gemv_half_rows(uint32_t *spec) {
+    const uint32_t nw = (spec[SPEC_OPTS] & OPT_WGX) ? spec[SPEC_LX] / 32u : 1u; /* warps owning rows */
+    const uint32_t rpw = spec[SPEC_NR] / nw;
+    spec[SPEC_NR] = nw * (rpw > 1 ? rpw / 2 : 1);
 }
 
 bool vk_mm_gemv_modules(const char *base) {

@@ -34,6 +34,9 @@ bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs);
  * "mul_mat_vec_add", ...) or base + "_f16" / "_nosg", written to name. */
 void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, const char *base,
                       uint32_t *spec, char *name, size_t name_len);
+/* Rows per workgroup for each of two matrices (fused SWIGLU): half of what
+ * vk_mm_gemv_setup chose for one (per warp for its WGX module). */
+void vk_mm_gemv_half_rows(uint32_t *spec);
 /* The three modules of a GEMV base are embedded. */
 bool vk_mm_gemv_modules(const char *base);
 

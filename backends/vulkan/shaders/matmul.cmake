@@ -8,6 +8,10 @@ sc_vk_shader(NAME mul_mat_vec_id SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1)
 # QG dequantisation by f16x2 multiplies (devices with shaderFloat16).
 sc_vk_shader(NAME mul_mat_vec_f16 SOURCE mul_mat_vec.comp DEFINES QG_F16MUL=1)
 sc_vk_shader(NAME mul_mat_vec_id_f16 SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1 QG_F16MUL=1)
+# Several warps per workgroup sharing each K chunk of x through shared memory
+# (mul_mat_vec.comp WGX; QG with f16 dequantisation only).
+sc_vk_shader(NAME mul_mat_vec_wgx_f16 SOURCE mul_mat_vec.comp DEFINES WGX=1 QG_F16MUL=1)
+sc_vk_shader(NAME mul_mat_vec_id_wgx_f16 SOURCE mul_mat_vec.comp DEFINES MUL_MAT_ID=1 WGX=1 QG_F16MUL=1)
 # The same without GL_KHR_shader_subgroup_arithmetic (shared-memory reduction),
 # for devices without subgroup arithmetic in compute.
 sc_vk_shader(NAME mul_mat_vec_nosg SOURCE mul_mat_vec.comp DEFINES NO_SUBGROUP=1)
@@ -18,8 +22,8 @@ sc_vk_shader(NAME mul_mat SOURCE mul_mat.comp)
 sc_vk_shader(NAME mul_mat_id SOURCE mul_mat.comp DEFINES MUL_MAT_ID=1)
 sc_vk_shader(NAME mul_mat_id_group SOURCE mul_mat_id_group.comp)
 
-# GEMV with fused epilogues (vk_fuse_gemv.c), each as the three GEMV modules
-# above (subgroup, f16 dequantisation, shared-memory reduction):
+# GEMV with fused epilogues (vk_fuse_gemv.c), each as the four GEMV modules
+# above (subgroup, f16 dequantisation, shared-memory reduction, WGX):
 #   mul_mat_vec_swiglu     MUL_MAT gate + MUL_MAT up + SWIGLU
 #   mul_mat_vec_add        MUL_MAT + residual ADD
 #   mul_mat_vec_id_swiglu  MUL_MAT_ID gate + MUL_MAT_ID up + SWIGLU
@@ -30,4 +34,5 @@ foreach(_epi swiglu:EPI_SWIGLU add:EPI_ADD id_swiglu:MUL_MAT_ID=1,EPI_SWIGLU id_
   sc_vk_shader(NAME mul_mat_vec_${_suffix} SOURCE mul_mat_vec.comp DEFINES ${_epi})
   sc_vk_shader(NAME mul_mat_vec_${_suffix}_f16 SOURCE mul_mat_vec.comp DEFINES ${_epi} QG_F16MUL=1)
   sc_vk_shader(NAME mul_mat_vec_${_suffix}_nosg SOURCE mul_mat_vec.comp DEFINES ${_epi} NO_SUBGROUP=1)
+  sc_vk_shader(NAME mul_mat_vec_${_suffix}_wgx_f16 SOURCE mul_mat_vec.comp DEFINES ${_epi} WGX=1 QG_F16MUL=1)
 endforeach()

@@ -35,6 +35,7 @@ const uint W_F32 = 0u, W_F16 = 1u, W_BF16 = 2u, W_QG = 5u;
 const uint QF_GIDX = 1u, QF_BF16 = 2u;
 const uint OPT_SUBGROUP = 1u; // reduce with subgroupAdd (vk_caps.subgroup_arithmetic)
 const uint OPT_XVEC4 = 2u;    // x base and strides are 16-byte aligned: vec4 loads of x
+const uint OPT_WGX = 4u;      // (host bookkeeping) the WGX module: NR == warps * rows per warp
 // GMODE: 0: every code of a GEMV step (UW words) is in one group (group_size a
 // multiple of the codes per step, or one group per row); 1: every 8 (4 for
 // 8-bit) codes are (group_size a multiple of that); 2: look the group up per

@@ -68,8 +68,36 @@ const uint NOUT = NR * NC;  // outputs of a workgroup
 const uint NSG = BS / SGX;
 const uint RED_SG = NRT * NC * NSG;
 const uint RED = RED_SG > BS ? RED_SG : BS;
+#ifndef WGX
 shared float red[RED];
 shared float res[NRT * NC];
+#else
+// WGX (QG, UW == 4, NC == 1, f16 dequantisation): BS = NWARP warps of WL
+// lanes; warp w owns RPW = NR / NWARP rows, local rows w*RPW .. w*RPW+RPW-1 of
+// each matrix. The K reduction runs in chunks of WL steps (one step per lane of
+// a warp, STEPK columns each): the workgroup stages a chunk's x once in shared
+// memory (coalesced 16-byte loads, double-buffered: chunk c+1 is loaded while
+// chunk c is computed, one barrier per chunk) and every warp reads it from
+// there for its own rows, so x costs one global read per NR rows instead of
+// per warp. Shared layout: lane t's vec4 v of a chunk lives at v*WL + (t ^ v),
+// so a warp reading one v, and 8 lanes storing one lane's 8 vec4s, hit
+// distinct banks. Registers hold the next chunk's weight words (software
+// pipelining). Reduction: subgroupAdd over each subgroup (the host picks WGX
+// only for subgroups of at most WL lanes, which then lie inside one warp),
+// then the subgroups of a warp through shared memory.
+#ifndef QG_F16MUL
+#error "WGX needs QG_F16MUL"
+#endif
+const uint WL = 32u;
+const uint NWARP = BS / WL;
+const uint RPW = NR / NWARP;           // rows per warp (host: NR == NWARP * RPW)
+const uint NRL = NMAT * RPW;           // register row r: local row warp*RPW + r % RPW of matrix r / RPW
+const uint XV = STEPK / 4u;            // x vec4s per lane step
+const uint CHV = WL * XV;              // x vec4s per chunk
+const uint XLD = (CHV + BS - 1u) / BS; // vec4s each lane stages per chunk
+shared vec4 xs[2u * CHV];
+shared float wred[NMAT * NR * WL];
+#endif
 
 float silu(float v) { return v / (1.0 + exp(-v)); } // as eltwise.comp
 
@@ -160,6 +188,161 @@ void main() {
     }
 #endif
 
+#ifdef WGX
+    const uint lane = tid % WL, warp = tid / WL;
+    uint rown[NRL];
+    uint64_t wrow[NRL], srow[NRL], zrow[NRL];
+    [[unroll]] for (uint r = 0; r < NRL; r++) {
+        rown[r] = min(n0 + warp * RPW + r % RPW, pc.N - 1u);
+        wrow[r] = mats[r / RPW] + uint64_t(rown[r]) * pc.w_nb1;
+        srow[r] = qg_scales_row(mats[r / RPW], rown[r]);
+        zrow[r] = qg_zeros_row(mats[r / RPW], rown[r]);
+    }
+    float acc[NRL];
+    [[unroll]] for (uint r = 0; r < NRL; r++) acc[r] = 0.0;
+
+    const uint64_t xb = xcol[0];
+    const uint nch = (nsteps + WL - 1u) / WL; // chunks; the last may be partial
+    // stage chunk 0 (pieces of steps past nsteps: zeros, never read)
+    [[unroll]] for (uint j = 0; j < XLD; j++) {
+        const uint g = tid + j * BS;
+        if (g < CHV) {
+            const uint st = g / XV, v = g % XV;
+            xs[v * WL + (st ^ v)] = st < nsteps ? RVec4(xb).v[g] : vec4(0.0);
+        }
+    }
+    // this lane's weight words (and GMODE 0 group) of chunk 0
+    uvec4 wq[NRL];
+    float sc[NRL];
+    int zr[NRL];
+    [[unroll]] for (uint r = 0; r < NRL; r++) {
+        wq[r] = uvec4(0u);
+        sc[r] = 0.0;
+        zr[r] = 0;
+    }
+    if (lane < nsteps) {
+        [[unroll]] for (uint r = 0; r < NRL; r++) {
+            wq[r] = RU32x4(wrow[r]).v[lane];
+            if (GMODE == 0u) {
+                const uint g = lane * STEPK / pc.group_size;
+                sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
+                zr[r] = int(RU8(zrow[r]).v[g]);
+            }
+        }
+    }
+    barrier();
+
+    for (uint ch = 0; ch < nch; ch++) { // uniform
+        const uint cur = (ch & 1u) * CHV, nxt = CHV - cur;
+        const uint s = ch * WL + lane, sn = s + WL;
+        const bool more = ch + 1u < nch;
+        // ---- prefetch chunk ch + 1: x pieces and this lane's weight words
+        vec4 xn[XLD];
+        uvec4 wn[NRL];
+        float scn[NRL];
+        int zrn[NRL];
+        [[unroll]] for (uint r = 0; r < NRL; r++) {
+            wn[r] = uvec4(0u);
+            scn[r] = 0.0;
+            zrn[r] = 0;
+        }
+        [[unroll]] for (uint j = 0; j < XLD; j++) xn[j] = vec4(0.0);
+        if (more) {
+            [[unroll]] for (uint j = 0; j < XLD; j++) {
+                const uint g = tid + j * BS;
+                if (g < CHV && (ch + 1u) * WL + g / XV < nsteps) xn[j] = RVec4(xb).v[(ch + 1u) * CHV + g];
+            }
+            if (sn < nsteps) {
+                [[unroll]] for (uint r = 0; r < NRL; r++) {
+                    wn[r] = RU32x4(wrow[r]).v[sn];
+                    if (GMODE == 0u) {
+                        const uint g = sn * STEPK / pc.group_size;
+                        scn[r] = f16_to_f32(RU16(srow[r]).v[g]);
+                        zrn[r] = int(RU8(zrow[r]).v[g]);
+                    }
+                }
+            }
+        }
+        // ---- compute chunk ch: step s of this lane, x from shared memory
+        if (s < nsteps) {
+            const uint k0 = s * STEPK;
+            [[unroll]] for (uint j = 0; j < NCHUNK; j++) {
+                const uint kc = k0 + j * QCH;
+                float xv[QCH];
+                [[unroll]] for (uint q = 0; q < QCH / 4u; q++) {
+                    const uint v = j * (QCH / 4u) + q;
+                    const vec4 x4 = xs[cur + v * WL + (lane ^ v)];
+                    xv[4 * q] = x4.x; xv[4 * q + 1] = x4.y; xv[4 * q + 2] = x4.z; xv[4 * q + 3] = x4.w;
+                }
+                if (GMODE == 1u) { // one group per chunk
+                    const uint g = kc / pc.group_size;
+                    [[unroll]] for (uint r = 0; r < NRL; r++) {
+                        sc[r] = f16_to_f32(RU16(srow[r]).v[g]);
+                        zr[r] = int(RU8(zrow[r]).v[g]);
+                    }
+                }
+                const uint bo = j * QCH * QBITS, lo = bo >> 5, sh = bo & 31u;
+                [[unroll]] for (uint r = 0; r < NRL; r++) {
+                    const uint bits = wq[r][lo] >> sh; // QCH * QBITS == 32: a chunk never straddles words
+                    const uint HB = QCH * QBITS / 2u;
+                    const uint HM = HB >= 16u ? 0xffffu : (1u << HB) - 1u;
+                    const uint packed = (bits & HM) | (((bits >> HB) & HM) << 16);
+                    const f16vec2 zz = f16vec2(float16_t(float(1024 + zr[r])));
+                    const f16vec2 ss = f16vec2(float16_t(sc[r]));
+                    [[unroll]] for (uint i = 0; i < QCH / 2u; i++) {
+                        const uint u = ((packed >> (i * QBITS)) & (QMASK | (QMASK << 16))) | 0x64006400u;
+                        const vec2 wv = vec2((unpackFloat2x16(u) - zz) * ss);
+                        acc[r] = fma(wv.x, xv[i], acc[r]);
+                        acc[r] = fma(wv.y, xv[i + QCH / 2u], acc[r]);
+                    }
+                }
+            }
+        }
+        // ---- stage chunk ch + 1 into the other buffer (last read in chunk ch - 1)
+        if (more) {
+            [[unroll]] for (uint j = 0; j < XLD; j++) {
+                const uint g = tid + j * BS;
+                if (g < CHV) {
+                    const uint st = g / XV, v = g % XV;
+                    xs[nxt + v * WL + (st ^ v)] = xn[j];
+                }
+            }
+        }
+        barrier();
+        [[unroll]] for (uint r = 0; r < NRL; r++) {
+            wq[r] = wn[r];
+            if (GMODE == 0u) {
+                sc[r] = scn[r];
+                zr[r] = zrn[r];
+            }
+        }
+    }
+
+    // ---- K tail (k >= nsteps * STEPK): one column per lane of each warp
+    for (uint k = nsteps * STEPK + lane; k < K; k += WL) {
+        const float xv = RF32(xb).v[k];
+        [[unroll]] for (uint r = 0; r < NRL; r++)
+            acc[r] = fma(qg_weight_at(mats[r / RPW], rown[r], k, row_words), xv, acc[r]);
+    }
+
+    // ---- reduce each warp's rows: lane o < NOUT (== NR) gets v[mi], row n0 + o of matrix mi
+    float v[NMAT];
+    {
+        const uint sgs = gl_SubgroupSize; // <= WL (host), a power of two
+        [[unroll]] for (uint r = 0; r < NRL; r++) {
+            const float a = subgroupAdd(acc[r]);
+            if (gl_SubgroupInvocationID == 0u) wred[((r / RPW) * NR + warp * RPW + r % RPW) * WL + lane / sgs] = a;
+        }
+        barrier();
+        if (tid < NOUT) {
+            [[unroll]] for (uint mi = 0; mi < NMAT; mi++) {
+                float a = 0.0;
+                for (uint g = 0; g < WL / sgs; g++) a += wred[(mi * NR + tid) * WL + g];
+                v[mi] = a;
+            }
+        }
+    }
+#else
     // ---- rows: rows past N read row N-1 and write nothing ------------------------------
     uint rown[NRT];
     uint64_t wrow[NRT], srow[NRT], zrow[NRT]; // codes / elements, QG scales [G], QG zeros [G]
@@ -341,6 +524,8 @@ void main() {
             [[unroll]] for (uint mi = 0; mi < NMAT; mi++) v[mi] = res[mi * NOUT + tid];
         }
     }
+
+#endif
 
     // ---- epilogue and write ------------------------------------------------------------------
     if (tid < NOUT) {
