@@ -50,16 +50,7 @@
 #include "vk_op_matmul_dp4.h"
 
 /* ---- push constants: mirror mul_mat_common.glsl / mul_mat_id_group.comp ---------- */
-typedef struct mm_push {
-    uint64_t w, x, y, err;
-    uint64_t w_nb2, w_nb3;                   /* bytes */
-    uint32_t w_nb1, K, N, M;                 /* w_nb1: bytes */
-    uint32_t x_nb1, x_nb2, x_nb3;            /* floats */
-    uint32_t y_nb1, y_nb2, y_nb3;            /* floats */
-    uint32_t ne2, r2, r3;
-    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
-    uint32_t base_x, base_z;
-} mm_push;
+typedef vk_mm_push mm_push; /* vk_op_matmul.h */
 
 typedef struct mmid_push {
     uint64_t w, x, y, err;

@@ -1,8 +1,8 @@
 /*
  * backends/vulkan/vk_op_matmul.h - what vk_op_matmul.c shares with the GEMV
  * fusers (vk_fuse_gemv.c): the checks, the path choice, the GEMV's
- * specialization and module, the grid splitting. The push-constant blocks
- * stay with each user (they mirror shaders/mul_mat_common.glsl).
+ * specialization and module, the grid splitting, MUL_MAT's push block. The
+ * fusers' push blocks stay with them (they mirror shaders/mul_mat_common.glsl).
  */
 #ifndef STRIXCORE_VK_OP_MATMUL_H
 #define STRIXCORE_VK_OP_MATMUL_H
@@ -17,6 +17,19 @@ enum {
 };
 
 #define VK_MM_MAX_GRID 65535u
+
+/* MUL_MAT's push block: mirrors mul_mat_common.glsl's (and mul_mat_coop.comp's,
+ * which takes the same one). Byte strides for weights, float strides for x/y. */
+typedef struct vk_mm_push {
+    uint64_t w, x, y, err;
+    uint64_t w_nb2, w_nb3;                   /* bytes */
+    uint32_t w_nb1, K, N, M;                 /* w_nb1: bytes */
+    uint32_t x_nb1, x_nb2, x_nb3;            /* floats */
+    uint32_t y_nb1, y_nb2, y_nb3;            /* floats */
+    uint32_t ne2, r2, r3;
+    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
+    uint32_t base_x, base_z;
+} vk_mm_push;
 
 /* A weight the shaders read: f32/f16/bf16 rows, or a QG stack of valid layout. */
 bool vk_mm_weight_ok(const sc_tensor *w);

@@ -36,16 +36,7 @@
 #include <string.h>
 
 /* ---- push constants: mirror mul_mat_coop.comp ----------------------------------- */
-typedef struct coop_push {
-    uint64_t w, x, y, err;
-    uint64_t w_nb2, w_nb3;                   /* bytes */
-    uint32_t w_nb1, K, N, M;                 /* w_nb1: bytes */
-    uint32_t x_nb1, x_nb2, x_nb3;            /* floats */
-    uint32_t y_nb1, y_nb2, y_nb3;            /* floats */
-    uint32_t ne2, r2, r3;
-    uint32_t q_scales, q_zeros, q_gidx, group_size, G;
-    uint32_t base_x, base_z;
-} coop_push;
+typedef vk_mm_push coop_push; /* mul_mat_coop.comp takes MUL_MAT's push block (vk_op_matmul.h) */
 _Static_assert(sizeof(coop_push) == 128, "coop_push layout");
 
 /* mul_mat_coop.comp -DMUL_MAT_ID */
