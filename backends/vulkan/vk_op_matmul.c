@@ -413,6 +413,31 @@ void vk_mm_push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros,
 }
 
 /* ---- MUL_MAT ------------------------------------------------------------------------------- */
+void vk_mm_push_fill(vk_mm_push *pc, vk_rec *r, const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    memset(pc, 0, sizeof *pc);
+    pc->w = vk_addr(w);
+    pc->x = vk_addr(x);
+    pc->y = vk_addr(node);
+    pc->err = vk_rec_error_addr(r);
+    pc->w_nb2 = w->nb[2];
+    pc->w_nb3 = w->nb[3];
+    pc->w_nb1 = u32_of(w->nb[1]);
+    pc->K = (uint32_t)w->ne[0];
+    pc->N = (uint32_t)w->ne[1];
+    pc->M = (uint32_t)x->ne[1];
+    pc->x_nb1 = u32_of(x->nb[1] / 4);
+    pc->x_nb2 = u32_of(x->nb[2] / 4);
+    pc->x_nb3 = u32_of(x->nb[3] / 4);
+    pc->y_nb1 = u32_of(node->nb[1] / 4);
+    pc->y_nb2 = u32_of(node->nb[2] / 4);
+    pc->y_nb3 = u32_of(node->nb[3] / 4);
+    pc->ne2 = (uint32_t)x->ne[2];
+    pc->r2 = (uint32_t)(x->ne[2] / w->ne[2]);
+    pc->r3 = (uint32_t)(x->ne[3] / w->ne[3]);
+    vk_mm_push_quant(w, &pc->q_scales, &pc->q_zeros, &pc->q_gidx, &pc->group_size, &pc->G);
+}
+
 bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc) {
     const vk_caps *caps = vk_dev_caps(d);
     const unsigned dbg = dbg_flags();
@@ -441,31 +466,11 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     /* decode on int8 activations and integer dot products (opt-in: STRIXCORE_VK_MATMUL=dp4), vk_op_matmul_dp4.c */
     if (vk_mm_dp4_supports(d, node)) return vk_mm_dp4_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1];
-    const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
+    const int64_t N = w->ne[1], M = x->ne[1];
     const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
 
     mm_push pc;
-    memset(&pc, 0, sizeof pc);
-    pc.w = vk_addr(w);
-    pc.x = vk_addr(x);
-    pc.y = vk_addr(node);
-    pc.err = vk_rec_error_addr(r);
-    pc.w_nb2 = w->nb[2];
-    pc.w_nb3 = w->nb[3];
-    pc.w_nb1 = u32_of(w->nb[1]);
-    pc.K = (uint32_t)K;
-    pc.N = (uint32_t)N;
-    pc.M = (uint32_t)M;
-    pc.x_nb1 = u32_of(x->nb[1] / 4);
-    pc.x_nb2 = u32_of(x->nb[2] / 4);
-    pc.x_nb3 = u32_of(x->nb[3] / 4);
-    pc.y_nb1 = u32_of(node->nb[1] / 4);
-    pc.y_nb2 = u32_of(node->nb[2] / 4);
-    pc.y_nb3 = u32_of(node->nb[3] / 4);
-    pc.ne2 = (uint32_t)x->ne[2];
-    pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
-    pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
-    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+    vk_mm_push_fill(&pc, r, node);
 
     uint32_t nc = 1;
     const bool use_gemm = !vk_mm_gemv_mul_mat(d, w, M, &nc);

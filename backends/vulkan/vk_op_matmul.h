@@ -31,6 +31,9 @@ typedef struct vk_mm_push {
     uint32_t base_x, base_z;
 } vk_mm_push;
 
+/* The push block of MUL_MAT node: addresses, shapes, strides, QG offsets (base_x/z 0). */
+void vk_mm_push_fill(vk_mm_push *pc, vk_rec *r, const sc_tensor *node);
+
 /* A weight the shaders read: f32/f16/bf16 rows, or a QG stack of valid layout. */
 bool vk_mm_weight_ok(const sc_tensor *w);
 /* Contiguous rows of `type` with strides the shaders can index. */

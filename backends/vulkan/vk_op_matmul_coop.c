@@ -222,19 +222,6 @@ static uint32_t coop_spec(const vk_caps *c, const sc_tensor *w, const sc_tensor 
     return sgs;
 }
 
-/* The QG slab offsets of the push blocks (dense weights: one group). */
-static void coop_quant(const sc_tensor *w, uint32_t *scales, uint32_t *zeros, uint32_t *gidx, uint32_t *group_size,
-                       uint32_t *G) {
-    *scales = *zeros = *gidx = 0;
-    *group_size = *G = 1;
-    if (w->type != SC_TYPE_QG) return;
-    *scales = (uint32_t)w->quant.scales_offset;
-    *zeros = (uint32_t)w->quant.zeros_offset;
-    *gidx = (uint32_t)w->quant.gidx_offset;
-    *group_size = w->quant.group_size;
-    *G = w->quant.n_groups;
-}
-
 int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
@@ -243,31 +230,11 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
 
     coop_push pc;
-    memset(&pc, 0, sizeof pc);
-    pc.w = vk_addr(w);
-    pc.x = vk_addr(x);
-    pc.y = vk_addr(node);
-    pc.err = vk_rec_error_addr(r);
-    pc.w_nb2 = w->nb[2];
-    pc.w_nb3 = w->nb[3];
-    pc.w_nb1 = (uint32_t)w->nb[1];
-    pc.K = (uint32_t)w->ne[0];
-    pc.N = (uint32_t)N;
-    pc.M = (uint32_t)M;
-    pc.x_nb1 = (uint32_t)(x->nb[1] / 4);
-    pc.x_nb2 = (uint32_t)(x->nb[2] / 4);
-    pc.x_nb3 = (uint32_t)(x->nb[3] / 4);
-    pc.y_nb1 = (uint32_t)(node->nb[1] / 4);
-    pc.y_nb2 = (uint32_t)(node->nb[2] / 4);
-    pc.y_nb3 = (uint32_t)(node->nb[3] / 4);
-    pc.ne2 = (uint32_t)x->ne[2];
-    pc.r2 = (uint32_t)(x->ne[2] / w->ne[2]);
-    pc.r3 = (uint32_t)(x->ne[3] / w->ne[3]);
+    vk_mm_push_fill(&pc, r, node);
 
     uint32_t spec[SPEC_COUNT];
     bool req;
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
-    coop_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
@@ -375,7 +342,7 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     uint32_t spec[SPEC_COUNT];
     bool req;
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
-    coop_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+    vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
