@@ -173,6 +173,16 @@ void bo_cases_matmul(bo_list *l);
  * n_used distinct experts per token, as a router's top-k picks); perf cases use it too */
 sc_tensor *bo_build_mul_mat_id(bo_env *e, const bo_case *c);
 void bo_cases_attn(bo_list *l);
+/* The inputs of a paged KV cache (cases_attn.c; the fused chains use them too):
+ * a block table [max blocks per sequence, n_seqs] over a shuffled pool with 3
+ * spare blocks, and the new tokens' positions and sequence ids (sequences
+ * round-robin; sequence s gets ctx[s] - new_tok[s] .. ctx[s] - 1); seq is NULL
+ * unless p->use_seq. false (e->err set) when out of memory. */
+typedef struct bo_paged {
+    sc_tensor *bt, *pos, *seq;
+    int64_t n_tokens, n_blocks;
+} bo_paged;
+bool bo_make_paged(bo_env *e, const bo_p_paged *p, bo_paged *out);
 /* Graphs shaped like the chains the Vulkan fusers take (vk_fuse_*.c): the
  * whole chain is one case, compared at its last node. */
 void bo_cases_fuse_rows(bo_list *l);  /* cases_fuse_rows.c: norm+rope(+kv_write), MoE routing */

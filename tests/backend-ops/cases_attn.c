@@ -23,11 +23,6 @@
 
 #include "bo.h"
 
-typedef struct paged_in {
-    sc_tensor *bt, *pos, *seq;   /* seq NULL when p->use_seq == 0 */
-    int64_t n_tokens, n_blocks;
-} paged_in;
-
 static int64_t max_blocks(const bo_p_paged *p) {
     int64_t m = p->ctx[0];
     if (p->n_seqs > 1 && p->ctx[1] > m) m = p->ctx[1];
@@ -36,7 +31,7 @@ static int64_t max_blocks(const bo_p_paged *p) {
 
 /* Block table, positions and sequence ids for the new tokens: sequence s
  * gets positions ctx[s] - new_tok[s] .. ctx[s] - 1. */
-static bool make_paged(bo_env *e, const bo_p_paged *p, paged_in *in) {
+bool bo_make_paged(bo_env *e, const bo_p_paged *p, bo_paged *in) {
     int64_t mb = max_blocks(p);
     in->n_blocks = p->n_seqs * mb + 3;
     in->n_tokens = p->new_tok[0] + (p->n_seqs > 1 ? p->new_tok[1] : 0);
@@ -82,8 +77,8 @@ static sc_tensor *cache_leaf(bo_env *e, const bo_p_paged *p, int64_t n_blocks) {
 /* ---- KV_WRITE: src f32 [hd, n_kv, n_tokens] (layout view[0]) into the cache */
 static sc_tensor *build_kv_write(bo_env *e, const bo_case *c) {
     const bo_p_paged *p = &c->p.pg;
-    paged_in in;
-    if (!make_paged(e, p, &in)) return NULL;
+    bo_paged in;
+    if (!bo_make_paged(e, p, &in)) return NULL;
     sc_tensor *cache = cache_leaf(e, p, in.n_blocks);
     int64_t ne[4] = {p->hd, p->n_kv, in.n_tokens, 1};
     sc_tensor *src = bo_leaf_view(e, SC_TYPE_F32, ne, c->view[0], -1.0f, 1.0f);
@@ -95,8 +90,8 @@ static sc_tensor *build_kv_write(bo_env *e, const bo_case *c) {
  * graph, and attention reads the caches through those nodes. */
 static sc_tensor *build_attention(bo_env *e, const bo_case *c) {
     const bo_p_paged *p = &c->p.pg;
-    paged_in in;
-    if (!make_paged(e, p, &in)) return NULL;
+    bo_paged in;
+    if (!bo_make_paged(e, p, &in)) return NULL;
     int64_t qne[4] = {p->hd, p->n_heads, in.n_tokens, 1};
     /* |q| up to 2 gives logits of std ~1.3 after the 1/sqrt(hd) scale: a
      * softmax that is neither flat nor one-hot */

@@ -19,8 +19,7 @@
  * Run on Vulkan with STRIXCORE_VK_FUSE_LOG=1 the fuser logs one "fused
  * NAME: N nodes ..." line per group; the ctests (tests/backend-ops/
  * CMakeLists.txt) require one, of the right size, before every case's
- * result. backend-ops logs at warn by default, so with that variable set
- * this file raises the level to info (see bo_cases_fuse_rows).
+ * result; they run backend-ops with `--log info` so those lines show.
  *
  * Error bounds: ROPE's (1e-6: two correct angle roundings differ by an ulp of
  * theta) for the rotated heads; 1e-8 for the cache they go to (compared
@@ -78,47 +77,13 @@ static mr_p mr_of(const bo_case *c) {
 
 /* ---- norm_rope ---------------------------------------------------------------------- */
 
-typedef struct paged {
-    sc_tensor *bt, *pos, *seq; /* seq NULL for one sequence */
-    int64_t T, n_blocks;
-} paged;
-
-/* Positions of the new tokens (two sequences interleaved), and a block table
- * over a shuffled pool with two spare blocks, as cases_attn.c does. */
-static bool make_paged(bo_env *e, const nr_p *p, paged *out) {
-    int64_t mb = 1;
-    for (int s = 0; s < p->n_seqs; s++)
-        if ((p->ctx[s] + p->block - 1) / p->block > mb) mb = (p->ctx[s] + p->block - 1) / p->block;
-    out->n_blocks = p->n_seqs * mb + 2;
-    out->T = p->new_tok[0] + (p->n_seqs > 1 ? p->new_tok[1] : 0);
-    int32_t *pool = malloc((size_t)out->n_blocks * sizeof *pool);
-    int32_t *pos = malloc((size_t)out->T * sizeof *pos), *seq = malloc((size_t)out->T * sizeof *seq);
-    if (!pool || !pos || !seq) {
-        free(pool);
-        free(pos);
-        free(seq);
-        e->err = SC_ENOMEM;
-        return false;
-    }
-    for (int64_t i = 0; i < out->n_blocks; i++) pool[i] = (int32_t)i;
-    bo_shuffle_i32(e, pool, out->n_blocks);
-    int64_t done[2] = {0, 0};
-    for (int64_t t = 0; t < out->T;) {
-        for (int s = 0; s < p->n_seqs && t < out->T; s++) {
-            if (done[s] == p->new_tok[s]) continue;
-            pos[t] = (int32_t)(p->ctx[s] - p->new_tok[s] + done[s]);
-            seq[t++] = s;
-            done[s]++;
-        }
-    }
-    const int64_t bt_ne[2] = {mb, p->n_seqs};
-    out->bt = bo_leaf_i32(e, 2, bt_ne, pool);
-    out->pos = bo_leaf_i32(e, 1, &out->T, pos);
-    out->seq = p->n_seqs > 1 ? bo_leaf_i32(e, 1, &out->T, seq) : NULL;
-    free(pool);
-    free(pos);
-    free(seq);
-    return true;
+/* The chain's paged cache inputs (bo_make_paged); seq only with two sequences. */
+static bool make_paged(bo_env *e, const nr_p *p, bo_paged *out) {
+    const bo_p_paged pg = {
+        .hd = p->hd, .n_kv = p->Hkv, .block = p->block, .cache = p->cache, .n_seqs = p->n_seqs,
+        .use_seq = p->n_seqs > 1, .ctx = {p->ctx[0], p->ctx[1]}, .new_tok = {p->new_tok[0], p->new_tok[1]},
+    };
+    return bo_make_paged(e, &pg, out);
 }
 
 /* [hd, n_heads, T] heads: reshape(MUL_MAT(w [16, n_heads * hd], h [16, T])) as
@@ -135,8 +100,8 @@ static sc_tensor *heads(bo_env *e, const nr_p *p, sc_tensor *h, int64_t n_heads,
 }
 
 /* model_qwen3.c qk_heads(): per-head RMSNorm, then RoPE */
-static sc_tensor *qk_chain(bo_env *e, const nr_p *p, sc_tensor *h, int64_t n_heads, const paged *pg) {
-    sc_tensor *x = heads(e, p, h, n_heads, pg->T);
+static sc_tensor *qk_chain(bo_env *e, const nr_p *p, sc_tensor *h, int64_t n_heads, const bo_paged *pg) {
+    sc_tensor *x = heads(e, p, h, n_heads, pg->n_tokens);
     const int64_t wne[1] = {p->hd};
     sc_tensor *w = bo_leaf_uniform(e, SC_TYPE_F32, 1, wne, 0.5f, 1.5f);
     return sc_rope(e->ctx, sc_rms_norm(e->ctx, x, w, 1e-6f), pg->pos, p->n_rot, p->base);
@@ -149,9 +114,9 @@ static sc_tensor *cache_leaf(bo_env *e, const nr_p *p, int64_t n_blocks) {
 
 static sc_tensor *build_norm_rope(bo_env *e, const bo_case *c) {
     const nr_p p = nr_of(c);
-    paged pg;
+    bo_paged pg;
     if (!make_paged(e, &p, &pg)) return NULL;
-    const int64_t hne[2] = {16, pg.T};
+    const int64_t hne[2] = {16, pg.n_tokens};
     sc_tensor *h = bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -1.0f, 1.0f);
     const float scale = 1.0f / sqrtf((float)p.hd);
     switch (p.kind) {
@@ -171,7 +136,7 @@ static sc_tensor *build_norm_rope(bo_env *e, const bo_case *c) {
         sc_tensor *kc = sc_kv_write(e->ctx, cache_leaf(e, &p, pg.n_blocks), k, pg.bt, pg.pos, pg.seq);
         nr_p pv = p;
         pv.src = SRC_MM;
-        sc_tensor *v = heads(e, &pv, h, p.Hkv, pg.T);
+        sc_tensor *v = heads(e, &pv, h, p.Hkv, pg.n_tokens);
         sc_tensor *vc = sc_kv_write(e->ctx, cache_leaf(e, &p, pg.n_blocks), v, pg.bt, pg.pos, pg.seq);
         return sc_attention(e->ctx, q, kc, vc, pg.bt, pg.pos, pg.seq, scale);
     }
