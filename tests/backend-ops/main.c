@@ -53,6 +53,18 @@ static void usage(FILE *f) {
                "       backend-ops perf [-b DEVICE] [-o OP] [-p TEXT] [-n REPS] [--ms MIN_MS] [-l] [-t N]\n");
 }
 
+/* A whole number of 1..max for option `opt`; -1 with a message otherwise. */
+static int parse_count(const char *arg, const char *opt, const char *what, long max, int *out) {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (end == arg || *end || n < 1 || n > max) {
+        fprintf(stderr, "backend-ops: %s wants %s of 1..%ld, not '%s'\n", opt, what, max, arg);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 static int parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->mode = "test";
@@ -67,21 +79,9 @@ static int parse(int argc, char **argv, opts *o) {
             const char **dst = a[1] == 'b' ? &o->device : a[1] == 'o' ? &o->op : &o->pattern;
             *dst = argv[++i];
         } else if (!strcmp(a, "-t") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 256) {
-                fprintf(stderr, "backend-ops: -t wants a thread count of 1..256, not '%s'\n", argv[i]);
-                return -1;
-            }
-            o->threads = (int)n;
+            if (parse_count(argv[++i], "-t", "a thread count", 256, &o->threads) != 0) return -1;
         } else if (!strcmp(a, "-n") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                fprintf(stderr, "backend-ops: -n wants a run count of 1..1000000, not '%s'\n", argv[i]);
-                return -1;
-            }
-            o->max_reps = (int)n;
+            if (parse_count(argv[++i], "-n", "a run count", 1000000, &o->max_reps) != 0) return -1;
         } else if (!strcmp(a, "--ms") && i + 1 < argc) {
             char *end;
             double ms = strtod(argv[++i], &end);
