@@ -21,6 +21,10 @@
  * them; the two matrices of a swiglu pair must share type, shape, strides
  * and QG layout (gate and up of one layer do).
  *
+ * mm_swiglu and mm_add on QG 4/8-bit weights at decode take the int8-activation
+ * GEMV (vk_op_matmul_dp4.c) where the plain MUL_MAT would, with the same
+ * epilogues; the rest below is about the f32 GEMV.
+ *
  * The results match the unfused nodes closely: the same dot products, then
  * the epilogue in the graph's f32 operations and order (the MoE slot sum in
  * rank order), with the activation silu(x) = x / (1 + exp(-x)) of the
@@ -30,6 +34,7 @@
 #include <string.h>
 
 #include "vk_op_matmul.h"
+#include "vk_op_matmul_dp4.h"
 
 /* ---- push constants: mirror mul_mat_common.glsl (EPI_*) ----------------------------- */
 typedef struct fmm_push {   /* MUL_MAT + EPI_SWIGLU / EPI_ADD */
@@ -195,6 +200,7 @@ static int mm_swiglu_record(vk_rec *r, const vk_fuse_graph *g, const int *member
     const sc_tensor *gate = s->src[0], *up = s->src[1];
     const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1];
 
+    if (vk_mm_dp4_takes(vk_rec_dev(r), w, x, s)) return vk_mm_dp4_gemv(r, w, w2, x, s, NULL);
     fmm_push pc;
     fmm_fill(&pc, r, w, x, s, vk_addr(w2));
     return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_swiglu", true);
@@ -229,6 +235,7 @@ static int mm_add_record(vk_rec *r, const vk_fuse_graph *g, const int *members, 
     const sc_tensor *res = other_src(add, mm);
     const sc_tensor *w = mm->src[0], *x = mm->src[1];
 
+    if (vk_mm_dp4_takes(vk_rec_dev(r), w, x, add)) return vk_mm_dp4_gemv(r, w, NULL, x, add, res);
     fmm_push pc;
     fmm_fill(&pc, r, w, x, add, vk_addr(res));
     pc.r_nb1 = u32_of(res->nb[1] / 4);

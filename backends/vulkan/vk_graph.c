@@ -33,11 +33,16 @@
 #define VK_SCRATCH_MIN (1u << 20)
 #define VK_MAX_RANGES 64
 #define VK_MAX_CONSTS 16
+#define VK_MAX_MEMO   8  /* vk_rec_memo entries alive at once (the oldest goes) */
 #define VK_CONST_DEDUP 1024 /* bytes: larger tables are stored every time they are asked for */
 
 typedef struct vk_range {
     uint64_t lo, hi; /* [lo, hi) */
 } vk_range;
+
+typedef struct vk_memo {
+    uint64_t tag, lo, hi, val; /* val derived from [lo, hi) under tag */
+} vk_memo;
 
 typedef struct vk_const {
     uint64_t addr;
@@ -59,6 +64,8 @@ struct vk_rec {
     bool const_barrier;    /* vk_rec_const wrote since the last dispatch */
     vk_const consts[VK_MAX_CONSTS]; /* vk_rec_const's small tables of this graph */
     int n_consts;
+    vk_memo memo[VK_MAX_MEMO]; /* vk_rec_memo_*: values derived from memory not written since */
+    int n_memo;
     /* memory touched since the last barrier */
     vk_range wr[VK_MAX_RANGES], rd[VK_MAX_RANGES];
     int n_wr, n_rd;
@@ -366,7 +373,34 @@ static void group_begin(vk_rec *r, sc_tensor *const *nodes, const int *members, 
 /* After its dispatches: remember what it touched. A node of several
  * dispatches ends behind a barrier of its own, but its last dispatch is
  * still in flight, so the sets only reset on barriers. */
+/* A node writes its output: memo entries derived from those bytes go. */
+static void memo_drop(vk_rec *r, vk_range w) {
+    int k = 0;
+    for (int i = 0; i < r->n_memo; i++)
+        if (!(r->memo[i].lo < w.hi && w.lo < r->memo[i].hi)) r->memo[k++] = r->memo[i];
+    r->n_memo = k;
+}
+
+bool vk_rec_memo_get(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t *val) {
+    for (int i = 0; i < r->n_memo; i++)
+        if (r->memo[i].tag == tag && r->memo[i].lo == addr && r->memo[i].hi == addr + bytes) {
+            *val = r->memo[i].val;
+            return true;
+        }
+    return false;
+}
+
+void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t val) {
+    if (bytes == 0) return;
+    if (r->n_memo == VK_MAX_MEMO) { /* the oldest goes */
+        memmove(r->memo, r->memo + 1, (VK_MAX_MEMO - 1) * sizeof(r->memo[0]));
+        r->n_memo--;
+    }
+    r->memo[r->n_memo++] = (vk_memo){tag, addr, addr + bytes, val};
+}
+
 static void node_end(vk_rec *r, const sc_tensor *node) {
+    if (r->n_memo) memo_drop(r, range_of(node)); /* before the early return: a write is a write */
     if (r->node_dispatches == 0) return;
     add_range(r, r->wr, &r->n_wr, range_of(node));
     for (int i = 0; i < SC_MAX_SRC; i++)

@@ -114,6 +114,17 @@ void vk_rec_independent(vk_rec *r);
  * dispatch); *addr its device address. The same bytes asked for again in one
  * graph get the same address, so a table is stored once per graph. */
 int vk_rec_const(vk_rec *r, const void *data, size_t bytes, uint64_t *addr);
+/* Derived data shared by the nodes of one graph (the int8 copy of an
+ * activation that several GEMVs read: vk_op_matmul_dp4.c). put: `val` (e.g. a
+ * vk_rec_scratch address) was computed by this node's dispatches from the
+ * bytes [addr, addr + bytes) under `tag` (what was computed and how), and a
+ * barrier of this node follows that computation before any later node runs
+ * (the node's own later dispatch gets one: vk_rec_independent not called).
+ * get: true and *val for the same (tag, addr, bytes) while no node recorded
+ * since has written any of those bytes (the entry goes when one does; at most
+ * 8 live entries, the oldest goes first). Valid for the recording only. */
+void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t val);
+bool vk_rec_memo_get(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t *val);
 /* The u32 error flag shaders atomicOr into. */
 uint64_t vk_rec_error_addr(vk_rec *r);
 #define VK_ERR_RANGE 1u

@@ -473,7 +473,8 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
     /* prefill on the matrix units (VK_KHR_cooperative_matrix), vk_op_matmul_coop.c */
     if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_supports(d, node)) return vk_mm_coop_record(r, node);
-    /* decode on int8 activations and integer dot products (opt-in: STRIXCORE_VK_MATMUL=dp4), vk_op_matmul_dp4.c */
+    /* decode on int8 activations and integer dot products (the default where the device has them;
+     * STRIXCORE_VK_MATMUL=exact turns it off), vk_op_matmul_dp4.c */
     if (vk_mm_dp4_supports(d, node)) return vk_mm_dp4_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1];
     const int64_t N = w->ne[1], M = x->ne[1];

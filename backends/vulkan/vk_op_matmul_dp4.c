@@ -3,43 +3,50 @@
  * activations and packed 4x8-bit integer dot products
  * (VK_KHR_shader_integer_dot_product):
  *
- *   w QG [K, N] (4 or 8 bits, no g_idx, f16 rounding, group_size % 32 == 0),
+ *   w QG [K, N] (4 or 8 bits, no g_idx, f16 or bf16 rounding, group_size % 32 == 0),
  *   x f32 [K, M] (M <= 4) -> y f32 [N, M]
  *
  * The f32 GEMV (mul_mat_vec.comp) dequantises every weight and does one FMA
- * per weight; on a fast GPU a 4-bit GEMV then needs ~2 weights per byte of
- * bandwidth in ALU work and is partly ALU-bound. Here:
+ * per weight: about 4.5 instructions per 4-bit weight, which on a GPU with
+ * fast memory makes a decode GEMV ALU-bound (an H200 moves 8 G 4-bit weights
+ * per microsecond from memory but issues ~33 G f32 instructions). Here:
  *  1. shaders/quantize_q8.comp turns x into int8 blocks of 32 with one f32
  *     scale d = max|x|/127 and the int8 sum per block, in scratch memory:
  *       qs int8 [M, K/32, 32] | ds vec2 [M, K/32] (d, sum)
  *     (for 4-bit weights the bytes are nibble-interleaved to match the codes,
- *     see the shader);
+ *     see the shader). Several GEMVs of one activation (a layer's Q, K and V
+ *     projections) share one quantized copy (vk_rec_memo_*).
  *  2. shaders/mul_mat_vec_dp4.comp multiplies the codes (0..15, or 0..255 as
  *     code - 128) by xq 4 pairs per OpSDot and applies scale, zero and d once
  *     per 32-weight block:
  *       sum_k W[k] x[k] ~= scale_g * d_b * (sum_k code_k xq_k - zero_g sum_k xq_k)
+ *     about 0.8 instructions per 4-bit weight.
  *
  * Numerics: x is rounded to 8 bits per block (|error| <= d/2, a relative
  * variance of about 1.5e-5 for uniform data, 3e-5 for Gaussian), W is
- * scale*(code - zero) before the reference's f16 rounding (relative 2^-12).
+ * scale*(code - zero) before the reference's f16 rounding (relative 2^-12;
+ * bf16 rounding: 2^-9).
  * Measured nmse against a double-precision reference (tests/vulkan/test_dp4.c,
  * lavapipe): 5e-6 to 4e-5 for uniform and Gaussian x, 1.5e-4 to 2.6e-4 with
  * outlier channels (every 64th 30x larger), where the f32 paths give ~1e-14.
- * (backend-ops' QG bound, 5e-5, already allows int8 activations, which the
- * CPU device's x86 QG kernels also use: every mul_mat case passes with dp4
- * on.) Opt-in because it is not the f16-exact result.
+ * This is what the CPU backend's default QG path does too (int8 blocks of 32,
+ * as llama.cpp's q8 activations); backend-ops' QG bound (5e-5) allows it.
  *
- * Only MUL_MAT nodes recorded by record_mul_mat take it: GEMVs that the
- * fusers (vk_fuse_gemv.c: mm_swiglu, mm_add) absorb keep the f32 GEMV.
+ * The default for decode (M <= 4) on devices with integer dot products;
+ * STRIXCORE_VK_MATMUL=exact (or "nodp4") keeps every GEMV on the f32 path,
+ * which matches the reference up to summation order (the end-to-end tests
+ * against transformers use it; see tests/fixtures/CMakeLists.txt). Besides
+ * plain MUL_MAT nodes (record_mul_mat, vk_op_matmul.c) the fusers mm_swiglu
+ * and mm_add (vk_fuse_gemv.c) take it through vk_mm_dp4_gemv.
  *
  * STRIXCORE_VK_MATMUL (comma-separated; shared with vk_op_matmul.c):
- *   "dp4"          take this path where supported;
- *   "dp4rows=N"    rows per workgroup (1..16; default 8 for M = 1 and
- *                  N >= 8192, else 4, 2 for tiny N);
- *   "dp4lanes=N"   lanes per workgroup (a power of two, >= the subgroup size).
+ *   "exact", "nodp4"  the f32 GEMV everywhere;
+ *   "dp4rows=N"       rows per team (1..8; default 2, 1 where N < 4096);
+ *   "dp4lanes=N"      lanes per workgroup (a power of two, a multiple of the
+ *                     team of 32; default 128: 4 teams).
  * (Names chosen so that vk_op_matmul.c's "nr=", "bs=" do not match them.)
- * Each recorded node logs one debug line "dp4: mul_mat_vec_dp4 ..." (tests
- * count them).
+ * Each recorded GEMV logs one debug line "dp4: mul_mat_vec_dp4... " (tests
+ * count them), with "shared x" where it reused an earlier node's int8 copy.
  */
 #include "vk_op_matmul_dp4.h"
 
@@ -57,26 +64,29 @@ typedef struct q8_push {
 
 typedef struct dp4_push {
     uint64_t w, qs, ds, y;
+    uint64_t aux;
     uint32_t w_nb1, N, M, nblk;
-    uint32_t y_nb1, q_scales, q_zeros, G;
-    uint32_t gblk, base_x, pad0_, pad1_;
+    uint32_t y_nb1, r_nb1, q_scales, q_zeros;
+    uint32_t G, gblk, base_x, pad_;
 } dp4_push;
 
 _Static_assert(sizeof(q8_push) == 40, "q8_push layout");
-_Static_assert(sizeof(dp4_push) == 80, "dp4_push layout");
+_Static_assert(sizeof(dp4_push) == 88, "dp4_push layout");
 
 /* specialization constants */
 enum { Q8_SPEC_LX, Q8_SPEC_LY, Q8_SPEC_LZ, Q8_SPEC_PERM, Q8_SPEC_COUNT };
-enum { DP4_SPEC_LX, DP4_SPEC_LY, DP4_SPEC_LZ, DP4_SPEC_QBITS, DP4_SPEC_NR, DP4_SPEC_NC, DP4_SPEC_SGX, DP4_SPEC_COUNT };
+enum { DP4_SPEC_LX, DP4_SPEC_LY, DP4_SPEC_LZ, DP4_SPEC_QBITS, DP4_SPEC_NR, DP4_SPEC_NC, DP4_SPEC_TL, DP4_SPEC_COUNT };
 
 #define DP4_BLOCK   32u  /* activations per int8 block */
 #define DP4_MAX_M   4    /* columns: all of them in one workgroup */
+#define DP4_TEAM    32u  /* lanes per team (at least the subgroup size) */
+#define DP4_LANES   128u /* lanes per workgroup: 4 teams */
 #define Q8_THREADS  64u  /* quantize: one block per lane */
 #define MAX_GRID    VK_MM_MAX_GRID
 
 /* ---- STRIXCORE_VK_MATMUL ------------------------------------------------------------ */
 typedef struct dp4_env {
-    bool on;
+    bool off;
     uint32_t rows, lanes; /* 0: default */
 } dp4_env;
 
@@ -86,8 +96,8 @@ static const dp4_env *env(void) {
     if (!done) {
         dp4_env e = {0};
         const char *s = getenv("STRIXCORE_VK_MATMUL"), *v;
-        if (s && strstr(s, "dp4")) {
-            e.on = true;
+        if (s) {
+            e.off = strstr(s, "exact") || strstr(s, "nodp4");
             if ((v = strstr(s, "dp4rows="))) e.rows = (uint32_t)strtoul(v + 8, NULL, 10);
             if ((v = strstr(s, "dp4lanes="))) e.lanes = (uint32_t)strtoul(v + 9, NULL, 10);
         }
@@ -104,25 +114,31 @@ static bool weight_ok(const sc_tensor *w) {
     if (!vk_mm_weight_ok(w) || w->type != SC_TYPE_QG) return false;
     const sc_quant_info *q = &w->quant;
     if (q->bits != 4 && q->bits != 8) return false;
-    if (q->flags != 0) return false; /* g_idx, bf16 rounding: the f32 GEMV */
+    /* g_idx: the f32 GEMV. bf16 rounding (compressed-tensors) is left out as
+     * f16 rounding is: W = scale*(code - zero) unrounded errs by 2^-9
+     * relative at most, far under the int8 activations' error. */
+    if (q->flags & ~(uint32_t)SC_QUANT_BF16_ROUND) return false;
     if (q->group_size % DP4_BLOCK != 0 || w->ne[0] % DP4_BLOCK != 0) return false;
     if (w->ne[2] != 1 || w->ne[3] != 1) return false;
     /* codes read as uvec4: 16-byte rows (K % 32 == 0 gives it) and base */
     return aligned(q->row_bytes, 16) && aligned(vk_addr(w), 16);
 }
 
-bool vk_mm_dp4_supports(vk_dev *d, const sc_tensor *node) {
-    if (!node || node->op != SC_OP_MUL_MAT || !env()->on) return false;
+bool vk_mm_dp4_takes(vk_dev *d, const sc_tensor *w, const sc_tensor *x, const sc_tensor *y) {
+    if (env()->off) return false;
     const vk_caps *c = vk_dev_caps(d);
     if (!c->int_dot || !c->subgroup_arithmetic) return false;
-    const sc_tensor *w = node->src[0], *x = node->src[1];
-    if (!weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(node, SC_TYPE_F32)) return false;
+    if (!weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(y, SC_TYPE_F32)) return false;
     const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
     if (x->ne[0] != K || M < 1 || M > DP4_MAX_M || x->ne[2] != 1 || x->ne[3] != 1) return false;
-    if (node->ne[0] != N || node->ne[1] != M || node->ne[2] != 1 || node->ne[3] != 1) return false;
+    if (y->ne[0] != N || y->ne[1] != M || y->ne[2] != 1 || y->ne[3] != 1) return false;
     /* the quantize grid, one lane per block */
     if ((uint64_t)M * (uint64_t)(K / DP4_BLOCK) > (uint64_t)MAX_GRID * Q8_THREADS) return false;
     return vk_spirv_find("quantize_q8") && vk_spirv_find("mul_mat_vec_dp4");
+}
+
+bool vk_mm_dp4_supports(vk_dev *d, const sc_tensor *node) {
+    return node && node->op == SC_OP_MUL_MAT && vk_mm_dp4_takes(d, node->src[0], node->src[1], node);
 }
 
 /* ---- recording ------------------------------------------------------------------------ */
@@ -132,68 +148,93 @@ static uint32_t pow2_floor(uint32_t v) {
     return p;
 }
 
-int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node) {
+/* The int8 copy of x (qs, then ds) for `bits`-bit codes: an earlier node's
+ * when it quantized the same bytes the same way, else quantize_q8 now. */
+static int quantize_x(vk_rec *r, const sc_tensor *x, uint32_t K, uint32_t M, uint32_t bits, uint64_t *qs,
+                      bool *shared) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *caps = vk_dev_caps(d);
-    const dp4_env *e = env();
-    const sc_tensor *w = node->src[0], *x = node->src[1];
-    const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], M = (uint32_t)x->ne[1];
-    const uint32_t nblk = K / DP4_BLOCK, bits = w->quant.bits;
+    const uint32_t nblk = K / DP4_BLOCK, perm = bits == 4 ? 1u : 0u;
+    const uint32_t x_nb1 = (uint32_t)(x->nb[1] / 4);
+    /* what was computed: K, M, the column stride and the byte order */
+    const uint64_t tag = ((uint64_t)K << 32) ^ ((uint64_t)x_nb1 << 8) ^ ((uint64_t)M << 1) ^ perm ^ 0xd94ull << 52;
+    const uint64_t xbytes = ((uint64_t)(M - 1) * x_nb1 + K) * 4u;
+    *shared = vk_rec_memo_get(r, tag, vk_addr(x), xbytes, qs);
+    if (*shared) return SC_OK;
 
     /* scratch: qs int8 [M, nblk, 32], then ds vec2 [M, nblk] */
     const uint64_t qs_bytes = (uint64_t)M * nblk * DP4_BLOCK;
-    uint64_t qs = 0;
-    int rc = vk_rec_scratch(r, (size_t)(qs_bytes + (uint64_t)M * nblk * 8u), &qs);
+    int rc = vk_rec_scratch(r, (size_t)(qs_bytes + (uint64_t)M * nblk * 8u), qs);
     if (rc != SC_OK) return rc;
-
-    /* 1. quantize x */
-    q8_push qp = {.x = vk_addr(x), .qs = qs, .ds = qs + qs_bytes, .x_nb1 = (uint32_t)(x->nb[1] / 4), .nblk = nblk,
-                  .M = M};
-    uint32_t qspec[Q8_SPEC_COUNT] = {Q8_THREADS, 1, 1, bits == 4 ? 1u : 0u};
+    q8_push qp = {.x = vk_addr(x), .qs = *qs, .ds = *qs + qs_bytes, .x_nb1 = x_nb1, .nblk = nblk, .M = M};
+    uint32_t qspec[Q8_SPEC_COUNT] = {Q8_THREADS, 1, 1, perm};
     if (caps->max_workgroup_size < Q8_THREADS) qspec[Q8_SPEC_LX] = pow2_floor(caps->max_workgroup_size);
     vk_pipeline *qpipe = vk_pipeline_get(d, "quantize_q8", sizeof qp, qspec, Q8_SPEC_COUNT, 0);
     if (!qpipe) return SC_EBACKEND;
     const uint64_t nq = (uint64_t)M * nblk;
     const uint64_t qgroups = (nq + qspec[Q8_SPEC_LX] - 1) / qspec[Q8_SPEC_LX];
-    if (qgroups > MAX_GRID) return SC_ENOTSUP; /* supports checked it for 64 lanes */
+    if (qgroups > MAX_GRID) return SC_ENOTSUP; /* vk_mm_dp4_takes checked it for 64 lanes */
     rc = vk_dispatch(r, qpipe, &qp, sizeof qp, (uint32_t)qgroups, 1, 1);
     if (rc != SC_OK) return rc;
+    /* the GEMV that follows in this node gets the barrier later nodes rely on */
+    vk_rec_memo_put(r, tag, vk_addr(x), xbytes, *qs);
+    return SC_OK;
+}
 
-    /* 2. the GEMV: BS lanes (a power of two, >= 32 and a multiple of the
-     * subgroup), NR rows, all M columns per workgroup */
+int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *y,
+                   const sc_tensor *res) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *caps = vk_dev_caps(d);
+    const dp4_env *e = env();
+    const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], M = (uint32_t)x->ne[1];
+    const uint32_t nblk = K / DP4_BLOCK, bits = w->quant.bits;
+
+    uint64_t qs = 0;
+    bool shared = false;
+    int rc = quantize_x(r, x, K, M, bits, &qs, &shared);
+    if (rc != SC_OK) return rc;
+
+    /* Teams of TL lanes, each one subgroup where the device lets us ask for
+     * subgroups of 32 (else TL = 32 split into smaller subgroups, or the
+     * subgroup size when that is larger); DP4_LANES lanes per workgroup. */
     uint32_t sg = caps->subgroup_size;
     if (sg < 1 || sg > 128 || (sg & (sg - 1))) sg = 32;
-    uint32_t bs = sg < 32 ? 32 : sg;
-    while (bs > sg && bs > caps->max_workgroup_size) bs /= 2;
-    if (e->lanes >= sg && e->lanes <= caps->max_workgroup_size && e->lanes <= 1024 && !(e->lanes & (e->lanes - 1)))
-        bs = e->lanes;
-    /* the smallest subgroup the pipeline could run with sizes the shared
-     * reduction (a SPIR-V 1.5 module runs with subgroup_size, but be safe) */
-    uint32_t sgx = caps->min_subgroup_size && caps->min_subgroup_size < sg ? caps->min_subgroup_size : sg;
-    uint32_t nr = (M == 1 && N >= 8192) ? 8u : N >= 256 ? 4u : N >= 2 ? 2u : 1u;
-    if (e->rows >= 1 && e->rows <= 16) nr = e->rows;
-    uint32_t spec[DP4_SPEC_COUNT] = {bs, 1, 1, bits, nr, M, sgx};
+    uint32_t req = 0, tl = DP4_TEAM;
+    if (caps->subgroup_size_control && caps->min_subgroup_size <= DP4_TEAM && caps->max_subgroup_size >= DP4_TEAM)
+        req = DP4_TEAM;
+    else if (sg > DP4_TEAM)
+        tl = sg;
+    uint32_t bs = DP4_LANES > tl ? DP4_LANES : tl;
+    if (e->lanes >= tl && e->lanes <= 1024 && !(e->lanes & (e->lanes - 1))) bs = e->lanes;
+    while (bs > tl && bs > caps->max_workgroup_size) bs /= 2;
+    uint32_t nr = N >= 4096 ? 2u : 1u;
+    if (e->rows >= 1 && e->rows <= 8) nr = e->rows;
+    uint32_t spec[DP4_SPEC_COUNT] = {bs, 1, 1, bits, nr, M, tl};
 
+    const char *module = w2 ? "mul_mat_vec_dp4_swiglu" : res ? "mul_mat_vec_dp4_add" : "mul_mat_vec_dp4";
     dp4_push pc;
     memset(&pc, 0, sizeof pc);
     pc.w = vk_addr(w);
-    pc.qs = qp.qs;
-    pc.ds = qp.ds;
-    pc.y = vk_addr(node);
+    pc.qs = qs;
+    pc.ds = qs + (uint64_t)M * nblk * DP4_BLOCK;
+    pc.y = vk_addr(y);
+    pc.aux = w2 ? vk_addr(w2) : res ? vk_addr(res) : 0;
     pc.w_nb1 = (uint32_t)w->nb[1];
     pc.N = N;
     pc.M = M;
     pc.nblk = nblk;
-    pc.y_nb1 = (uint32_t)(node->nb[1] / 4);
+    pc.y_nb1 = (uint32_t)(y->nb[1] / 4);
+    pc.r_nb1 = res ? (uint32_t)(res->nb[1] / 4) : 0;
     pc.q_scales = (uint32_t)w->quant.scales_offset;
     pc.q_zeros = (uint32_t)w->quant.zeros_offset;
     pc.G = w->quant.n_groups;
     pc.gblk = w->quant.group_size / DP4_BLOCK;
-    vk_pipeline *p = vk_pipeline_get(d, "mul_mat_vec_dp4", sizeof pc, spec, DP4_SPEC_COUNT, 0);
+    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, DP4_SPEC_COUNT, req);
     if (!p) return SC_EBACKEND;
-    VK_LOG(SC_LOG_DEBUG, "dp4: mul_mat_vec_dp4 %s: K %u N %u M %u, %u-bit, group %u, %u lanes x %u rows", node->name,
-           K, N, M, bits, w->quant.group_size, bs, nr);
-    const uint64_t gx = ((uint64_t)N + nr - 1) / nr;
+    VK_LOG(SC_LOG_DEBUG, "dp4: %s %s: K %u N %u M %u, %u-bit, group %u, %u lanes, teams of %u x %u rows%s", module,
+           y->name, K, N, M, bits, w->quant.group_size, bs, tl, nr, shared ? ", shared x" : "");
+    const uint64_t rows_wg = (uint64_t)(bs / tl) * nr;
+    const uint64_t gx = ((uint64_t)N + rows_wg - 1) / rows_wg;
     for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) { /* pieces write disjoint rows */
         pc.base_x = (uint32_t)x0;
         if (x0 > 0) vk_rec_independent(r);
@@ -201,4 +242,8 @@ int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node) {
         if (rc != SC_OK) return rc;
     }
     return SC_OK;
+}
+
+int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node) {
+    return vk_mm_dp4_gemv(r, node->src[0], NULL, node->src[1], node, NULL);
 }

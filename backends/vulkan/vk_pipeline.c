@@ -9,6 +9,7 @@
  * module is logged once, not once per graph.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vk_infra.h"
@@ -132,6 +133,42 @@ static void log_stats(vk_dev *d, vk_pipeline *p) {
     }
 }
 
+/* STRIXCORE_VK_DUMP_BINARIES=DIR: the pipeline is compiled once more into an
+ * empty VkPipelineCache whose data (the driver's own format, usually holding
+ * the machine code) is written to DIR/<name>-<spec>.bin, for offline
+ * disassembly with the vendor's tools. Failures are logged and ignored. */
+static void dump_binary(vk_dev *d, const vk_pipeline *p, const VkComputePipelineCreateInfo *pci) {
+    const char *dir = getenv("STRIXCORE_VK_DUMP_BINARIES");
+    if (!dir || !dir[0]) return;
+    VkPipelineCacheCreateInfo cci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    VkPipelineCache cache = VK_NULL_HANDLE;
+    VkPipeline pipe = VK_NULL_HANDLE;
+    if (d->fn.vkCreatePipelineCache(d->dev, &cci, NULL, &cache) != VK_SUCCESS) return;
+    size_t size = 0;
+    void *data = NULL;
+    if (d->fn.vkCreateComputePipelines(d->dev, cache, 1, pci, NULL, &pipe) == VK_SUCCESS &&
+        d->fn.vkGetPipelineCacheData(d->dev, cache, &size, NULL) == VK_SUCCESS && size > 0 &&
+        (data = vk_calloc(1, size)) != NULL && d->fn.vkGetPipelineCacheData(d->dev, cache, &size, data) == VK_SUCCESS) {
+        char path[512];
+        int o = snprintf(path, sizeof path, "%s/%s", dir, p->name);
+        for (int i = 0; i < p->n_spec && o > 0 && (size_t)o < sizeof path; i++)
+            o += snprintf(path + o, sizeof path - (size_t)o, "%c%u", i ? ',' : '-', p->spec[i]);
+        if (o > 0 && (size_t)o + 5 < sizeof path) {
+            snprintf(path + o, sizeof path - (size_t)o, ".bin");
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                if (fwrite(data, 1, size, f) != size) VK_LOG(SC_LOG_WARN, "short write to %s", path);
+                fclose(f);
+            } else {
+                VK_LOG(SC_LOG_WARN, "cannot write %s", path);
+            }
+        }
+    }
+    vk_free(data);
+    if (pipe) d->fn.vkDestroyPipeline(d->dev, pipe, NULL);
+    d->fn.vkDestroyPipelineCache(d->dev, cache, NULL);
+}
+
 static bool build(vk_dev *d, vk_pipeline *p) {
     const vk_caps *c = &d->caps;
     const vk_spirv *sp = vk_spirv_find(p->name);
@@ -204,6 +241,7 @@ static bool build(vk_dev *d, vk_pipeline *p) {
     sigset_t old;
     vk_sig_block(&old);
     r = d->fn.vkCreateComputePipelines(d->dev, d->pipes->cache, 1, &pci, NULL, &p->pipe);
+    if (r == VK_SUCCESS) dump_binary(d, p, &pci);
     vk_sig_restore(&old);
     d->fn.vkDestroyShaderModule(d->dev, mod, NULL);
     if (vk_check(r, what) != VK_SUCCESS) {

@@ -107,6 +107,21 @@ static sc_tensor *build_mm_swiglu_mlp(bo_env *e, const bo_case *c) {
     return sc_add(e->ctx, x, sc_mul_mat(e->ctx, down, sc_swiglu(e->ctx, g, u)));
 }
 
+/* A layer's Q, K and V projections of one activation, summed so that one
+ * node compares them all: (Wq h + Wk h) + Wv h. On Vulkan's int8-activation
+ * GEMV (vk_op_matmul_dp4.c) the three share one quantized copy of h ("shared
+ * x" in its debug lines). p.mm: the three [K, N], h [K, M]. */
+static sc_tensor *build_dp4_shared_x(bo_env *e, const bo_case *c) {
+    const bo_p_mm *p = &c->p.mm;
+    sc_tensor *wq = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    sc_tensor *wk = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    sc_tensor *wv = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    const int64_t hne[2] = {p->K, p->M};
+    sc_tensor *h = bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -1.0f, 1.0f);
+    sc_tensor *qk = sc_add(e->ctx, sc_mul_mat(e->ctx, wq, h), sc_mul_mat(e->ctx, wk, h));
+    return sc_add(e->ctx, qk, sc_mul_mat(e->ctx, wv, h));
+}
+
 static sc_tensor *build_moe_gate_up(bo_env *e, const bo_case *c);
 static sc_tensor *build_moe_ffn(bo_env *e, const bo_case *c);
 
@@ -114,6 +129,7 @@ static sc_tensor *build_moe_ffn(bo_env *e, const bo_case *c);
 static double chain_factor(bo_build_fn build) {
     if (build == build_mm_swiglu || build == build_moe_gate_up) return 4.0;
     if (build == build_mm_swiglu_mlp || build == build_moe_ffn) return 10.0;
+    if (build == build_dp4_shared_x) return 3.0;
     return 1.0;
 }
 
@@ -124,7 +140,8 @@ static bo_case *add_mm_case(bo_list *l, const char *fuser, const char *variant, 
     c->p.mm = (bo_p_mm){w, K, N, M, 1, 1, 1, 1};
     c->view[0] = view;
     char wn[32];
-    snprintf(c->name, sizeof c->name, "fuse_%s%s(type_w=%s,K=%lld,N=%lld,M=%lld%s)", fuser, variant,
+    snprintf(c->name, sizeof c->name, "%s%s%s(type_w=%s,K=%lld,N=%lld,M=%lld%s)", fuser ? "fuse_" : "",
+             fuser ? fuser : "", variant,
              bo_wtype_name(&w, wn, sizeof wn), (long long)K, (long long)N, (long long)M,
              view == BO_SLICE ? ",a=slice" : "");
     return c;
@@ -246,6 +263,18 @@ void bo_cases_fuse_gemv(bo_list *l) {
     /* the dense MLP: K = D, N = I */
     add_mm_case(l, "mm_add", "_mlp", build_mm_swiglu_mlp, bo_qg(4, 128, false, false), 256, 768, 1, BO_CONTIG);
     add_mm_case(l, "mm_add", "_mlp", build_mm_swiglu_mlp, bo_dense(SC_TYPE_BF16), 96, 257, 2, BO_CONTIG);
+
+    /* shapes the int8-activation GEMV takes (K % 32 == 0, 4/8-bit, M <= 4; on
+     * Vulkan with integer dot products): 1 and 2 rows per team, rows past N,
+     * bf16 rounding, every column count */
+    add_mm_case(l, "mm_swiglu", "", build_mm_swiglu, bo_qg(4, 128, false, false), 512, 300, 1, BO_CONTIG);
+    add_mm_case(l, "mm_swiglu", "", build_mm_swiglu, bo_qg(8, 64, false, false), 256, 37, 3, BO_CONTIG);
+    add_mm_case(l, "mm_swiglu", "", build_mm_swiglu, bo_qg(4, 32, false, false), 1024, 4100, 2, BO_CONTIG);
+    add_mm_case(l, "mm_add", "", build_mm_add, bo_qg(8, 128, false, false), 512, 65, 4, BO_CONTIG);
+    add_mm_case(l, "mm_add", "", build_mm_add, bo_qg(4, 128, false, true), 512, 33, 1, BO_CONTIG);
+    add_mm_case(l, "mm_add", "", build_mm_add, bo_qg(4, 64, false, false), 256, 4099, 1, BO_SLICE);
+    add_mm_case(l, NULL, "dp4_shared_x", build_dp4_shared_x, bo_qg(4, 128, false, false), 512, 96, 1, BO_CONTIG);
+    add_mm_case(l, NULL, "dp4_shared_x", build_dp4_shared_x, bo_qg(8, 32, false, false), 256, 33, 2, BO_CONTIG);
 
     /* moe_gate_up, moe_down: every weight type with Qwen3-MoE's k = 8 of 16
      * experts, one token; then tokens, slots, x per slot */

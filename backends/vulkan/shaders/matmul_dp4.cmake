@@ -1,8 +1,13 @@
 # backends/vulkan/shaders/matmul_dp4.cmake - the int8-activation decode GEMV
-# (vk_op_matmul_dp4.c; opt-in: STRIXCORE_VK_MATMUL containing "dp4"), used only
-# on devices with VK_KHR_shader_integer_dot_product (vk_caps.int_dot):
-#   quantize_q8      f32 activations -> int8 blocks of 32 + (scale, sum)
-#   mul_mat_vec_dp4  QG 4/8-bit GEMV through OpSDot (GL_EXT_spirv_intrinsics,
-#                    so it needs no GL_EXT_integer_dot_product in glslang)
+# (vk_op_matmul_dp4.c; the default for QG 4/8-bit decode on devices with
+# VK_KHR_shader_integer_dot_product, vk_caps.int_dot; STRIXCORE_VK_MATMUL=exact
+# turns it off):
+#   quantize_q8              f32 activations -> int8 blocks of 32 + (scale, sum)
+#   mul_mat_vec_dp4          QG 4/8-bit GEMV through OpSDot (GL_EXT_spirv_intrinsics,
+#                            so it needs no GL_EXT_integer_dot_product in glslang)
+#   mul_mat_vec_dp4_swiglu   the same for a gate/up pair: silu(W x) * (W2 x)
+#   mul_mat_vec_dp4_add      the same plus a residual: r + W x
 sc_vk_shader(NAME quantize_q8 SOURCE quantize_q8.comp)
 sc_vk_shader(NAME mul_mat_vec_dp4 SOURCE mul_mat_vec_dp4.comp)
+sc_vk_shader(NAME mul_mat_vec_dp4_swiglu SOURCE mul_mat_vec_dp4.comp DEFINES EPI_SWIGLU)
+sc_vk_shader(NAME mul_mat_vec_dp4_add SOURCE mul_mat_vec_dp4.comp DEFINES EPI_ADD)

@@ -3,7 +3,7 @@
 // 8-bit weights on int8 activations through packed 4x8-bit dot products
 // (VK_KHR_shader_integer_dot_product; host: vk_op_matmul_dp4.c).
 //
-//   w QG [K, N] (no g_idx, f16 rounding, group_size % 32 == 0),
+//   w QG [K, N] (no g_idx, f16 or bf16 rounding, group_size % 32 == 0),
 //   x as int8 blocks from quantize_q8.comp: qs [M, K/32, 32], ds vec2 [M, K/32]
 //   -> y f32 [N, M]
 //
@@ -24,12 +24,22 @@
 //    (OpSUDot would take the codes as they are, but the signed form is the
 //    one devices report accelerated: integerDotProduct4x8BitPackedSigned.)
 //
-// Layout as mul_mat_vec.comp: one workgroup of BS lanes owns NR consecutive
-// rows and all NC (= M <= 4) columns; lane t takes blocks t, t + BS, ...:
-// one step of the workgroup reads BS consecutive 16-byte (4-bit) / 32-byte
-// (8-bit) pieces of each row, every weight byte once. subgroupAdd, then
-// shared memory across subgroups. Rows past N read row N-1 and write nothing.
-// Grid: x = row blocks (+ base_x, the host splits past 65535).
+// Work split: a workgroup is BS / TL teams of TL lanes (TL = 32, or the
+// subgroup size when that is larger); team t owns NR consecutive rows (2*NR
+// with EPI_SWIGLU: the same rows of w and w2) for all NC (= M <= 4) columns,
+// and its lanes walk the row's blocks: lane l takes blocks l, l + TL, ...,
+// two per iteration with every load of both issued before the dot products,
+// so each lane keeps 2 * NR 16-byte weight loads in flight. Teams never meet:
+// the sums are reduced within a team by subgroupAdd when the subgroup is the
+// team, else by subgroupAdd and shared memory (subgroups smaller than TL, one
+// barrier). The host sizes the workgroup (4 teams) and the rows (2 per team
+// on wide matrices) so that a decode GEMV's grid fills a large GPU: measured
+// on an H200 against one-team workgroups of 4-8 rows, 2-3x the bandwidth.
+//
+// Epilogues (vk_fuse_gemv.c), written by lane o of the team for output o:
+//   EPI_SWIGLU  y = silu(W x) * (W2 x), W2 = aux (same layout as w)
+//   EPI_ADD     y = r + W x, r = aux [N, M] with r_nb1 floats between columns
+// Rows past N read row N-1 and write nothing. Grid: x = workgroups (+ base_x).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_EXT_spirv_intrinsics : require
 #include "common.glsl"
@@ -43,100 +53,153 @@ spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [
 int sdot4(uint a, uint b, spirv_literal int fmt);
 
 layout(constant_id = 3) const uint QBITS = 4; // 4 or 8
-layout(constant_id = 4) const uint NR = 4;    // rows per workgroup
+layout(constant_id = 4) const uint NR = 2;    // rows per team (of each matrix)
 layout(constant_id = 5) const uint NC = 1;    // columns (the host's M, <= 4)
-layout(constant_id = 6) const uint SGX = 32;  // the smallest subgroup size the pipeline may run with
+layout(constant_id = 6) const uint TL = 32;   // lanes per team: a power of two >= the subgroup size
 
 layout(push_constant) uniform Push {
-    uint64_t w, qs, ds, y;       // w: QG slab; qs/ds: quantize_q8.comp's output; y f32 [N, M]
-    uint w_nb1, N, M, nblk;      // w_nb1: bytes per row of codes; nblk = K / 32
-    uint y_nb1, q_scales, q_zeros, G; // y_nb1 floats; q_*: byte offsets in the slab; G groups per row
-    uint gblk, base_x, pad0_, pad1_;  // gblk: blocks per group (group_size / 32)
+    uint64_t w, qs, ds, y;        // w: QG slab; qs/ds: quantize_q8.comp's output; y f32 [N, M]
+    uint64_t aux;                 // EPI_SWIGLU: w2 (w's layout); EPI_ADD: the residual
+    uint w_nb1, N, M, nblk;       // w_nb1: bytes per row of codes; nblk = K / 32
+    uint y_nb1, r_nb1, q_scales, q_zeros; // floats between columns; q_*: byte offsets in the slab
+    uint G, gblk, base_x, pad_;   // G groups per row; gblk blocks per group (group_size / 32)
 } pc;
 
 layout(buffer_reference, scalar, buffer_reference_align = 16) readonly buffer RU32x4 { uvec4 v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 8) readonly buffer RVec2 { vec2 v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RF32 { float v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 2) readonly buffer RU16 { uint16_t v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 1) readonly buffer RU8 { uint8_t v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WF32 { float v[]; };
 
+#ifdef EPI_SWIGLU
+const uint NMAT = 2u;
+#else
+const uint NMAT = 1u;
+#endif
 const uint BS = gl_WorkGroupSize.x;
-const uint NSG = (BS + SGX - 1u) / SGX; // subgroups per workgroup, at most
-const uint NOUT = NR * NC;
-const int BIAS = QBITS == 8u ? 128 : 0; // code bytes are stored as code - BIAS
-shared float red[NOUT * NSG];
+const uint NT = BS / TL;          // teams
+const uint NRT = NR * NMAT;       // register rows: row n0 + r % NR of matrix r / NR
+const uint NOUT = NR * NC;        // outputs of a team
+const int BIAS = QBITS == 8u ? 128 : 0; // code bytes are read as code - BIAS
+shared float red[NRT * NC * BS];  // subgroups smaller than a team: their sums
+
+float silu(float v) { return v / (1.0 + exp(-v)); } // as eltwise.comp
 
 void main() {
-    const uint tid = gl_LocalInvocationID.x;
-    const uint n0 = (gl_WorkGroupID.x + pc.base_x) * NR;
+    const uint tid = gl_LocalInvocationID.x, team = tid / TL, lane = tid % TL;
+    const uint n0 = ((gl_WorkGroupID.x + pc.base_x) * NT + team) * NR;
 
-    uint64_t wrow[NR], srow[NR], zrow[NR]; // codes, f16 scales [G], u8 zeros [G] of each row
-    [[unroll]] for (uint r = 0; r < NR; r++) {
-        const uint n = min(n0 + r, pc.N - 1u);
-        wrow[r] = pc.w + uint64_t(n) * pc.w_nb1;
-        srow[r] = pc.w + pc.q_scales + uint64_t(n) * pc.G * 2u;
-        zrow[r] = pc.w + pc.q_zeros + uint64_t(n) * pc.G;
-    }
-    uint64_t qcol[NC], dcol[NC]; // column c's int8 blocks and (d, sum) pairs
-    [[unroll]] for (uint c = 0; c < NC; c++) {
-        qcol[c] = pc.qs + 32u * uint64_t(c) * pc.nblk;
-        dcol[c] = pc.ds + 8u * uint64_t(c) * pc.nblk;
+    uint64_t wrow[NRT], srow[NRT], zrow[NRT]; // codes, f16 scales [G], u8 zeros [G] of each row
+    [[unroll]] for (uint r = 0; r < NRT; r++) {
+        const uint n = min(n0 + r % NR, pc.N - 1u);
+        const uint64_t m = r < NR ? pc.w : pc.aux;
+        wrow[r] = m + uint64_t(n) * pc.w_nb1;
+        srow[r] = m + pc.q_scales + uint64_t(n) * pc.G * 2u;
+        zrow[r] = m + pc.q_zeros + uint64_t(n) * pc.G;
     }
 
-    float acc[NR][NC];
-    [[unroll]] for (uint r = 0; r < NR; r++)
+    float acc[NRT][NC];
+    [[unroll]] for (uint r = 0; r < NRT; r++)
         [[unroll]] for (uint c = 0; c < NC; c++) acc[r][c] = 0.0;
 
-    // ---- hot loop: one 32-weight block of NR rows x NC columns per lane step ----------
-    for (uint b = tid; b < pc.nblk; b += BS) {
-        const uint g = b / pc.gblk;
-        uint xq[NC][8];
-        vec2 xd[NC]; // (d, float(sum of the block's xq))
-        [[unroll]] for (uint c = 0; c < NC; c++) {
-            const uvec4 lo = RU32x4(qcol[c]).v[2u * b], hi = RU32x4(qcol[c]).v[2u * b + 1u];
-            xq[c][0] = lo.x; xq[c][1] = lo.y; xq[c][2] = lo.z; xq[c][3] = lo.w;
-            xq[c][4] = hi.x; xq[c][5] = hi.y; xq[c][6] = hi.z; xq[c][7] = hi.w;
-            xd[c] = RVec2(dcol[c]).v[b];
-        }
-        [[unroll]] for (uint r = 0; r < NR; r++) {
-            // the block's 8 words of code bytes, in the byte order of xq
-            uint cw[8];
-            if (QBITS == 4u) {
-                const uvec4 q = RU32x4(wrow[r]).v[b];
-                const uint qw[4] = uint[4](q.x, q.y, q.z, q.w);
-                [[unroll]] for (uint j = 0; j < 4u; j++) {
-                    cw[2u * j] = qw[j] & 0x0f0f0f0fu;
-                    cw[2u * j + 1u] = (qw[j] >> 4) & 0x0f0f0f0fu;
+    // ---- hot loop: blocks b and b + TL of every row, loads first ----------------------
+    for (uint b0 = lane; b0 < pc.nblk; b0 += 2u * TL) {
+        const bool two = b0 + TL < pc.nblk; // uniform but for the last iteration
+        uvec4 q[2][NRT], q2[2][NRT];        // q2: the second uvec4 of an 8-bit block
+        float sc[2][NRT];
+        int zb[2][NRT];
+        uint xq[2][NC][8];
+        vec2 xd[2][NC]; // (d, float(sum of the block's xq))
+        [[unroll]] for (uint u = 0; u < 2u; u++) {
+            const uint b = u == 0u ? b0 : (two ? b0 + TL : b0); // a repeat of b0 is dropped below
+            const uint g = b / pc.gblk;
+            [[unroll]] for (uint r = 0; r < NRT; r++) {
+                if (QBITS == 4u) {
+                    q[u][r] = RU32x4(wrow[r]).v[b];
+                } else {
+                    q[u][r] = RU32x4(wrow[r]).v[2u * b];
+                    q2[u][r] = RU32x4(wrow[r]).v[2u * b + 1u];
                 }
-            } else {
-                const uvec4 q0 = RU32x4(wrow[r]).v[2u * b], q1 = RU32x4(wrow[r]).v[2u * b + 1u];
-                cw[0] = q0.x; cw[1] = q0.y; cw[2] = q0.z; cw[3] = q0.w;
-                cw[4] = q1.x; cw[5] = q1.y; cw[6] = q1.z; cw[7] = q1.w;
-                [[unroll]] for (uint j = 0; j < 8u; j++) cw[j] ^= 0x80808080u;
+                sc[u][r] = f16_to_f32(RU16(srow[r]).v[g]);
+                zb[u][r] = BIAS - int(RU8(zrow[r]).v[g]);
             }
-            const float sc = f16_to_f32(RU16(srow[r]).v[g]);
-            const int zb = BIAS - int(RU8(zrow[r]).v[g]);
             [[unroll]] for (uint c = 0; c < NC; c++) {
-                int dot = 0;
-                [[unroll]] for (uint j = 0; j < 8u; j++) dot += sdot4(cw[j], xq[c][j], 0);
-                // exact: |dot + zb * sum| <= 32 * 255 * 127 < 2^24
-                const int s = dot + zb * int(xd[c].y);
-                acc[r][c] = fma(sc * xd[c].x, float(s), acc[r][c]);
+                const uint64_t qc = pc.qs + 32u * uint64_t(c) * pc.nblk;
+                const uvec4 lo = RU32x4(qc).v[2u * b], hi = RU32x4(qc).v[2u * b + 1u];
+                xq[u][c][0] = lo.x; xq[u][c][1] = lo.y; xq[u][c][2] = lo.z; xq[u][c][3] = lo.w;
+                xq[u][c][4] = hi.x; xq[u][c][5] = hi.y; xq[u][c][6] = hi.z; xq[u][c][7] = hi.w;
+                xd[u][c] = RVec2(pc.ds + 8u * uint64_t(c) * pc.nblk).v[b];
+            }
+        }
+        [[unroll]] for (uint u = 0; u < 2u; u++) {
+            const float keep = (u == 0u || two) ? 1.0 : 0.0;
+            [[unroll]] for (uint r = 0; r < NRT; r++) {
+                // the block's 8 words of code bytes, in the byte order of xq
+                uint cw[8];
+                const uint qw[4] = uint[4](q[u][r].x, q[u][r].y, q[u][r].z, q[u][r].w);
+                if (QBITS == 4u) {
+                    [[unroll]] for (uint j = 0; j < 4u; j++) {
+                        cw[2u * j] = qw[j] & 0x0f0f0f0fu;
+                        cw[2u * j + 1u] = (qw[j] >> 4) & 0x0f0f0f0fu;
+                    }
+                } else {
+                    const uint qv[4] = uint[4](q2[u][r].x, q2[u][r].y, q2[u][r].z, q2[u][r].w);
+                    [[unroll]] for (uint j = 0; j < 4u; j++) {
+                        cw[j] = qw[j] ^ 0x80808080u;
+                        cw[4u + j] = qv[j] ^ 0x80808080u;
+                    }
+                }
+                [[unroll]] for (uint c = 0; c < NC; c++) {
+                    int dot = 0;
+                    [[unroll]] for (uint j = 0; j < 8u; j++) dot += sdot4(cw[j], xq[u][c][j], 0);
+                    // exact: |dot + zb * sum| <= 32 * 255 * 127 < 2^24
+                    const int s = dot + zb[u][r] * int(xd[u][c].y);
+                    acc[r][c] = fma(sc[u][r] * xd[u][c].x * keep, float(s), acc[r][c]);
+                }
             }
         }
     }
 
-    // ---- reduce: subgroupAdd, then across subgroups; lanes o, o + BS, ... write output o ---
-    [[unroll]] for (uint r = 0; r < NR; r++)
-        [[unroll]] for (uint c = 0; c < NC; c++) {
-            const float a = subgroupAdd(acc[r][c]);
-            if (gl_SubgroupInvocationID == 0u) red[(r * NC + c) * NSG + gl_SubgroupID] = a;
+    // ---- reduce within the team: lane o gets v[mi] of output o ------------------------
+    float v[NMAT];
+    [[unroll]] for (uint mi = 0; mi < NMAT; mi++) v[mi] = 0.0;
+    if (gl_SubgroupSize == TL) { // uniform: the team is one subgroup
+        [[unroll]] for (uint r = 0; r < NRT; r++)
+            [[unroll]] for (uint c = 0; c < NC; c++) {
+                const float a = subgroupAdd(acc[r][c]);
+                if (lane == (r % NR) * NC + c) v[r / NR] = a;
+            }
+    } else { // subgroups smaller than the team (TL is a multiple of their size)
+        const uint sgs = gl_SubgroupSize, nsub = TL / sgs;
+        [[unroll]] for (uint r = 0; r < NRT; r++)
+            [[unroll]] for (uint c = 0; c < NC; c++) {
+                const float a = subgroupAdd(acc[r][c]);
+                if (gl_SubgroupInvocationID == 0u) red[((r * NC + c) * NT + team) * nsub + lane / sgs] = a;
+            }
+        barrier();
+        if (lane < NOUT) {
+            [[unroll]] for (uint mi = 0; mi < NMAT; mi++) {
+                const uint o = (mi * NR + lane / NC) * NC + lane % NC; // (r, c) of output `lane` in matrix mi
+                float a = 0.0;
+                for (uint s = 0; s < nsub; s++) a += red[(o * NT + team) * nsub + s];
+                v[mi] = a;
+            }
         }
-    barrier();
-    for (uint o = tid; o < NOUT; o += BS) { // NR * NC may exceed BS ("dp4rows=16")
-        const uint r = o / NC, c = o % NC, n = n0 + r;
-        float v = 0.0;
-        for (uint s = 0; s < gl_NumSubgroups; s++) v += red[o * NSG + s];
-        if (n < pc.N && c < pc.M) WF32(pc.y + 4u * uint64_t(c) * pc.y_nb1).v[n] = v;
+    }
+
+    // ---- epilogue and write: lane o < NOUT writes output o -----------------------------
+    if (lane < NOUT) {
+        const uint r = lane / NC, c = lane % NC, n = n0 + r;
+        if (n < pc.N && c < pc.M) {
+#if defined(EPI_SWIGLU)
+            const float o = silu(v[0]) * v[NMAT - 1u];
+#elif defined(EPI_ADD)
+            const float o = RF32(pc.aux + 4u * uint64_t(c) * pc.r_nb1).v[n] + v[0];
+#else
+            const float o = v[0];
+#endif
+            WF32(pc.y + 4u * uint64_t(c) * pc.y_nb1).v[n] = o;
+        }
     }
 }
