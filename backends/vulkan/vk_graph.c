@@ -42,6 +42,7 @@ typedef struct vk_range {
 
 typedef struct vk_memo {
     uint64_t tag, lo, hi, val; /* val derived from [lo, hi) under tag */
+    int node;                  /* the node (index) that put it: its own writes keep it */
 } vk_memo;
 
 typedef struct vk_const {
@@ -373,11 +374,14 @@ static void group_begin(vk_rec *r, sc_tensor *const *nodes, const int *members, 
 /* After its dispatches: remember what it touched. A node of several
  * dispatches ends behind a barrier of its own, but its last dispatch is
  * still in flight, so the sets only reset on barriers. */
-/* A node writes its output: memo entries derived from those bytes go. */
+/* A node writes its output: memo entries an earlier node derived from those
+ * bytes go (a node may put an entry for what it writes itself: RMS_NORM's
+ * int8 copy of its output). */
 static void memo_drop(vk_rec *r, vk_range w) {
     int k = 0;
     for (int i = 0; i < r->n_memo; i++)
-        if (!(r->memo[i].lo < w.hi && w.lo < r->memo[i].hi)) r->memo[k++] = r->memo[i];
+        if (r->memo[i].node == r->node_index || !(r->memo[i].lo < w.hi && w.lo < r->memo[i].hi))
+            r->memo[k++] = r->memo[i];
     r->n_memo = k;
 }
 
@@ -396,7 +400,7 @@ void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uin
         memmove(r->memo, r->memo + 1, (VK_MAX_MEMO - 1) * sizeof(r->memo[0]));
         r->n_memo--;
     }
-    r->memo[r->n_memo++] = (vk_memo){tag, addr, addr + bytes, val};
+    r->memo[r->n_memo++] = (vk_memo){tag, addr, addr + bytes, val, r->node_index};
 }
 
 static void node_end(vk_rec *r, const sc_tensor *node) {

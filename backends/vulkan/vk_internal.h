@@ -120,8 +120,8 @@ int vk_rec_const(vk_rec *r, const void *data, size_t bytes, uint64_t *addr);
  * bytes [addr, addr + bytes) under `tag` (what was computed and how), and a
  * barrier of this node follows that computation before any later node runs
  * (the node's own later dispatch gets one: vk_rec_independent not called).
- * get: true and *val for the same (tag, addr, bytes) while no node recorded
- * since has written any of those bytes (the entry goes when one does; at most
+ * get: true and *val for the same (tag, addr, bytes) while no later node has
+ * written any of those bytes (the putting node's own output may be them) (the entry goes when one does; at most
  * 8 live entries, the oldest goes first). Valid for the recording only. */
 void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t val);
 bool vk_rec_memo_get(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uint64_t *val);

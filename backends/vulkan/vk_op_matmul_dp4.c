@@ -148,6 +148,13 @@ static uint32_t pow2_floor(uint32_t v) {
     return p;
 }
 
+/* vk_rec_memo keys of an int8 copy: what was computed (K, M, the column
+ * stride in floats, the byte order) and the bytes of x it was computed from. */
+static uint64_t q8_tag(uint32_t K, uint32_t x_nb1, uint32_t M, uint32_t perm) {
+    return ((uint64_t)K << 32) ^ ((uint64_t)x_nb1 << 8) ^ ((uint64_t)M << 1) ^ perm ^ (0xd94ull << 52);
+}
+static uint64_t q8_bytes(uint32_t K, uint32_t x_nb1, uint32_t M) { return ((uint64_t)(M - 1) * x_nb1 + K) * 4u; }
+
 /* The int8 copy of x (qs, then ds) for `bits`-bit codes: an earlier node's
  * when it quantized the same bytes the same way, else quantize_q8 now. */
 static int quantize_x(vk_rec *r, const sc_tensor *x, uint32_t K, uint32_t M, uint32_t bits, uint64_t *qs,
@@ -156,9 +163,7 @@ static int quantize_x(vk_rec *r, const sc_tensor *x, uint32_t K, uint32_t M, uin
     const vk_caps *caps = vk_dev_caps(d);
     const uint32_t nblk = K / DP4_BLOCK, perm = bits == 4 ? 1u : 0u;
     const uint32_t x_nb1 = (uint32_t)(x->nb[1] / 4);
-    /* what was computed: K, M, the column stride and the byte order */
-    const uint64_t tag = ((uint64_t)K << 32) ^ ((uint64_t)x_nb1 << 8) ^ ((uint64_t)M << 1) ^ perm ^ 0xd94ull << 52;
-    const uint64_t xbytes = ((uint64_t)(M - 1) * x_nb1 + K) * 4u;
+    const uint64_t tag = q8_tag(K, x_nb1, M, perm), xbytes = q8_bytes(K, x_nb1, M);
     *shared = vk_rec_memo_get(r, tag, vk_addr(x), xbytes, qs);
     if (*shared) return SC_OK;
 
@@ -178,6 +183,24 @@ static int quantize_x(vk_rec *r, const sc_tensor *x, uint32_t K, uint32_t M, uin
     if (rc != SC_OK) return rc;
     /* the GEMV that follows in this node gets the barrier later nodes rely on */
     vk_rec_memo_put(r, tag, vk_addr(x), xbytes, *qs);
+    return SC_OK;
+}
+
+int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *c = vk_dev_caps(d);
+    if (env()->off || !c->int_dot || !c->subgroup_arithmetic || !vk_spirv_find("mul_mat_vec_dp4")) return SC_ENOTSUP;
+    if (!vk_mm_rows_ok(y, SC_TYPE_F32) || y->ne[2] != 1 || y->ne[3] != 1) return SC_ENOTSUP;
+    const int64_t K = y->ne[0], M = y->ne[1];
+    if (K % DP4_BLOCK != 0 || M < 1 || M > DP4_MAX_M || y->nb[1] % 4 != 0) return SC_ENOTSUP;
+    const uint32_t nblk = (uint32_t)(K / DP4_BLOCK), x_nb1 = (uint32_t)(y->nb[1] / 4);
+    const uint64_t qs_bytes = (uint64_t)M * nblk * DP4_BLOCK;
+    int rc = vk_rec_scratch(r, (size_t)(qs_bytes + (uint64_t)M * nblk * 8u), qs);
+    if (rc != SC_OK) return rc;
+    *ds = *qs + qs_bytes;
+    *perm = 1; /* 4-bit codes' byte order: the common case; 8-bit GEMVs quantize for themselves */
+    vk_rec_memo_put(r, q8_tag((uint32_t)K, x_nb1, (uint32_t)M, *perm), vk_addr(y), q8_bytes((uint32_t)K, x_nb1, (uint32_t)M),
+                    *qs);
     return SC_OK;
 }
 

@@ -34,6 +34,14 @@ bool vk_mm_dp4_supports(vk_dev *d, const sc_tensor *node);
  * the graph quantized the same x (vk_rec_memo), then the GEMV. */
 int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *y,
                    const sc_tensor *res);
+/* For a node about to write y f32 [K, M] (2-D, M <= 4, K % 32 == 0) in a
+ * dispatch that can also write y's int8 copy (norm_rms.comp's Q8OUT): when
+ * the dp4 GEMV is on, scratch for the copy (*qs: int8 [M, K/32, 32], *ds:
+ * vec2 [M, K/32], quantize_q8.comp's layout in byte order *perm) and
+ * vk_rec_memo entry for it, so that the GEMVs reading y skip their quantize
+ * dispatch; the caller must then write the copy in its dispatch. SC_ENOTSUP
+ * (nothing done) where the dp4 GEMV is off or y does not qualify. */
+int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm);
 /* Record a MUL_MAT node (supports said yes). */
 int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node);
 

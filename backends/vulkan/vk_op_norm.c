@@ -19,8 +19,10 @@
  * strides >= 4 GiB. The scheduler runs those on the CPU.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 
+#include "vk_op_matmul_dp4.h"
 #include "vk_util.h"
 
 /* ---- shared helpers ------------------------------------------------------- */
@@ -102,9 +104,27 @@ static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size
     return vk_pipeline_get(d, name, push_size, spec, 4, 0);
 }
 
+/* norm_rms_q8: rms_push, then the int8 copy of y (vk_mm_dp4_q8_target) */
+typedef struct rms_q8_push {
+    rms_push base; /* 100 bytes and 4 of padding */
+    uint64_t qs, ds;
+    uint32_t q8_perm, pad1_;
+} rms_q8_push;
+
+_Static_assert(sizeof(rms_push) == 104, "rms_push layout");
+_Static_assert(offsetof(rms_q8_push, qs) == 104 && sizeof(rms_q8_push) == 128, "rms_q8_push layout");
+
 static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *x = node->src[0], *w = node->src[1];
-    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_rms", sizeof(rms_push), x->ne[0]);
+    vk_dev *d = vk_rec_dev(r);
+    /* decode: one row per GEMV column, written with its int8 copy when the
+     * int8-activation GEMV will read it (saves the GEMVs' quantize dispatch) */
+    rms_q8_push q8 = {0};
+    const bool with_q8 = vk_n_rows(x) <= 4 && vk_spirv_find("norm_rms_q8") &&
+                         vk_dev_caps(d)->max_push_constants >= sizeof q8 &&
+                         vk_mm_dp4_q8_target(r, node, &q8.qs, &q8.ds, &q8.q8_perm) == SC_OK;
+    vk_pipeline *p = row_pipeline(d, with_q8 ? "norm_rms_q8" : "norm_rms", with_q8 ? sizeof q8 : sizeof(rms_push),
+                                  x->ne[0]);
     if (!p) return SC_ENOTSUP;
     rms_push pc = {
         .x = vk_addr(x), .w = w ? vk_addr(w) : 0, .y = vk_addr(node),
@@ -113,6 +133,14 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
         .D = (uint32_t)x->ne[0], .r1 = (uint32_t)x->ne[1], .r2 = (uint32_t)x->ne[2], .r3 = (uint32_t)x->ne[3],
         .eps = sc_op_param_f32(node, 0),
     };
+    if (with_q8) { /* at most 4 rows: one dispatch */
+        VK_LOG(SC_LOG_DEBUG, "dp4: norm_rms_q8 %s: int8 copy of [%lld, %lld]", node->name, (long long)x->ne[0],
+               (long long)x->ne[1]);
+        q8.base = pc;
+        q8.base.wg_base = 0;
+        q8.base.wg_count = (uint32_t)vk_n_rows(x);
+        return vk_dispatch(r, p, &q8, sizeof q8, q8.base.wg_count, 1, 1);
+    }
     return vk_dispatch_groups(r, p, &pc, sizeof pc, &pc.wg_base, &pc.wg_count, (uint64_t)vk_n_rows(x), false);
 }
 

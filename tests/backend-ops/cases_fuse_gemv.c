@@ -122,6 +122,21 @@ static sc_tensor *build_dp4_shared_x(bo_env *e, const bo_case *c) {
     return sc_add(e->ctx, qk, sc_mul_mat(e->ctx, wv, h));
 }
 
+/* The same after the layer's RMS_NORM, as the model has it: on Vulkan the
+ * norm also writes the int8 copy (norm_rms_q8) and all three GEMVs share it. */
+static sc_tensor *build_dp4_norm_qkv(bo_env *e, const bo_case *c) {
+    const bo_p_mm *p = &c->p.mm;
+    sc_tensor *wq = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    sc_tensor *wk = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    sc_tensor *wv = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
+    const int64_t hne[2] = {p->K, p->M}, gne[1] = {p->K};
+    sc_tensor *x = bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -2.0f, 2.0f);
+    sc_tensor *g = bo_leaf_uniform(e, SC_TYPE_F32, 1, gne, 0.5f, 1.5f);
+    sc_tensor *h = sc_rms_norm(e->ctx, x, g, 1e-6f);
+    sc_tensor *qk = sc_add(e->ctx, sc_mul_mat(e->ctx, wq, h), sc_mul_mat(e->ctx, wk, h));
+    return sc_add(e->ctx, qk, sc_mul_mat(e->ctx, wv, h));
+}
+
 static sc_tensor *build_moe_gate_up(bo_env *e, const bo_case *c);
 static sc_tensor *build_moe_ffn(bo_env *e, const bo_case *c);
 
@@ -129,7 +144,7 @@ static sc_tensor *build_moe_ffn(bo_env *e, const bo_case *c);
 static double chain_factor(bo_build_fn build) {
     if (build == build_mm_swiglu || build == build_moe_gate_up) return 4.0;
     if (build == build_mm_swiglu_mlp || build == build_moe_ffn) return 10.0;
-    if (build == build_dp4_shared_x) return 3.0;
+    if (build == build_dp4_shared_x || build == build_dp4_norm_qkv) return 3.0;
     return 1.0;
 }
 
@@ -275,6 +290,8 @@ void bo_cases_fuse_gemv(bo_list *l) {
     add_mm_case(l, "mm_add", "", build_mm_add, bo_qg(4, 64, false, false), 256, 4099, 1, BO_SLICE);
     add_mm_case(l, NULL, "dp4_shared_x", build_dp4_shared_x, bo_qg(4, 128, false, false), 512, 96, 1, BO_CONTIG);
     add_mm_case(l, NULL, "dp4_shared_x", build_dp4_shared_x, bo_qg(8, 32, false, false), 256, 33, 2, BO_CONTIG);
+    add_mm_case(l, NULL, "dp4_norm_qkv", build_dp4_norm_qkv, bo_qg(4, 128, false, false), 1024, 80, 1, BO_CONTIG);
+    add_mm_case(l, NULL, "dp4_norm_qkv", build_dp4_norm_qkv, bo_qg(4, 32, false, false), 256, 40, 3, BO_CONTIG);
 
     /* moe_gate_up, moe_down: every weight type with Qwen3-MoE's k = 8 of 16
      * experts, one token; then tokens, slots, x per slot */

@@ -34,45 +34,11 @@ layout(push_constant) uniform Push {
 layout(constant_id = 3) const uint PERM = 0; // byte order above
 
 layout(buffer_reference, scalar, buffer_reference_align = 4) readonly buffer RF32 { float v[]; };
-layout(buffer_reference, scalar, buffer_reference_align = 16) writeonly buffer WU32x4 { uvec4 v[]; };
-layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
+#include "q8_block.glsl"
 
 void main() {
     const uint i = gl_GlobalInvocationID.x; // block i = b + nblk * m
     if (i >= pc.nblk * pc.M) return;
     const uint b = i % pc.nblk, m = i / pc.nblk;
-    const uint64_t col = pc.x + 4u * uint64_t(m) * pc.x_nb1;
-
-    float v[32];
-    float amax = 0.0;
-    [[unroll]] for (uint k = 0; k < 32u; k++) {
-        v[k] = RF32(col).v[b * 32u + k];
-        amax = max(amax, abs(v[k]));
-    }
-    const float d = amax / 127.0;
-    const float id = amax > 0.0 ? 127.0 / amax : 0.0;
-
-    // int8 values in packing order (constant indices only: v stays in registers)
-    int q[32];
-    if (PERM != 0u) {
-        // word 2h + o (o = 0: low nibbles, 1: high) byte t holds xq[8h + 2t + o]
-        [[unroll]] for (uint j = 0; j < 8u; j++)
-            [[unroll]] for (uint t = 0; t < 4u; t++)
-                q[4u * j + t] = int(clamp(roundEven(v[8u * (j / 2u) + 2u * t + (j % 2u)] * id), -127.0, 127.0));
-    } else {
-        [[unroll]] for (uint k = 0; k < 32u; k++) q[k] = int(clamp(roundEven(v[k] * id), -127.0, 127.0));
-    }
-    uint w[8];
-    int sum = 0;
-    [[unroll]] for (uint j = 0; j < 8u; j++) {
-        uint packed = 0u;
-        [[unroll]] for (uint t = 0; t < 4u; t++) {
-            sum += q[4u * j + t];
-            packed |= (uint(q[4u * j + t]) & 0xffu) << (8u * t);
-        }
-        w[j] = packed;
-    }
-    WU32x4(pc.qs).v[2u * i] = uvec4(w[0], w[1], w[2], w[3]);
-    WU32x4(pc.qs).v[2u * i + 1u] = uvec4(w[4], w[5], w[6], w[7]);
-    WVec2(pc.ds).v[i] = vec2(d, float(sum));
+    q8_block(pc.x + 4u * uint64_t(m) * pc.x_nb1, b, pc.qs, pc.ds, i, PERM != 0u);
 }
