@@ -120,7 +120,8 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
     /* decode: one row per GEMV column, written with its int8 copy when the
      * int8-activation GEMV will read it (saves the GEMVs' quantize dispatch) */
     rms_q8_push q8 = {0};
-    const bool with_q8 = vk_n_rows(x) <= 4 && vk_spirv_find("norm_rms_q8") &&
+    const bool with_q8 = vk_n_rows(x) <= 4 && x->ne[0] <= 16 * (int64_t)row_wg(vk_dev_caps(d), x->ne[0]) &&
+                         vk_spirv_find("norm_rms_q8") &&
                          vk_dev_caps(d)->max_push_constants >= sizeof q8 &&
                          vk_mm_dp4_q8_target(r, node, &q8.qs, &q8.ds, &q8.q8_perm) == SC_OK;
     vk_pipeline *p = row_pipeline(d, with_q8 ? "norm_rms_q8" : "norm_rms", with_q8 ? sizeof q8 : sizeof(rms_push),

@@ -30,26 +30,27 @@ layout(push_constant, scalar) uniform Push {
 } pc;
 
 #include "norm_reduce.glsl"
+const uint NCACHE = 16; // values per invocation kept in registers (rows <= 16 * WG)
 #ifdef Q8OUT
-// y is written and read back by other invocations of the workgroup (one block
-// of 32 each): coherent on both sides, with memoryBarrierBuffer() + barrier().
-layout(buffer_reference, scalar, buffer_reference_align = 4) coherent buffer CF32 { float v[]; };
-#define Q8_SRC CF32
-#define YBUF CF32
-#include "q8_block.glsl"
-#else
-#define YBUF F32Buf
+// The int8 copy of the row (the GEMV's layout, quantize_q8.comp), built in
+// shared memory from the values in registers: per 32-block the max |y| (as
+// ordered uint bits) and the sum of the int8 values by shared atomics, the
+// bytes ORed into their words. The host picks this variant only for
+// D % 32 == 0 and D <= NCACHE * WG.
+shared uint q8_words[NCACHE * WG / 4];
+shared uint q8_amax[NCACHE * WG / 32];
+shared int q8_sum[NCACHE * WG / 32];
+layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WU32 { uint v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
 #endif
 
-const uint NCACHE = 16; // values per invocation kept in registers (rows <= 16 * WG)
 
 void main() {
     uint row;
     if (!norm_row(pc.wg_base, pc.wg_count, row)) return; // whole workgroup: uniform
     const uint i1 = row % pc.r1, i2 = (row / pc.r1) % pc.r2, i3 = row / (pc.r1 * pc.r2);
     F32Buf xr = F32Buf(pc.x + i1 * pc.xnb1 + i2 * pc.xnb2 + i3 * pc.xnb3); // [D]
-    const uint64_t yaddr = pc.y + i1 * pc.ynb1 + i2 * pc.ynb2 + i3 * pc.ynb3;
-    YBUF yr = YBUF(yaddr); // [D]
+    F32Buf yr = F32Buf(pc.y + i1 * pc.ynb1 + i2 * pc.ynb2 + i3 * pc.ynb3); // [D]
     F32Buf wr = F32Buf(pc.w); // [D], when pc.w != 0
     const uint tid = gl_LocalInvocationID.x;
 
@@ -59,17 +60,52 @@ void main() {
         // latency-bound), the values kept in registers for the scaling.
         float xv[NCACHE];
         float ss = 0.0;
+#ifdef Q8OUT
+        for (uint i = tid; i < NCACHE * WG / 4; i += WG) q8_words[i] = 0u;
+        for (uint i = tid; i < NCACHE * WG / 32; i += WG) {
+            q8_amax[i] = 0u;
+            q8_sum[i] = 0;
+        }
+#endif
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
             const uint i = tid + j * WG;
             xv[j] = i < pc.D ? xr.v[i] : 0.0;
         }
         [[unroll]] for (uint j = 0; j < NCACHE; j++) ss += xv[j] * xv[j];
-        ss = wg_sum(ss);
+        ss = wg_sum(ss); // its barriers also order the zeroing above
         const float inv = 1.0 / sqrt(ss / float(pc.D) + pc.eps);
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
             const uint i = tid + j * WG;
-            if (i < pc.D) yr.v[i] = pc.w != 0ul ? wr.v[i] * (xv[j] * inv) : xv[j] * inv;
+            xv[j] = pc.w != 0ul && i < pc.D ? wr.v[i] * (xv[j] * inv) : xv[j] * inv;
+            if (i < pc.D) yr.v[i] = xv[j];
         }
+#ifdef Q8OUT
+        // per block: amax, then d = amax / 127, the int8 values, their sum and bytes
+        [[unroll]] for (uint j = 0; j < NCACHE; j++) {
+            const uint i = tid + j * WG;
+            if (i < pc.D) atomicMax(q8_amax[i / 32u], floatBitsToUint(abs(xv[j])));
+        }
+        barrier();
+        [[unroll]] for (uint j = 0; j < NCACHE; j++) {
+            const uint i = tid + j * WG;
+            if (i < pc.D) {
+                const float amax = uintBitsToFloat(q8_amax[i / 32u]);
+                const float id = amax > 0.0 ? 127.0 / amax : 0.0;
+                const int q = int(clamp(roundEven(xv[j] * id), -127.0, 127.0));
+                atomicAdd(q8_sum[i / 32u], q);
+                const uint l = i % 32u, p = l % 8u;
+                // perm: word 2h + o of the block (h = l / 8, o = p % 2) byte p / 2
+                const uint word = (i / 32u) * 8u + (pc.q8_perm != 0u ? 2u * (l / 8u) + p % 2u : l / 4u);
+                const uint byte = pc.q8_perm != 0u ? p / 2u : l % 4u;
+                atomicOr(q8_words[word], (uint(q) & 0xffu) << (8u * byte));
+            }
+        }
+        barrier();
+        const uint nblk = pc.D / 32u;
+        for (uint k = tid; k < nblk * 8u; k += WG) WU32(pc.qs).v[row * nblk * 8u + k] = q8_words[k];
+        for (uint k = tid; k < nblk; k += WG)
+            WVec2(pc.ds).v[row * nblk + k] = vec2(uintBitsToFloat(q8_amax[k]) / 127.0, float(q8_sum[k]));
+#endif
     } else {
         float ss = 0.0;
         for (uint i = tid; i < pc.D; i += WG) {
@@ -84,12 +120,4 @@ void main() {
             for (uint i = tid; i < pc.D; i += WG) yr.v[i] = xr.v[i] * inv;
         }
     }
-#ifdef Q8OUT
-    // the int8 copy of this row (the host asks only for D % 32 == 0 and rows
-    // numbered as columns: one dispatch row per GEMV column)
-    memoryBarrierBuffer();
-    barrier();
-    const uint nblk = pc.D / 32u;
-    for (uint b = tid; b < nblk; b += WG) q8_block(yaddr, b, pc.qs, pc.ds, b + nblk * row, pc.q8_perm != 0u);
-#endif
 }

@@ -1,9 +1,9 @@
 // backends/vulkan/shaders/q8_block.glsl - one block of 32 f32 activations to
 // int8 for the int8 dot-product GEMV (mul_mat_vec_dp4.comp): the layout and
-// byte orders quantize_q8.comp describes. Used by quantize_q8.comp and by
-// norm_rms.comp's Q8OUT variant (an RMS_NORM that also writes the int8 copy
-// its GEMVs read). Include after common.glsl; Q8_SRC names the buffer
-// reference type the 32 values are read through (default RF32).
+// byte orders quantize_q8.comp describes (norm_rms.comp's Q8OUT variant
+// builds the same bytes from registers). Include after common.glsl; Q8_SRC
+// names the buffer reference type the 32 values are read through (default
+// RF32).
 #ifndef Q8_SRC
 #define Q8_SRC RF32
 #endif
