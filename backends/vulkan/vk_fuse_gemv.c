@@ -21,8 +21,9 @@
  * them; the two matrices of a swiglu pair must share type, shape, strides
  * and QG layout (gate and up of one layer do).
  *
- * mm_swiglu and mm_add on QG 4/8-bit weights at decode take the int8-activation
- * GEMV (vk_op_matmul_dp4.c) where the plain MUL_MAT would, with the same
+ * On QG 4/8-bit weights at decode all four take the int8-activation GEMV
+ * (vk_op_matmul_dp4.c: mm_swiglu and mm_add where the plain MUL_MAT would,
+ * moe_gate_up and moe_down where vk_mm_dp4_takes_id says yes), with the same
  * epilogues; the rest below is about the f32 GEMV.
  *
  * The results match the unfused nodes closely: the same dot products, then
@@ -263,6 +264,10 @@ static int moe_gate_up_record(vk_rec *r, const vk_fuse_graph *g, const int *memb
     const sc_tensor *gate = s->src[0], *up = s->src[1];
     const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1], *ids = gate->src[2];
     const int64_t N = w->ne[1], n_used = ids->ne[0], T = ids->ne[1];
+    if (vk_mm_dp4_takes_id(d, w, x, ids)) {
+        int rc = vk_mm_dp4_moe_gate_up(r, w, w2, x, ids, s);
+        if (rc != SC_ENOTSUP) return rc;
+    }
 
     fmmid_push pc;
     memset(&pc, 0, sizeof pc);
@@ -363,6 +368,10 @@ static int moe_down_record(vk_rec *r, const vk_fuse_graph *g, const int *members
     const sc_tensor *out = vk_fg_node(g, members[n - 1]);
     const sc_tensor *res = n == k + 2 ? other_src(out, vk_fg_node(g, members[n - 2])) : NULL; /* x of ADD(x, sum) */
     if (!rw || (n == k + 2 && !res)) return SC_ESTATE;
+    if (vk_mm_dp4_takes_id(d, w, a, ids)) {
+        int rc = vk_mm_dp4_moe_down(r, w, a, ids, rw, res, out);
+        if (rc != SC_ENOTSUP) return rc;
+    }
 
     fmoe_push pc;
     memset(&pc, 0, sizeof pc);

@@ -41,7 +41,7 @@
  *
  * STRIXCORE_VK_MATMUL (comma-separated; shared with vk_op_matmul.c):
  *   "exact", "nodp4"  the f32 GEMV everywhere;
- *   "dp4rows=N"       rows per team (1..8; default 2, 1 where N < 4096);
+ *   "dp4rows=N"       rows per team (1..8; default 1);
  *   "dp4lanes=N"      lanes per workgroup (a power of two, a multiple of the
  *                     team of 32; default 128: 4 teams).
  * (Names chosen so that vk_op_matmul.c's "nr=", "bs=" do not match them.)
@@ -70,8 +70,18 @@ typedef struct dp4_push {
     uint32_t G, gblk, base_x, pad_;
 } dp4_push;
 
+typedef struct dp4id_push { /* MUL_MAT_ID variants */
+    uint64_t w, qs, ds, y;
+    uint64_t aux, ids, rw, err;
+    uint32_t w_nb1, w_nb2, N, nblk;
+    uint32_t q_scales, q_zeros, G, gblk;
+    uint32_t E, n_used, ids_nb1, ci;
+    uint32_t ct, y_nb1, y_nb2, base_x;
+} dp4id_push;
+
 _Static_assert(sizeof(q8_push) == 40, "q8_push layout");
 _Static_assert(sizeof(dp4_push) == 88, "dp4_push layout");
+_Static_assert(sizeof(dp4id_push) == 128, "dp4id_push layout");
 
 /* specialization constants */
 enum { Q8_SPEC_LX, Q8_SPEC_LY, Q8_SPEC_LZ, Q8_SPEC_PERM, Q8_SPEC_COUNT };
@@ -124,6 +134,46 @@ static bool weight_ok(const sc_tensor *w) {
     return aligned(q->row_bytes, 16) && aligned(vk_addr(w), 16);
 }
 
+/* A stack of E such matrices [K, N, E] (MUL_MAT_ID), slabs 16-byte aligned. */
+static bool stack_ok(const sc_tensor *w) {
+    if (w->ne[3] != 1 || w->ne[2] < 1 || w->nb[2] > UINT32_MAX || w->nb[2] % 16 != 0) return false;
+    sc_tensor one = *w;
+    one.ne[2] = 1;
+    return weight_ok(&one);
+}
+
+/* Columns of x [K, X, T] (X == 1: one per token, else one per slot and token,
+ * stored contiguously) as the GEMV reads them: count, stride in floats, and
+ * the column of pair (i, t) as i * ci + t * ct. */
+static bool id_columns(const sc_tensor *x, int64_t n_used, uint32_t *M, uint32_t *x_nb1, uint32_t *ci, uint32_t *ct) {
+    const int64_t K = x->ne[0], X = x->ne[1], T = x->ne[2];
+    if (x->type != SC_TYPE_F32 || x->nb[0] != 4 || x->ne[3] != 1 || (X != 1 && X != n_used)) return false;
+    if (X == 1) {
+        if (x->nb[2] % 4 != 0 || (uint64_t)x->nb[2] / 4 < (uint64_t)K || x->nb[2] / 4 > UINT32_MAX) return false;
+        *x_nb1 = (uint32_t)(x->nb[2] / 4), *ci = 0, *ct = 1;
+    } else {
+        if (x->nb[1] != (size_t)K * 4 || x->nb[2] != (size_t)(X * K * 4)) return false;
+        *x_nb1 = (uint32_t)K, *ci = 1, *ct = (uint32_t)X;
+    }
+    if ((uint64_t)X * (uint64_t)T > UINT32_MAX) return false;
+    *M = (uint32_t)(X * T);
+    return true;
+}
+
+bool vk_mm_dp4_takes_id(vk_dev *d, const sc_tensor *w, const sc_tensor *x, const sc_tensor *ids) {
+    if (env()->off) return false;
+    const vk_caps *c = vk_dev_caps(d);
+    if (!c->int_dot || !c->subgroup_arithmetic || !stack_ok(w)) return false;
+    if (!ids || ids->type != SC_TYPE_I32 || ids->nb[0] != 4 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
+    const int64_t n_used = ids->ne[0], T = ids->ne[1];
+    uint32_t M, x_nb1, ci, ct;
+    if (x->ne[0] != w->ne[0] || x->ne[2] != T || !id_columns(x, n_used, &M, &x_nb1, &ci, &ct)) return false;
+    if ((uint64_t)n_used * (uint64_t)T > MAX_GRID || ids->nb[1] % 4 != 0) return false;
+    if ((uint64_t)M * (uint64_t)(w->ne[0] / DP4_BLOCK) > (uint64_t)MAX_GRID * Q8_THREADS) return false;
+    return vk_spirv_find("quantize_q8") && vk_spirv_find("mul_mat_vec_dp4_id_swiglu") &&
+           vk_spirv_find("mul_mat_vec_dp4_id_moe");
+}
+
 bool vk_mm_dp4_takes(vk_dev *d, const sc_tensor *w, const sc_tensor *x, const sc_tensor *y) {
     if (env()->off) return false;
     const vk_caps *c = vk_dev_caps(d);
@@ -155,35 +205,72 @@ static uint64_t q8_tag(uint32_t K, uint32_t x_nb1, uint32_t M, uint32_t perm) {
 }
 static uint64_t q8_bytes(uint32_t K, uint32_t x_nb1, uint32_t M) { return ((uint64_t)(M - 1) * x_nb1 + K) * 4u; }
 
-/* The int8 copy of x (qs, then ds) for `bits`-bit codes: an earlier node's
- * when it quantized the same bytes the same way, else quantize_q8 now. */
-static int quantize_x(vk_rec *r, const sc_tensor *x, uint32_t K, uint32_t M, uint32_t bits, uint64_t *qs,
+/* The int8 copy of the M columns of K floats at xaddr, x_nb1 floats apart
+ * (qs, then ds) for `bits`-bit codes: an earlier node's when it quantized the
+ * same bytes the same way, else quantize_q8 now. */
+static int quantize_x(vk_rec *r, uint64_t xaddr, uint32_t K, uint32_t M, uint32_t x_nb1, uint32_t bits, uint64_t *qs,
                       bool *shared) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *caps = vk_dev_caps(d);
     const uint32_t nblk = K / DP4_BLOCK, perm = bits == 4 ? 1u : 0u;
-    const uint32_t x_nb1 = (uint32_t)(x->nb[1] / 4);
     const uint64_t tag = q8_tag(K, x_nb1, M, perm), xbytes = q8_bytes(K, x_nb1, M);
-    *shared = vk_rec_memo_get(r, tag, vk_addr(x), xbytes, qs);
+    *shared = vk_rec_memo_get(r, tag, xaddr, xbytes, qs);
     if (*shared) return SC_OK;
 
     /* scratch: qs int8 [M, nblk, 32], then ds vec2 [M, nblk] */
     const uint64_t qs_bytes = (uint64_t)M * nblk * DP4_BLOCK;
     int rc = vk_rec_scratch(r, (size_t)(qs_bytes + (uint64_t)M * nblk * 8u), qs);
     if (rc != SC_OK) return rc;
-    q8_push qp = {.x = vk_addr(x), .qs = *qs, .ds = *qs + qs_bytes, .x_nb1 = x_nb1, .nblk = nblk, .M = M};
+    q8_push qp = {.x = xaddr, .qs = *qs, .ds = *qs + qs_bytes, .x_nb1 = x_nb1, .nblk = nblk, .M = M};
     uint32_t qspec[Q8_SPEC_COUNT] = {Q8_THREADS, 1, 1, perm};
     if (caps->max_workgroup_size < Q8_THREADS) qspec[Q8_SPEC_LX] = pow2_floor(caps->max_workgroup_size);
     vk_pipeline *qpipe = vk_pipeline_get(d, "quantize_q8", sizeof qp, qspec, Q8_SPEC_COUNT, 0);
     if (!qpipe) return SC_EBACKEND;
     const uint64_t nq = (uint64_t)M * nblk;
     const uint64_t qgroups = (nq + qspec[Q8_SPEC_LX] - 1) / qspec[Q8_SPEC_LX];
-    if (qgroups > MAX_GRID) return SC_ENOTSUP; /* vk_mm_dp4_takes checked it for 64 lanes */
+    if (qgroups > MAX_GRID) return SC_ENOTSUP; /* the takes checks made it fit for 64 lanes */
     rc = vk_dispatch(r, qpipe, &qp, sizeof qp, (uint32_t)qgroups, 1, 1);
     if (rc != SC_OK) return rc;
     /* the GEMV that follows in this node gets the barrier later nodes rely on */
-    vk_rec_memo_put(r, tag, vk_addr(x), xbytes, *qs);
+    vk_rec_memo_put(r, tag, xaddr, xbytes, *qs);
     return SC_OK;
+}
+
+/* The GEMV pipeline's lanes, team size and the subgroup size it must run
+ * with (0: any) for `bits`-bit codes, NR rows per team, nc columns. Teams of
+ * TL lanes, each one subgroup where the device lets us ask for subgroups of
+ * 32 (else TL = 32 split into smaller subgroups, or the subgroup size when
+ * that is larger); DP4_LANES lanes per workgroup. */
+static void gemv_spec(const vk_caps *caps, uint32_t bits, uint32_t nc, uint32_t *spec, uint32_t *req) {
+    const dp4_env *e = env();
+    uint32_t sg = caps->subgroup_size;
+    if (sg < 1 || sg > 128 || (sg & (sg - 1))) sg = 32;
+    uint32_t tl = DP4_TEAM;
+    *req = 0;
+    if (caps->subgroup_size_control && caps->min_subgroup_size <= DP4_TEAM && caps->max_subgroup_size >= DP4_TEAM)
+        *req = DP4_TEAM;
+    else if (sg > DP4_TEAM)
+        tl = sg;
+    uint32_t bs = DP4_LANES > tl ? DP4_LANES : tl;
+    if (e->lanes >= tl && e->lanes <= 1024 && !(e->lanes & (e->lanes - 1))) bs = e->lanes;
+    while (bs > tl && bs > caps->max_workgroup_size) bs /= 2;
+    /* one row per team: whole Qwen3-14B decodes on an H200 ran 178.6 tok/s
+     * against 164-166 with 2 rows (and 158 with 8 teams of 2) */
+    uint32_t nr = 1;
+    if (e->rows >= 1 && e->rows <= 8) nr = e->rows;
+    spec[DP4_SPEC_LX] = bs;
+    spec[DP4_SPEC_LY] = 1;
+    spec[DP4_SPEC_LZ] = 1;
+    spec[DP4_SPEC_QBITS] = bits;
+    spec[DP4_SPEC_NR] = nr;
+    spec[DP4_SPEC_NC] = nc;
+    spec[DP4_SPEC_TL] = tl;
+}
+
+/* Workgroups along x for N rows. */
+static uint64_t row_groups(const uint32_t *spec, uint32_t N) {
+    const uint64_t rows_wg = (uint64_t)(spec[DP4_SPEC_LX] / spec[DP4_SPEC_TL]) * spec[DP4_SPEC_NR];
+    return ((uint64_t)N + rows_wg - 1) / rows_wg;
 }
 
 int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm) {
@@ -208,31 +295,15 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
                    const sc_tensor *res) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *caps = vk_dev_caps(d);
-    const dp4_env *e = env();
     const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], M = (uint32_t)x->ne[1];
     const uint32_t nblk = K / DP4_BLOCK, bits = w->quant.bits;
 
     uint64_t qs = 0;
     bool shared = false;
-    int rc = quantize_x(r, x, K, M, bits, &qs, &shared);
+    int rc = quantize_x(r, vk_addr(x), K, M, (uint32_t)(x->nb[1] / 4), bits, &qs, &shared);
     if (rc != SC_OK) return rc;
-
-    /* Teams of TL lanes, each one subgroup where the device lets us ask for
-     * subgroups of 32 (else TL = 32 split into smaller subgroups, or the
-     * subgroup size when that is larger); DP4_LANES lanes per workgroup. */
-    uint32_t sg = caps->subgroup_size;
-    if (sg < 1 || sg > 128 || (sg & (sg - 1))) sg = 32;
-    uint32_t req = 0, tl = DP4_TEAM;
-    if (caps->subgroup_size_control && caps->min_subgroup_size <= DP4_TEAM && caps->max_subgroup_size >= DP4_TEAM)
-        req = DP4_TEAM;
-    else if (sg > DP4_TEAM)
-        tl = sg;
-    uint32_t bs = DP4_LANES > tl ? DP4_LANES : tl;
-    if (e->lanes >= tl && e->lanes <= 1024 && !(e->lanes & (e->lanes - 1))) bs = e->lanes;
-    while (bs > tl && bs > caps->max_workgroup_size) bs /= 2;
-    uint32_t nr = N >= 4096 ? 2u : 1u;
-    if (e->rows >= 1 && e->rows <= 8) nr = e->rows;
-    uint32_t spec[DP4_SPEC_COUNT] = {bs, 1, 1, bits, nr, M, tl};
+    uint32_t spec[DP4_SPEC_COUNT], req;
+    gemv_spec(caps, bits, M, spec, &req);
 
     const char *module = w2 ? "mul_mat_vec_dp4_swiglu" : res ? "mul_mat_vec_dp4_add" : "mul_mat_vec_dp4";
     dp4_push pc;
@@ -255,9 +326,9 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, DP4_SPEC_COUNT, req);
     if (!p) return SC_EBACKEND;
     VK_LOG(SC_LOG_DEBUG, "dp4: %s %s: K %u N %u M %u, %u-bit, group %u, %u lanes, teams of %u x %u rows%s", module,
-           y->name, K, N, M, bits, w->quant.group_size, bs, tl, nr, shared ? ", shared x" : "");
-    const uint64_t rows_wg = (uint64_t)(bs / tl) * nr;
-    const uint64_t gx = ((uint64_t)N + rows_wg - 1) / rows_wg;
+           y->name, K, N, M, bits, w->quant.group_size, spec[DP4_SPEC_LX], spec[DP4_SPEC_TL], spec[DP4_SPEC_NR],
+           shared ? ", shared x" : "");
+    const uint64_t gx = row_groups(spec, N);
     for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) { /* pieces write disjoint rows */
         pc.base_x = (uint32_t)x0;
         if (x0 > 0) vk_rec_independent(r);
@@ -265,6 +336,94 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
         if (rc != SC_OK) return rc;
     }
     return SC_OK;
+}
+
+/* The push block and pipeline of a MUL_MAT_ID variant; quantizes x. */
+static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_tensor *x, const sc_tensor *ids,
+                    dp4id_push *pc, vk_pipeline **p, uint64_t *gx) {
+    vk_dev *d = vk_rec_dev(r);
+    const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], bits = w->quant.bits, nblk = K / DP4_BLOCK;
+    uint32_t M, x_nb1, ci, ct;
+    if (!id_columns(x, ids->ne[0], &M, &x_nb1, &ci, &ct)) return SC_ENOTSUP;
+    uint64_t qs = 0;
+    bool shared = false;
+    int rc = quantize_x(r, vk_addr(x), K, M, x_nb1, bits, &qs, &shared);
+    if (rc != SC_OK) return rc;
+    uint32_t spec[DP4_SPEC_COUNT], req;
+    gemv_spec(vk_dev_caps(d), bits, 1, spec, &req);
+    memset(pc, 0, sizeof *pc);
+    pc->w = vk_addr(w);
+    pc->qs = qs;
+    pc->ds = qs + (uint64_t)M * nblk * DP4_BLOCK;
+    pc->ids = vk_addr(ids);
+    pc->err = vk_rec_error_addr(r);
+    pc->w_nb1 = (uint32_t)w->nb[1];
+    pc->w_nb2 = (uint32_t)w->nb[2];
+    pc->N = N;
+    pc->nblk = nblk;
+    pc->q_scales = (uint32_t)w->quant.scales_offset;
+    pc->q_zeros = (uint32_t)w->quant.zeros_offset;
+    pc->G = w->quant.n_groups;
+    pc->gblk = w->quant.group_size / DP4_BLOCK;
+    pc->E = (uint32_t)w->ne[2];
+    pc->n_used = (uint32_t)ids->ne[0];
+    pc->ids_nb1 = (uint32_t)(ids->nb[1] / 4);
+    pc->ci = ci;
+    pc->ct = ct;
+    *p = vk_pipeline_get(d, module, sizeof *pc, spec, DP4_SPEC_COUNT, req);
+    if (!*p) return SC_EBACKEND;
+    VK_LOG(SC_LOG_DEBUG, "dp4: %s: K %u N %u, %u experts of %u x %lld tokens, %u-bit, group %u%s", module, K, N,
+           (unsigned)ids->ne[0], (unsigned)w->ne[2], (long long)ids->ne[1], bits, w->quant.group_size,
+           shared ? ", shared x" : "");
+    *gx = row_groups(spec, N);
+    return SC_OK;
+}
+
+/* Dispatch gx row groups (split at MAX_GRID) by gz. */
+static int id_dispatch(vk_rec *r, vk_pipeline *p, dp4id_push *pc, uint64_t gx, uint32_t gz) {
+    for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) { /* pieces write disjoint rows */
+        pc->base_x = (uint32_t)x0;
+        if (x0 > 0) vk_rec_independent(r);
+        int rc = vk_dispatch(r, p, pc, sizeof *pc, (uint32_t)(gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID), 1, gz);
+        if (rc != SC_OK) return rc;
+    }
+    return SC_OK;
+}
+
+int vk_mm_dp4_moe_gate_up(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *ids,
+                          const sc_tensor *y) {
+    if (y->nb[0] != 4 || y->ne[0] != w->ne[1] || y->ne[1] != ids->ne[0] || y->ne[2] != ids->ne[1] ||
+        y->nb[1] % 4 || y->nb[2] % 4 || y->nb[2] / 4 > UINT32_MAX)
+        return SC_ENOTSUP;
+    dp4id_push pc;
+    vk_pipeline *p = NULL;
+    uint64_t gx = 0;
+    int rc = id_setup(r, "mul_mat_vec_dp4_id_swiglu", w, x, ids, &pc, &p, &gx);
+    if (rc != SC_OK) return rc;
+    pc.y = vk_addr(y);
+    pc.aux = vk_addr(w2);
+    pc.y_nb1 = (uint32_t)(y->nb[1] / 4);
+    pc.y_nb2 = (uint32_t)(y->nb[2] / 4);
+    return id_dispatch(r, p, &pc, gx, (uint32_t)(ids->ne[0] * ids->ne[1]));
+}
+
+int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const sc_tensor *ids, const sc_tensor *rw,
+                       const sc_tensor *res, const sc_tensor *y) {
+    const int64_t k = ids->ne[0], T = ids->ne[1];
+    /* rw [1, k, T] and y [N, T] (the residual of y's layout) as the shader indexes them */
+    if (rw->nb[1] != 4 || rw->nb[2] != (size_t)k * 4 || y->nb[0] != 4 || y->ne[0] != w->ne[1] || y->ne[1] != T ||
+        y->nb[1] % 4 || y->nb[1] / 4 > UINT32_MAX || (res && (res->nb[0] != 4 || res->nb[1] != y->nb[1])))
+        return SC_ENOTSUP;
+    dp4id_push pc;
+    vk_pipeline *p = NULL;
+    uint64_t gx = 0;
+    int rc = id_setup(r, "mul_mat_vec_dp4_id_moe", w, a, ids, &pc, &p, &gx);
+    if (rc != SC_OK) return rc;
+    pc.y = vk_addr(y);
+    pc.aux = res ? vk_addr(res) : 0;
+    pc.rw = vk_addr(rw);
+    pc.y_nb2 = (uint32_t)(y->nb[1] / 4);
+    return id_dispatch(r, p, &pc, gx, (uint32_t)T);
 }
 
 int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node) {

@@ -42,6 +42,19 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
  * dispatch; the caller must then write the copy in its dispatch. SC_ENOTSUP
  * (nothing done) where the dp4 GEMV is off or y does not qualify. */
 int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm);
+/* The routed experts take it: w a QG stack [K, N, E] (as takes, per slab),
+ * x f32 [K, X, T] with X 1 or n_used (contiguous when n_used), ids i32
+ * [n_used, T], n_used * T <= 65535. */
+bool vk_mm_dp4_takes_id(vk_dev *d, const sc_tensor *w, const sc_tensor *x, const sc_tensor *ids);
+/* moe_gate_up (vk_fuse_gemv.c): y [N, n_used, T] = silu(W_e x) * (W2_e x)
+ * per pair. SC_ENOTSUP (nothing recorded) when y's layout does not fit. */
+int vk_mm_dp4_moe_gate_up(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *ids,
+                          const sc_tensor *y);
+/* moe_down: y [N, T] = res + sum over slots in order of rw[i, t] * (W_e a_i),
+ * res NULL or of y's layout, rw [1, n_used, T] contiguous. SC_ENOTSUP
+ * (nothing recorded) when a layout does not fit. */
+int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const sc_tensor *ids, const sc_tensor *rw,
+                       const sc_tensor *res, const sc_tensor *y);
 /* Record a MUL_MAT node (supports said yes). */
 int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node);
 

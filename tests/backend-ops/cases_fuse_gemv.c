@@ -307,6 +307,12 @@ void bo_cases_fuse_gemv(bo_list *l) {
     add_moe_case(l, "moe_down", "", build_moe_down, bo_dense(SC_TYPE_BF16), 96, 65, 6, 3, 3, 2);
     add_moe_case(l, "moe_down", "_nores", build_moe_down_nores, bo_qg(4, 128, false, false), 256, 33, 16, 8, 8, 1);
     add_moe_case(l, "moe_down", "_nores", build_moe_down_nores, bo_dense(SC_TYPE_F32), 33, 7, 4, 2, 2, 2);
+    /* shapes the int8-activation GEMV takes (Vulkan with integer dot products) */
+    add_moe_case(l, "moe_gate_up", "", build_moe_gate_up, bo_qg(4, 128, false, false), 512, 64, 16, 8, 1, 2);
+    add_moe_case(l, "moe_gate_up", "", build_moe_gate_up, bo_qg(8, 32, false, false), 256, 40, 8, 4, 1, 3);
+    add_moe_case(l, "moe_gate_up", "", build_moe_gate_up, bo_qg(4, 32, false, true), 256, 33, 8, 2, 2, 2);
+    add_moe_case(l, "moe_down", "", build_moe_down, bo_qg(8, 64, false, false), 256, 48, 8, 4, 4, 2);
+    add_moe_case(l, "moe_down", "", build_moe_down, bo_qg(4, 32, false, true), 512, 65, 16, 8, 8, 3);
     /* the whole expert block (moe_gate_up + moe_down): K = D, N = I */
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_qg(4, 128, false, false), 256, 128, 16, 8, 1, 1);
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_dense(SC_TYPE_BF16), 64, 33, 8, 4, 1, 2);

@@ -64,13 +64,13 @@ static const tcase cases[] = {
     {8, 128, 1024, 128, 1, X_UNIFORM, false},
     {8, 32, 256, 33, 1, X_GAUSS, false},
     {8, 0, 512, 5, 1, X_GAUSS, false},
-    /* 2-4 columns; N = 1, N odd, N past 4096 (2 rows per team) */
+    /* 2-4 columns; N = 1, N odd, N past 8192 */
     {4, 128, 2048, 96, 2, X_GAUSS, false},
     {4, 64, 192, 1, 3, X_UNIFORM, false},
     {4, 32, 4096, 40, 4, X_UNIFORM, false},
     {8, 128, 1024, 65, 4, X_UNIFORM, false},
     {8, 64, 320, 17, 3, X_GAUSS, false},
-    {4, 128, 256, 8200, 1, X_UNIFORM, false}, /* 2 rows per team */
+    {4, 128, 256, 8200, 1, X_UNIFORM, false},
     {4, 32, 64, 70000, 1, X_GAUSS, false}, /* with dp4rows=1: a grid past 65535 */
     /* a partial last group (K = 352, groups of 128), groups of 96 */
     {4, 128, 352, 64, 2, X_GAUSS, false},

@@ -40,6 +40,7 @@ const uint NCACHE = 16; // values per invocation kept in registers (rows <= 16 *
 shared uint q8_words[NCACHE * WG / 4];
 shared uint q8_amax[NCACHE * WG / 32];
 shared int q8_sum[NCACHE * WG / 32];
+shared int q8_vals[WG]; // 32-lane subgroups: one block's int8 values at a time
 layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WU32 { uint v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
 #endif
@@ -58,29 +59,67 @@ void main() {
         // Every load of the row issued at once (one memory latency rather than
         // D / WG dependent ones: a decode step's norms are single rows, so
         // latency-bound), the values kept in registers for the scaling.
-        float xv[NCACHE];
+        float xv[NCACHE], wv[NCACHE];
         float ss = 0.0;
 #ifdef Q8OUT
-        for (uint i = tid; i < NCACHE * WG / 4; i += WG) q8_words[i] = 0u;
-        for (uint i = tid; i < NCACHE * WG / 32; i += WG) {
-            q8_amax[i] = 0u;
-            q8_sum[i] = 0;
+        const bool sg32 = gl_SubgroupSize == 32u; // uniform: a 32-block is one subgroup
+        if (!sg32) {
+            for (uint i = tid; i < NCACHE * WG / 4; i += WG) q8_words[i] = 0u;
+            for (uint i = tid; i < NCACHE * WG / 32; i += WG) {
+                q8_amax[i] = 0u;
+                q8_sum[i] = 0;
+            }
         }
 #endif
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
             const uint i = tid + j * WG;
             xv[j] = i < pc.D ? xr.v[i] : 0.0;
+            wv[j] = pc.w != 0ul && i < pc.D ? wr.v[i] : 1.0; // loaded with x: one memory round trip
         }
         [[unroll]] for (uint j = 0; j < NCACHE; j++) ss += xv[j] * xv[j];
         ss = wg_sum(ss); // its barriers also order the zeroing above
         const float inv = 1.0 / sqrt(ss / float(pc.D) + pc.eps);
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
             const uint i = tid + j * WG;
-            xv[j] = pc.w != 0ul && i < pc.D ? wr.v[i] * (xv[j] * inv) : xv[j] * inv;
+            xv[j] = pc.w != 0ul ? wv[j] * (xv[j] * inv) : xv[j] * inv;
             if (i < pc.D) yr.v[i] = xv[j];
         }
 #ifdef Q8OUT
-        // per block: amax, then d = amax / 127, the int8 values, their sum and bytes
+        const uint nblk = pc.D / 32u;
+        if (sg32) {
+            // subgroup s of the workgroup holds blocks (s*32 + j*WG) / 32: the
+            // block's max and sum by subgroup operations, its 8 words put
+            // together by lanes 0..7 from the values in shared memory. Word w,
+            // byte t is lane 8(w/2) + 2t + w%2 (4-bit order) or 4w + t.
+            const uint l = gl_SubgroupInvocationID, s0 = tid - l;
+            const bool perm = pc.q8_perm != 0u;
+            [[unroll]] for (uint j = 0; j < NCACHE; j++) {
+                const uint i0 = s0 + j * WG; // the block's first element (uniform in the subgroup)
+                if (i0 < pc.D) {
+                    const float amax = subgroupMax(abs(xv[j]));
+                    const float id = amax > 0.0 ? 127.0 / amax : 0.0;
+                    const int q = int(clamp(roundEven(xv[j] * id), -127.0, 127.0));
+                    const int sum = subgroupAdd(q);
+                    q8_vals[tid] = q;
+                    subgroupMemoryBarrierShared();
+                    subgroupBarrier();
+                    const uint b = i0 / 32u;
+                    if (l < 8u) {
+                        uint word = 0u;
+                        [[unroll]] for (uint t = 0; t < 4u; t++) {
+                            const uint src = perm ? 8u * (l / 2u) + 2u * t + l % 2u : 4u * l + t;
+                            word |= (uint(q8_vals[s0 + src]) & 0xffu) << (8u * t);
+                        }
+                        WU32(pc.qs).v[(row * nblk + b) * 8u + l] = word;
+                    }
+                    if (l == 0u) WVec2(pc.ds).v[row * nblk + b] = vec2(amax / 127.0, float(sum));
+                    subgroupBarrier(); // q8_vals is written again for the next block
+                }
+            }
+            return;
+        }
+        // other subgroup sizes: per block, amax, then d = amax / 127, the int8
+        // values, their sum and bytes through shared atomics
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
             const uint i = tid + j * WG;
             if (i < pc.D) atomicMax(q8_amax[i / 32u], floatBitsToUint(abs(xv[j])));
@@ -101,7 +140,6 @@ void main() {
             }
         }
         barrier();
-        const uint nblk = pc.D / 32u;
         for (uint k = tid; k < nblk * 8u; k += WG) WU32(pc.qs).v[row * nblk * 8u + k] = q8_words[k];
         for (uint k = tid; k < nblk; k += WG)
             WVec2(pc.ds).v[row * nblk + k] = vec2(uintBitsToFloat(q8_amax[k]) / 127.0, float(q8_sum[k]));
