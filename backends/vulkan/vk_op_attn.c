@@ -47,6 +47,7 @@
 #define VK_ATTN_MAX_D 256        /* head_dim bound: the prefill tiles' shared memory */
 #define VK_ATTN_DECODE_WG 128    /* decode: invocations = keys per tile */
 #define VK_ATTN_DECODE_MAX_GH 8  /* decode: query heads per workgroup (registers: GH vec4 + GH floats) */
+#define VK_ATTN_DECODE_MIN_WGS 64 /* decode: fewer heads per workgroup below this many workgroups */
 #define VK_ATTN_PREFILL_WG 128
 #define VK_ATTN_TARGET_WGS 512   /* split the keys until the grid has about this many workgroups
                                     (decode at 32K context on an H200: 512 beat 128, 256 and 1024) */
@@ -304,7 +305,17 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
     if (decode) {
         /* heads per workgroup: G split into NHG near-equal groups of <= 8 */
         NHG = ceil_div(G, VK_ATTN_DECODE_MAX_GH);
+        /* A small grid (one token, few kv heads: Qwen3-30B-A3B has 4) gets
+         * fewer heads per workgroup before the keys are split: each
+         * workgroup rereads its kv head's keys (from cache) but needs no
+         * merge pass. H200, Qwen3-30B-A3B decode at ~150 positions: 4
+         * workgroups of 8 heads -> 32 of 1 (measured in the whole decode). */
+        if ((uint64_t)T * Hkv * NHG < VK_ATTN_DECODE_MIN_WGS) {
+            const uint64_t want = ceil_div(VK_ATTN_DECODE_MIN_WGS, (uint64_t)T * Hkv);
+            NHG = want < G ? (uint32_t)want : G;
+        }
         const uint32_t GH = ceil_div(G, NHG);
+        NHG = ceil_div(G, GH);
         /* bound on gl_NumSubgroups for the shared reduction arrays: the
          * smallest subgroup the driver may run the pipeline with */
         uint32_t sg = caps->subgroup_size ? caps->subgroup_size : 1;

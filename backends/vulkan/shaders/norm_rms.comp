@@ -71,10 +71,14 @@ void main() {
             }
         }
 #endif
+        // unconditional loads (clamped index) so that they issue together
+        const bool has_w = pc.w != 0ul;
+        F32Buf wl = has_w ? wr : xr;
         [[unroll]] for (uint j = 0; j < NCACHE; j++) {
-            const uint i = tid + j * WG;
-            xv[j] = i < pc.D ? xr.v[i] : 0.0;
-            wv[j] = pc.w != 0ul && i < pc.D ? wr.v[i] : 1.0; // loaded with x: one memory round trip
+            const uint i = tid + j * WG, ic = min(i, pc.D - 1u);
+            const float a = xr.v[ic], b = wl.v[ic]; // w loaded with x: one memory round trip
+            xv[j] = i < pc.D ? a : 0.0;
+            wv[j] = has_w ? b : 1.0;
         }
         [[unroll]] for (uint j = 0; j < NCACHE; j++) ss += xv[j] * xv[j];
         ss = wg_sum(ss); // its barriers also order the zeroing above
