@@ -107,34 +107,31 @@ static sc_tensor *build_mm_swiglu_mlp(bo_env *e, const bo_case *c) {
     return sc_add(e->ctx, x, sc_mul_mat(e->ctx, down, sc_swiglu(e->ctx, g, u)));
 }
 
-/* A layer's Q, K and V projections of one activation, summed so that one
+/* A layer's Q, K and V projections of one activation h, summed so that one
  * node compares them all: (Wq h + Wk h) + Wv h. On Vulkan's int8-activation
  * GEMV (vk_op_matmul_dp4.c) the three share one quantized copy of h ("shared
  * x" in its debug lines). p.mm: the three [K, N], h [K, M]. */
-static sc_tensor *build_dp4_shared_x(bo_env *e, const bo_case *c) {
+static sc_tensor *qkv_sum(bo_env *e, const bo_case *c, sc_tensor *h) {
     const bo_p_mm *p = &c->p.mm;
     sc_tensor *wq = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
     sc_tensor *wk = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
     sc_tensor *wv = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
-    const int64_t hne[2] = {p->K, p->M};
-    sc_tensor *h = bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -1.0f, 1.0f);
     sc_tensor *qk = sc_add(e->ctx, sc_mul_mat(e->ctx, wq, h), sc_mul_mat(e->ctx, wk, h));
     return sc_add(e->ctx, qk, sc_mul_mat(e->ctx, wv, h));
+}
+
+static sc_tensor *build_dp4_shared_x(bo_env *e, const bo_case *c) {
+    const int64_t hne[2] = {c->p.mm.K, c->p.mm.M};
+    return qkv_sum(e, c, bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -1.0f, 1.0f));
 }
 
 /* The same after the layer's RMS_NORM, as the model has it: on Vulkan the
  * norm also writes the int8 copy (norm_rms_q8) and all three GEMVs share it. */
 static sc_tensor *build_dp4_norm_qkv(bo_env *e, const bo_case *c) {
-    const bo_p_mm *p = &c->p.mm;
-    sc_tensor *wq = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
-    sc_tensor *wk = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
-    sc_tensor *wv = bo_leaf_weight(e, &p->w, p->K, p->N, 1, 1, BO_CONTIG);
-    const int64_t hne[2] = {p->K, p->M}, gne[1] = {p->K};
+    const int64_t hne[2] = {c->p.mm.K, c->p.mm.M}, gne[1] = {c->p.mm.K};
     sc_tensor *x = bo_leaf_uniform(e, SC_TYPE_F32, 2, hne, -2.0f, 2.0f);
     sc_tensor *g = bo_leaf_uniform(e, SC_TYPE_F32, 1, gne, 0.5f, 1.5f);
-    sc_tensor *h = sc_rms_norm(e->ctx, x, g, 1e-6f);
-    sc_tensor *qk = sc_add(e->ctx, sc_mul_mat(e->ctx, wq, h), sc_mul_mat(e->ctx, wk, h));
-    return sc_add(e->ctx, qk, sc_mul_mat(e->ctx, wv, h));
+    return qkv_sum(e, c, sc_rms_norm(e->ctx, x, g, 1e-6f));
 }
 
 static sc_tensor *build_moe_gate_up(bo_env *e, const bo_case *c);
