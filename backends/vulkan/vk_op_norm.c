@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "vk_op_matmul_dp4.h"
 #include "vk_util.h"
@@ -48,6 +49,11 @@ static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
  * two within the device's limit (use_subgroup() checks it against the
  * subgroup size). */
 static uint32_t row_wg(const vk_caps *c, int64_t n) {
+    const char *env = getenv("STRIXCORE_VK_NORM_WG"); /* measuring: a fixed size (64..1024, power of two) */
+    if (env && *env) {
+        unsigned long v = strtoul(env, NULL, 10);
+        if (v >= 64 && v <= 1024 && !(v & (v - 1))) return vk_clamp_wg(c, (uint32_t)v);
+    }
     return vk_clamp_wg(c, n >= 4096 ? 512u : n >= 1024 ? 256u : 128u);
 }
 
