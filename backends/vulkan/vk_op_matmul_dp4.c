@@ -338,9 +338,10 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
     return SC_OK;
 }
 
-/* The push block and pipeline of a MUL_MAT_ID variant; quantizes x. */
+/* The push block (output y, aux) and pipeline of a MUL_MAT_ID variant;
+ * quantizes x. */
 static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_tensor *x, const sc_tensor *ids,
-                    dp4id_push *pc, vk_pipeline **p, uint64_t *gx) {
+                    const sc_tensor *y, uint64_t aux, dp4id_push *pc, vk_pipeline **p, uint64_t *gx) {
     vk_dev *d = vk_rec_dev(r);
     const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], bits = w->quant.bits, nblk = K / DP4_BLOCK;
     uint32_t M, x_nb1, ci, ct;
@@ -370,6 +371,8 @@ static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_
     pc->ids_nb1 = (uint32_t)(ids->nb[1] / 4);
     pc->ci = ci;
     pc->ct = ct;
+    pc->y = vk_addr(y);
+    pc->aux = aux;
     *p = vk_pipeline_get(d, module, sizeof *pc, spec, DP4_SPEC_COUNT, req);
     if (!*p) return SC_EBACKEND;
     VK_LOG(SC_LOG_DEBUG, "dp4: %s: K %u N %u, %u experts of %u x %lld tokens, %u-bit, group %u%s", module, K, N,
@@ -398,10 +401,8 @@ int vk_mm_dp4_moe_gate_up(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, co
     dp4id_push pc;
     vk_pipeline *p = NULL;
     uint64_t gx = 0;
-    int rc = id_setup(r, "mul_mat_vec_dp4_id_swiglu", w, x, ids, &pc, &p, &gx);
+    int rc = id_setup(r, "mul_mat_vec_dp4_id_swiglu", w, x, ids, y, vk_addr(w2), &pc, &p, &gx);
     if (rc != SC_OK) return rc;
-    pc.y = vk_addr(y);
-    pc.aux = vk_addr(w2);
     pc.y_nb1 = (uint32_t)(y->nb[1] / 4);
     pc.y_nb2 = (uint32_t)(y->nb[2] / 4);
     return id_dispatch(r, p, &pc, gx, (uint32_t)(ids->ne[0] * ids->ne[1]));
@@ -417,10 +418,8 @@ int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const 
     dp4id_push pc;
     vk_pipeline *p = NULL;
     uint64_t gx = 0;
-    int rc = id_setup(r, "mul_mat_vec_dp4_id_moe", w, a, ids, &pc, &p, &gx);
+    int rc = id_setup(r, "mul_mat_vec_dp4_id_moe", w, a, ids, y, res ? vk_addr(res) : 0, &pc, &p, &gx);
     if (rc != SC_OK) return rc;
-    pc.y = vk_addr(y);
-    pc.aux = res ? vk_addr(res) : 0;
     pc.rw = vk_addr(rw);
     pc.y_nb2 = (uint32_t)(y->nb[1] / 4);
     return id_dispatch(r, p, &pc, gx, (uint32_t)T);
