@@ -65,6 +65,14 @@ enum {
 };
 #define OPT_WVEC 1u
 #define OPT_XVEC 2u
+#define OPT_QVEC 4u /* 4-bit codes fetched 32 at a time (mul_mat_coop.comp) */
+#define OPT_XF16 8u /* x read as x_to_f16.comp's f16 rows */
+
+typedef struct xh_push { /* x_to_f16.comp */
+    uint64_t x, xh;
+    uint32_t K, Kp8, M, x_nb1;
+} xh_push;
+_Static_assert(sizeof(xh_push) == 32, "xh_push layout");
 
 #define COOP_BN     128u /* tile: weight rows */
 #define COOP_BM     128u /* tile: activation columns */
@@ -193,6 +201,45 @@ static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) /
 
 /* Specialization constants of mul_mat_coop.comp for weight w and activations
  * x (both paths); returns the subgroup size, *req whether it must be required. */
+/* STRIXCORE_VK_MATMUL containing "noqvec" / "noxf16": the per-chunk weight
+ * fetch / the in-kernel f32 activations (A/B runs) */
+static bool env_dbg_noqvec(void) {
+    const char *s = getenv("STRIXCORE_VK_MATMUL");
+    return s && strstr(s, "noqvec");
+}
+static bool env_dbg_noxf16(void) {
+    const char *s = getenv("STRIXCORE_VK_MATMUL");
+    return s && strstr(s, "noxf16");
+}
+
+/* x f32 [K, M] (2-D) as f16 rows of Kp8 16-byte chunks in scratch, *xh: an
+ * earlier node's copy of the same bytes (vk_rec_memo) or x_to_f16 now.
+ * SC_ENOTSUP (nothing recorded) where it does not apply. */
+static int x_as_f16(vk_rec *r, const sc_tensor *x, uint64_t *xh, uint32_t *row_halves) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *c = vk_dev_caps(d);
+    if (env_dbg_noxf16() || !vk_spirv_find("x_to_f16") || x->ne[2] != 1 || x->ne[3] != 1 || x->nb[0] != 4 ||
+        x->nb[1] % 4 || x->nb[1] / 4 > UINT32_MAX || c->max_workgroup_size < 64)
+        return SC_ENOTSUP;
+    const uint64_t K = (uint64_t)x->ne[0], M = (uint64_t)x->ne[1], Kp8 = (K + 7) / 8;
+    if (K > UINT32_MAX / 2 || M > UINT32_MAX || (Kp8 * M + 63) / 64 > MAX_GRID) return SC_ENOTSUP;
+    const uint32_t x_nb1 = (uint32_t)(x->nb[1] / 4);
+    const uint64_t tag = (K << 32) ^ ((uint64_t)x_nb1 << 8) ^ (M << 1) ^ (0xf16ull << 52); /* what: K, M, stride, f16 */
+    const uint64_t bytes = ((M - 1) * x_nb1 + K) * 4u;
+    *row_halves = (uint32_t)(Kp8 * 8);
+    if (vk_rec_memo_get(r, tag, vk_addr(x), bytes, xh)) return SC_OK;
+    int rc = vk_rec_scratch(r, (size_t)(Kp8 * M * 16u), xh);
+    if (rc != SC_OK) return rc;
+    xh_push pc = {.x = vk_addr(x), .xh = *xh, .K = (uint32_t)K, .Kp8 = (uint32_t)Kp8, .M = (uint32_t)M, .x_nb1 = x_nb1};
+    const uint32_t spec[3] = {64, 1, 1};
+    vk_pipeline *p = vk_pipeline_get(d, "x_to_f16", sizeof pc, spec, 3, 0);
+    if (!p) return SC_EBACKEND;
+    rc = vk_dispatch(r, p, &pc, sizeof pc, div_up(Kp8 * M, 64), 1, 1);
+    if (rc != SC_OK) return rc;
+    vk_rec_memo_put(r, tag, vk_addr(x), bytes, *xh); /* the GEMM that follows gets the barrier */
+    return SC_OK;
+}
+
 static bool vec16(const sc_tensor *t) {
     return aligned(vk_addr(t), 16) && aligned(t->nb[1], 16) && aligned(t->nb[2], 16) && aligned(t->nb[3], 16);
 }
@@ -215,6 +262,14 @@ static uint32_t coop_spec(const vk_caps *c, const sc_tensor *w, const sc_tensor 
         /* GMODE 0: each 8-code chunk lies in one group (one scale/zero per chunk) */
         spec[SPEC_GMODE] =
             (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
+        /* 32 codes per lane and step: 256 lanes (2 per row of the 128 x 64
+         * weight tile), whole 16-byte pieces of rows, one group per piece. H200,
+         * q4g128 at M = 512, with OPT_XF16: K=5120 N=5120 532 -> 345 us, N=17408
+         * 1464 -> 905 us (each alone: 383 / 465 us at N=5120) */
+        if (q->bits == 4 && spec[SPEC_GMODE] == 0 && COOP_NSG * sgs == 256 && w->ne[0] % 32 == 0 &&
+            (q->n_groups == 1 || q->group_size % 32 == 0) && aligned(q->row_bytes, 16) && aligned(vk_addr(w), 16) &&
+            aligned(w->nb[2], 16) && aligned(w->nb[3], 16) && !(env_dbg_noqvec()))
+            spec[SPEC_OPTS] |= OPT_QVEC;
     } else if (vec16(w)) {
         spec[SPEC_OPTS] |= OPT_WVEC;
     }
@@ -235,6 +290,16 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     uint32_t spec[SPEC_COUNT];
     bool req;
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
+    uint64_t xh = 0;
+    uint32_t xh_row = 0;
+    int xrc = x_as_f16(r, x, &xh, &xh_row);
+    if (xrc == SC_OK) {
+        pc.x = xh;
+        pc.x_nb1 = xh_row;
+        spec[SPEC_OPTS] = (spec[SPEC_OPTS] & ~OPT_XVEC) | OPT_XF16;
+    } else if (xrc != SC_ENOTSUP) {
+        return xrc;
+    }
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;

@@ -73,6 +73,15 @@ const uint W_F16 = 1u, W_BF16 = 2u, W_QG = 5u;
 const uint QF_GIDX = 1u, QF_BF16 = 2u;
 const uint OPT_WVEC = 1u; // weight rows 16-byte aligned: uvec4 loads of 8 halves
 const uint OPT_XVEC = 2u; // x base and strides 16-byte aligned: vec4 loads
+// OPT_QVEC: 4-bit QG, GMODE 0, groups and K multiples of 32, 16-byte aligned
+// rows, 256 lanes: each lane fetches one row's 32 codes (4 chunks) as one
+// uvec4 with their group's scale and zero, rather than 4 x (word, scale, zero)
+const uint OPT_QVEC = 4u;
+const bool QVEC = (OPTS & OPT_QVEC) != 0u;
+// OPT_XF16 (MUL_MAT): pc.x is x_to_f16.comp's f16 rows [M][x_nb1 halves], 16-byte
+// aligned with zeros past K: 8 halves per load, no conversion here
+const uint OPT_XF16 = 8u;
+const bool XF16 = (OPTS & OPT_XF16) != 0u;
 const bool HAS_GIDX = (QFLAGS & QF_GIDX) != 0u;
 const bool BF16_ROUND = (QFLAGS & QF_BF16) != 0u;
 const uint QMASK = (1u << QBITS) - 1u;
@@ -183,6 +192,17 @@ uvec4 fetch_w(uint n, uint k) {
     return r;
 }
 
+// OPT_QVEC: codes k .. k+31 (k a multiple of 32) of row n, and their group's
+// scale bits | zero << 16 in sz (zeros past N and K: dequant_w masks them).
+uvec4 fetch_q4(uint n, uint k, out uint sz) {
+    sz = 0u;
+    if (n >= pc.N || k >= pc.K) return uvec4(0u);
+    const uint g = k / pc.group_size;
+    sz = uint(RU16(g_mat + pc.q_scales + uint64_t(n) * pc.G * 2u).v[g]) |
+         (uint(RU8(g_mat + pc.q_zeros + uint64_t(n) * pc.G).v[g]) << 16);
+    return RU32x4(g_mat + uint64_t(n) * pc.w_nb1).v[k / 32u];
+}
+
 // The f16 halves of a fetched weight chunk.
 uvec4 dequant_w(uvec4 r, uint n, uint k) {
     const uint K = pc.K;
@@ -262,6 +282,12 @@ void fetch_x(uint64_t xb, uint m, uint k, out vec4 a, out vec4 b) {
     }
 }
 
+// OPT_XF16: halves k .. k+7 of activation row m (zeros past M; past K the row's padding is zero).
+uvec4 fetch_xh(uint m, uint k) {
+    if (m >= pc.M || k >= pc.K) return uvec4(0u);
+    return RU32x4(pc.x + 2u * uint64_t(m) * pc.x_nb1).v[k / 8u];
+}
+
 #else
 // x column (slot i, token t) of pair p, and y's.
 uint64_t pair_x(uint p) {
@@ -338,17 +364,27 @@ void main() {
     fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[FN * FM];
     [[unroll]] for (uint i = 0; i < FN * FM; i++) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N>(0.0);
 
-    // registers holding the next step's tiles
+    // registers holding the next step's tiles (QVEC: lane tid owns row tid / 2,
+    // chunks (tid % 2) * 4 .. + 3 of every step, fetched as qv / qsz)
     uvec4 wr[WCH];
+    uvec4 qv;
+    uint qsz;
     vec4 xa[XCH], xc[XCH];
-    [[unroll]] for (uint i = 0; i < WCH; i++) {
-        const uint c = tid + i * NT;
-        wr[i] = fetch_w(n0 + c / CPR, (c % CPR) * 8u);
+    uvec4 xh[XCH];
+    const uint qn = tid / 2u, qc = (tid % 2u) * 4u;
+    if (QVEC) {
+        qv = fetch_q4(n0 + qn, qc * 8u, qsz);
+    } else {
+        [[unroll]] for (uint i = 0; i < WCH; i++) {
+            const uint c = tid + i * NT;
+            wr[i] = fetch_w(n0 + c / CPR, (c % CPR) * 8u);
+        }
     }
     [[unroll]] for (uint i = 0; i < XCH; i++) {
         const uint c = tid + i * NT;
 #ifndef MUL_MAT_ID
-        fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
+        if (XF16) xh[i] = fetch_xh(m0 + c / CPR, (c % CPR) * 8u);
+        else fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
 #else
         fetch_x(xcol[i], (c % CPR) * 8u, xa[i], xc[i]);
 #endif
@@ -357,24 +393,35 @@ void main() {
     // ---- the hot loop: K in BK steps -------------------------------------------------
     for (uint k0 = 0; k0 < pc.K; k0 += BK) {
         barrier(); // the previous step's tiles are consumed
-        [[unroll]] for (uint i = 0; i < WCH; i++) {
-            const uint c = tid + i * NT, nl = c / CPR, j = c % CPR;
-            Ws[nl * ROWQ + j] = dequant_w(wr[i], n0 + nl, k0 + j * 8u);
+        if (QVEC) {
+            [[unroll]] for (uint i = 0; i < 4u; i++)
+                Ws[qn * ROWQ + qc + i] =
+                    dequant_w(uvec4(qv[i], 0u, qsz & 0xffffu, qsz >> 16), n0 + qn, k0 + (qc + i) * 8u);
+        } else {
+            [[unroll]] for (uint i = 0; i < WCH; i++) {
+                const uint c = tid + i * NT, nl = c / CPR, j = c % CPR;
+                Ws[nl * ROWQ + j] = dequant_w(wr[i], n0 + nl, k0 + j * 8u);
+            }
         }
         [[unroll]] for (uint i = 0; i < XCH; i++) {
             const uint c = tid + i * NT;
-            Xs[(c / CPR) * ROWQ + c % CPR] = to_f16x8(xa[i], xc[i]);
+            Xs[(c / CPR) * ROWQ + c % CPR] = XF16 ? xh[i] : to_f16x8(xa[i], xc[i]);
         }
         barrier();
         if (k0 + BK < pc.K) { // next step's loads in flight during the MMAs
-            [[unroll]] for (uint i = 0; i < WCH; i++) {
-                const uint c = tid + i * NT;
-                wr[i] = fetch_w(n0 + c / CPR, k0 + BK + (c % CPR) * 8u);
+            if (QVEC) {
+                qv = fetch_q4(n0 + qn, k0 + BK + qc * 8u, qsz);
+            } else {
+                [[unroll]] for (uint i = 0; i < WCH; i++) {
+                    const uint c = tid + i * NT;
+                    wr[i] = fetch_w(n0 + c / CPR, k0 + BK + (c % CPR) * 8u);
+                }
             }
             [[unroll]] for (uint i = 0; i < XCH; i++) {
                 const uint c = tid + i * NT;
 #ifndef MUL_MAT_ID
-                fetch_x(xb, m0 + c / CPR, k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
+                if (XF16) xh[i] = fetch_xh(m0 + c / CPR, k0 + BK + (c % CPR) * 8u);
+                else fetch_x(xb, m0 + c / CPR, k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
 #else
                 fetch_x(xcol[i], k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
 #endif
