@@ -212,31 +212,32 @@ static bool env_dbg_noxf16(void) {
     return s && strstr(s, "noxf16");
 }
 
-/* x f32 [K, M] (2-D) as f16 rows of Kp8 16-byte chunks in scratch, *xh: an
- * earlier node's copy of the same bytes (vk_rec_memo) or x_to_f16 now.
- * SC_ENOTSUP (nothing recorded) where it does not apply. */
-static int x_as_f16(vk_rec *r, const sc_tensor *x, uint64_t *xh, uint32_t *row_halves) {
+/* M columns of K floats at xaddr, x_nb1 floats apart, as f16 rows of Kp8
+ * 16-byte chunks in scratch, *xh: an earlier node's copy of the same bytes
+ * (vk_rec_memo) or x_to_f16 now; *row_halves = Kp8 * 8. SC_ENOTSUP (nothing
+ * recorded) where it does not apply. */
+static int x_as_f16(vk_rec *r, uint64_t xaddr, uint64_t K, uint64_t M, uint64_t x_nb1, uint64_t *xh,
+                    uint32_t *row_halves) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
-    if (env_dbg_noxf16() || !vk_spirv_find("x_to_f16") || x->ne[2] != 1 || x->ne[3] != 1 || x->nb[0] != 4 ||
-        x->nb[1] % 4 || x->nb[1] / 4 > UINT32_MAX || c->max_workgroup_size < 64)
+    const uint64_t Kp8 = (K + 7) / 8;
+    if (env_dbg_noxf16() || !vk_spirv_find("x_to_f16") || c->max_workgroup_size < 64 || M < 1 ||
+        K > UINT32_MAX / 2 || M > UINT32_MAX || x_nb1 > UINT32_MAX || (Kp8 * M + 63) / 64 > MAX_GRID)
         return SC_ENOTSUP;
-    const uint64_t K = (uint64_t)x->ne[0], M = (uint64_t)x->ne[1], Kp8 = (K + 7) / 8;
-    if (K > UINT32_MAX / 2 || M > UINT32_MAX || (Kp8 * M + 63) / 64 > MAX_GRID) return SC_ENOTSUP;
-    const uint32_t x_nb1 = (uint32_t)(x->nb[1] / 4);
-    const uint64_t tag = (K << 32) ^ ((uint64_t)x_nb1 << 8) ^ (M << 1) ^ (0xf16ull << 52); /* what: K, M, stride, f16 */
+    const uint64_t tag = (K << 32) ^ (x_nb1 << 8) ^ (M << 1) ^ (0xf16ull << 52); /* what: K, M, stride, f16 */
     const uint64_t bytes = ((M - 1) * x_nb1 + K) * 4u;
     *row_halves = (uint32_t)(Kp8 * 8);
-    if (vk_rec_memo_get(r, tag, vk_addr(x), bytes, xh)) return SC_OK;
+    if (vk_rec_memo_get(r, tag, xaddr, bytes, xh)) return SC_OK;
     int rc = vk_rec_scratch(r, (size_t)(Kp8 * M * 16u), xh);
     if (rc != SC_OK) return rc;
-    xh_push pc = {.x = vk_addr(x), .xh = *xh, .K = (uint32_t)K, .Kp8 = (uint32_t)Kp8, .M = (uint32_t)M, .x_nb1 = x_nb1};
+    xh_push pc = {.x = xaddr, .xh = *xh, .K = (uint32_t)K, .Kp8 = (uint32_t)Kp8, .M = (uint32_t)M,
+                  .x_nb1 = (uint32_t)x_nb1};
     const uint32_t spec[3] = {64, 1, 1};
     vk_pipeline *p = vk_pipeline_get(d, "x_to_f16", sizeof pc, spec, 3, 0);
     if (!p) return SC_EBACKEND;
-    rc = vk_dispatch(r, p, &pc, sizeof pc, div_up(Kp8 * M, 64), 1, 1);
+    rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)((Kp8 * M + 63) / 64), 1, 1);
     if (rc != SC_OK) return rc;
-    vk_rec_memo_put(r, tag, vk_addr(x), bytes, *xh); /* the GEMM that follows gets the barrier */
+    vk_rec_memo_put(r, tag, xaddr, bytes, *xh); /* the GEMM that follows gets the barrier */
     return SC_OK;
 }
 
@@ -292,7 +293,9 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
     uint64_t xh = 0;
     uint32_t xh_row = 0;
-    int xrc = x_as_f16(r, x, &xh, &xh_row);
+    int xrc = x->ne[2] == 1 && x->ne[3] == 1 && x->nb[1] % 4 == 0
+                  ? x_as_f16(r, vk_addr(x), (uint64_t)x->ne[0], (uint64_t)x->ne[1], x->nb[1] / 4, &xh, &xh_row)
+                  : SC_ENOTSUP;
     if (xrc == SC_OK) {
         pc.x = xh;
         pc.x_nb1 = xh_row;
@@ -301,7 +304,16 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
         return xrc;
     }
 
-    vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
+    /* 128 x 64 tiles (8 subgroups of 32 x 32) by default: 110 registers a lane
+     * against 166 for 128 x 128, so two workgroups share an SM. H200, q4g128 at
+     * M = 512: K=5120 N=5120 347 -> 320 us, N=17408 894 -> 804 us; Qwen3-14B
+     * pp512 3217 -> 3492 tok/s. STRIXCORE_VK_MATMUL=coopm128: the 128 x 128 tiles. */
+    const char *sv = getenv("STRIXCORE_VK_MATMUL");
+    const bool m64 = !(sv && strstr(sv, "coopm128")) && vk_spirv_find("mul_mat_coop_m64") &&
+                     shape_ok_for(c, COOP_ID_TN, COOP_ID_TM);
+    const uint32_t bm = m64 ? COOP_ID_BM : COOP_BM;
+    vk_pipeline *p = vk_pipeline_get(d, m64 ? "mul_mat_coop_m64" : "mul_mat_coop", sizeof pc, spec, SPEC_COUNT,
+                                     req ? sgs : 0);
     if (!p) return SC_EBACKEND;
     static int logged; /* once per process: which path prefill takes (a benign race) */
     if (!logged) {
@@ -313,7 +325,7 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     /* grid x = row tiles, y = column tiles, z = batch; x and z split past 65535
      * (the pieces write disjoint outputs: no barrier between them) */
     const uint64_t gx = div_up(N, COOP_BN), gz = nbatch;
-    const uint32_t gy = div_up(M, COOP_BM);
+    const uint32_t gy = div_up(M, bm);
     for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
         for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
             pc.base_x = (uint32_t)x0;
@@ -408,6 +420,25 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     bool req;
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
     vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
+    /* x [K, X, T] as f16 rows: one per token (X == 1) or per (slot, token),
+     * the latter stored contiguously */
+    {
+        const uint64_t K = (uint64_t)x->ne[0], X = (uint64_t)x->ne[1];
+        uint64_t xh = 0;
+        uint32_t xh_row = 0;
+        int xrc = SC_ENOTSUP;
+        if (X == 1 && x->nb[2] % 4 == 0)
+            xrc = x_as_f16(r, vk_addr(x), K, T, x->nb[2] / 4, &xh, &xh_row);
+        else if (x->nb[1] % 4 == 0 && x->nb[2] == X * x->nb[1])
+            xrc = x_as_f16(r, vk_addr(x), K, X * T, x->nb[1] / 4, &xh, &xh_row);
+        if (xrc == SC_OK) {
+            pc.x = xh;
+            pc.x_nb1 = xh_row;
+            spec[SPEC_OPTS] = (spec[SPEC_OPTS] & ~OPT_XVEC) | OPT_XF16;
+        } else if (xrc != SC_ENOTSUP) {
+            return xrc;
+        }
+    }
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;

@@ -17,6 +17,9 @@ void main() {
 ]=])
 if(SC_VK_HAVE_COOPMAT_NV AND TARGET sc_spv_coopmat_khr)
   sc_vk_shader(NAME mul_mat_coop SOURCE mul_mat_coop.comp NV_TO_KHR)
+  # 128 x 64 tiles (the MUL_MAT_ID shape), the default: fewer registers per
+  # lane, two workgroups per SM on an H200
+  sc_vk_shader(NAME mul_mat_coop_m64 SOURCE mul_mat_coop.comp DEFINES TILE_M64=1 NV_TO_KHR)
   # MUL_MAT_ID grouped by expert after mul_mat_id_group.comp's sort (vk_mm_coop_id_record)
   sc_vk_shader(NAME mul_mat_coop_id SOURCE mul_mat_coop.comp DEFINES MUL_MAT_ID=1 NV_TO_KHR)
   # its activations as f16 rows (OPT_XF16), shared by the GEMMs that read them

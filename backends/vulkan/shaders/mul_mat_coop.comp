@@ -78,7 +78,7 @@ const uint OPT_XVEC = 2u; // x base and strides 16-byte aligned: vec4 loads
 // uvec4 with their group's scale and zero, rather than 4 x (word, scale, zero)
 const uint OPT_QVEC = 4u;
 const bool QVEC = (OPTS & OPT_QVEC) != 0u;
-// OPT_XF16 (MUL_MAT): pc.x is x_to_f16.comp's f16 rows [M][x_nb1 halves], 16-byte
+// OPT_XF16: pc.x is x_to_f16.comp's f16 rows [columns][x_nb1 halves], 16-byte
 // aligned with zeros past K: 8 halves per load, no conversion here
 const uint OPT_XF16 = 8u;
 const bool XF16 = (OPTS & OPT_XF16) != 0u;
@@ -86,11 +86,11 @@ const bool HAS_GIDX = (QFLAGS & QF_GIDX) != 0u;
 const bool BF16_ROUND = (QFLAGS & QF_BF16) != 0u;
 const uint QMASK = (1u << QBITS) - 1u;
 
-#ifndef MUL_MAT_ID
+#if !defined(MUL_MAT_ID) && !defined(TILE_M64)
 const uint BN = 128u, BM = 128u, BK = 64u;
 const uint NSG = 8u, WGN = 2u;          // subgroups: 2 along n x 4 along m
 const uint TN = 64u, TM = 32u;          // a subgroup's tile
-#else
+#else // MUL_MAT_ID, and MUL_MAT's TILE_M64 (mul_mat_coop_m64: half the accumulators)
 const uint BN = 128u, BM = 64u, BK = 64u;
 const uint NSG = 8u, WGN = 4u;          // subgroups: 4 along n x 2 along m
 const uint TN = 32u, TM = 32u;          // a subgroup's tile
@@ -289,9 +289,12 @@ uvec4 fetch_xh(uint m, uint k) {
 }
 
 #else
-// x column (slot i, token t) of pair p, and y's.
+// x column (slot i, token t) of pair p, and y's. OPT_XF16: the f16 row of that
+// column in x_to_f16.comp's copy (rows x_nb1 halves apart: token t, or slot i
+// of token t at i + n_used*t).
 uint64_t pair_x(uint p) {
     const uint i = p % pc.n_used, t = p / pc.n_used;
+    if (XF16) return pc.x + 2u * uint64_t(pc.x_bcast != 0u ? t : i + pc.n_used * t) * pc.x_nb1;
     return pc.x + 4u * (uint64_t(pc.x_bcast != 0u ? 0u : i) * pc.x_nb1 + uint64_t(t) * pc.x_nb2);
 }
 uint64_t pair_y(uint p) {
@@ -315,6 +318,12 @@ void fetch_x(uint64_t col, uint k, out vec4 a, out vec4 b) {
             if (k + 4u + i < K) b[i] = RF32(col).v[k + 4u + i];
         }
     }
+}
+
+// OPT_XF16: halves k .. k+7 of the f16 row at col (0: padding; the row's tail past K is zero).
+uvec4 fetch_xh(uint64_t col, uint k) {
+    if (col == 0ul || k >= pc.K) return uvec4(0u);
+    return RU32x4(col).v[k / 8u];
 }
 
 #endif
@@ -386,7 +395,8 @@ void main() {
         if (XF16) xh[i] = fetch_xh(m0 + c / CPR, (c % CPR) * 8u);
         else fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
 #else
-        fetch_x(xcol[i], (c % CPR) * 8u, xa[i], xc[i]);
+        if (XF16) xh[i] = fetch_xh(xcol[i], (c % CPR) * 8u);
+        else fetch_x(xcol[i], (c % CPR) * 8u, xa[i], xc[i]);
 #endif
     }
 
@@ -423,7 +433,8 @@ void main() {
                 if (XF16) xh[i] = fetch_xh(m0 + c / CPR, k0 + BK + (c % CPR) * 8u);
                 else fetch_x(xb, m0 + c / CPR, k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
 #else
-                fetch_x(xcol[i], k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
+                if (XF16) xh[i] = fetch_xh(xcol[i], k0 + BK + (c % CPR) * 8u);
+                else fetch_x(xcol[i], k0 + BK + (c % CPR) * 8u, xa[i], xc[i]);
 #endif
             }
         }
