@@ -213,11 +213,12 @@ static bool env_dbg_noxf16(void) {
 }
 
 /* M columns of K floats at xaddr, x_nb1 floats apart, as f16 rows of Kp8
- * 16-byte chunks in scratch, *xh: an earlier node's copy of the same bytes
- * (vk_rec_memo) or x_to_f16 now; *row_halves = Kp8 * 8. SC_ENOTSUP (nothing
- * recorded) where it does not apply. */
-static int x_as_f16(vk_rec *r, uint64_t xaddr, uint64_t K, uint64_t M, uint64_t x_nb1, uint64_t *xh,
-                    uint32_t *row_halves) {
+ * 16-byte chunks in scratch: an earlier node's copy of the same bytes
+ * (vk_rec_memo) or x_to_f16 now. On SC_OK the GEMM's push fields and options
+ * are pointed at the copy (*px, *px_nb1 = Kp8 * 8 halves, OPT_XF16 in *opts);
+ * SC_ENOTSUP (nothing recorded, nothing changed) where it does not apply. */
+static int x_as_f16(vk_rec *r, uint64_t xaddr, uint64_t K, uint64_t M, uint64_t x_nb1, uint64_t *px,
+                    uint32_t *px_nb1, uint32_t *opts) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
     const uint64_t Kp8 = (K + 7) / 8;
@@ -226,18 +227,22 @@ static int x_as_f16(vk_rec *r, uint64_t xaddr, uint64_t K, uint64_t M, uint64_t 
         return SC_ENOTSUP;
     const uint64_t tag = (K << 32) ^ (x_nb1 << 8) ^ (M << 1) ^ (0xf16ull << 52); /* what: K, M, stride, f16 */
     const uint64_t bytes = ((M - 1) * x_nb1 + K) * 4u;
-    *row_halves = (uint32_t)(Kp8 * 8);
-    if (vk_rec_memo_get(r, tag, xaddr, bytes, xh)) return SC_OK;
-    int rc = vk_rec_scratch(r, (size_t)(Kp8 * M * 16u), xh);
-    if (rc != SC_OK) return rc;
-    xh_push pc = {.x = xaddr, .xh = *xh, .K = (uint32_t)K, .Kp8 = (uint32_t)Kp8, .M = (uint32_t)M,
-                  .x_nb1 = (uint32_t)x_nb1};
-    const uint32_t spec[3] = {64, 1, 1};
-    vk_pipeline *p = vk_pipeline_get(d, "x_to_f16", sizeof pc, spec, 3, 0);
-    if (!p) return SC_EBACKEND;
-    rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)((Kp8 * M + 63) / 64), 1, 1);
-    if (rc != SC_OK) return rc;
-    vk_rec_memo_put(r, tag, xaddr, bytes, *xh); /* the GEMM that follows gets the barrier */
+    uint64_t xh = 0;
+    if (!vk_rec_memo_get(r, tag, xaddr, bytes, &xh)) {
+        int rc = vk_rec_scratch(r, (size_t)(Kp8 * M * 16u), &xh);
+        if (rc != SC_OK) return rc;
+        xh_push pc = {.x = xaddr, .xh = xh, .K = (uint32_t)K, .Kp8 = (uint32_t)Kp8, .M = (uint32_t)M,
+                      .x_nb1 = (uint32_t)x_nb1};
+        const uint32_t spec[3] = {64, 1, 1};
+        vk_pipeline *p = vk_pipeline_get(d, "x_to_f16", sizeof pc, spec, 3, 0);
+        if (!p) return SC_EBACKEND;
+        rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)((Kp8 * M + 63) / 64), 1, 1);
+        if (rc != SC_OK) return rc;
+        vk_rec_memo_put(r, tag, xaddr, bytes, xh); /* the GEMM that follows gets the barrier */
+    }
+    *px = xh;
+    *px_nb1 = (uint32_t)(Kp8 * 8);
+    *opts = (*opts & ~OPT_XVEC) | OPT_XF16;
     return SC_OK;
 }
 
@@ -291,18 +296,11 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     uint32_t spec[SPEC_COUNT];
     bool req;
     const uint32_t sgs = coop_spec(c, w, x, spec, &req);
-    uint64_t xh = 0;
-    uint32_t xh_row = 0;
-    int xrc = x->ne[2] == 1 && x->ne[3] == 1 && x->nb[1] % 4 == 0
-                  ? x_as_f16(r, vk_addr(x), (uint64_t)x->ne[0], (uint64_t)x->ne[1], x->nb[1] / 4, &xh, &xh_row)
-                  : SC_ENOTSUP;
-    if (xrc == SC_OK) {
-        pc.x = xh;
-        pc.x_nb1 = xh_row;
-        spec[SPEC_OPTS] = (spec[SPEC_OPTS] & ~OPT_XVEC) | OPT_XF16;
-    } else if (xrc != SC_ENOTSUP) {
-        return xrc;
-    }
+    const int xrc = x->ne[2] == 1 && x->ne[3] == 1 && x->nb[1] % 4 == 0
+                        ? x_as_f16(r, vk_addr(x), (uint64_t)x->ne[0], (uint64_t)x->ne[1], x->nb[1] / 4, &pc.x,
+                                   &pc.x_nb1, &spec[SPEC_OPTS])
+                        : SC_ENOTSUP;
+    if (xrc != SC_OK && xrc != SC_ENOTSUP) return xrc;
 
     /* 128 x 64 tiles (8 subgroups of 32 x 32) by default: 110 registers a lane
      * against 166 for 128 x 128, so two workgroups share an SM. H200, q4g128 at
@@ -424,20 +422,12 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
      * the latter stored contiguously */
     {
         const uint64_t K = (uint64_t)x->ne[0], X = (uint64_t)x->ne[1];
-        uint64_t xh = 0;
-        uint32_t xh_row = 0;
         int xrc = SC_ENOTSUP;
         if (X == 1 && x->nb[2] % 4 == 0)
-            xrc = x_as_f16(r, vk_addr(x), K, T, x->nb[2] / 4, &xh, &xh_row);
+            xrc = x_as_f16(r, vk_addr(x), K, T, x->nb[2] / 4, &pc.x, &pc.x_nb1, &spec[SPEC_OPTS]);
         else if (x->nb[1] % 4 == 0 && x->nb[2] == X * x->nb[1])
-            xrc = x_as_f16(r, vk_addr(x), K, X * T, x->nb[1] / 4, &xh, &xh_row);
-        if (xrc == SC_OK) {
-            pc.x = xh;
-            pc.x_nb1 = xh_row;
-            spec[SPEC_OPTS] = (spec[SPEC_OPTS] & ~OPT_XVEC) | OPT_XF16;
-        } else if (xrc != SC_ENOTSUP) {
-            return xrc;
-        }
+            xrc = x_as_f16(r, vk_addr(x), K, X * T, x->nb[1] / 4, &pc.x, &pc.x_nb1, &spec[SPEC_OPTS]);
+        if (xrc != SC_OK && xrc != SC_ENOTSUP) return xrc;
     }
 
     vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
