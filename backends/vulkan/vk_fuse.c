@@ -20,6 +20,7 @@
 #ifdef SC_VK_HAVE_FUSER_rows /* vk_fuse_rows.c: row-wise chains */
 VK_FUSER(norm_rope)   /* RMS_NORM + ROPE (+ KV_WRITE): q/k head norm, rotation, cache write */
 VK_FUSER(moe_route)   /* SOFTMAX + TOP_K + MUL_MAT_ID gather (+ SOFTMAX): MoE routing */
+VK_FUSER(moe_sum)     /* MUL by routing weights + slot sum (+ residual ADD) after a GEMM (prefill) */
 #endif
 #ifdef SC_VK_HAVE_FUSER_gemv /* vk_fuse_gemv.c: GEMV prologues and epilogues */
 VK_FUSER(mm_swiglu)   /* MUL_MAT gate + MUL_MAT up + SWIGLU */
@@ -30,7 +31,7 @@ VK_FUSER(moe_down)    /* MUL_MAT_ID down + MUL by routing weights + slot sum (+ 
 
 static const vk_fuser *const fusers[] = {
 #ifdef SC_VK_HAVE_FUSER_rows
-    &vk_fuser_norm_rope, &vk_fuser_moe_route,
+    &vk_fuser_norm_rope, &vk_fuser_moe_route, &vk_fuser_moe_sum,
 #endif
 #ifdef SC_VK_HAVE_FUSER_gemv
     &vk_fuser_mm_swiglu, &vk_fuser_mm_add, &vk_fuser_moe_gate_up, &vk_fuser_moe_down,
@@ -215,3 +216,82 @@ int vk_fuse_group_at(const vk_fuse_graph *g, int i, const int **members, int *n,
 }
 
 int vk_fuse_n_groups(const vk_fuse_graph *g) { return g ? g->n_groups : 0; }
+
+/* ---- the MoE combine chain (moe_down, moe_sum) --------------------------------- */
+static bool is_op(const sc_tensor *t, int32_t op) { return t && t->op == op; }
+
+static const sc_tensor *other_src(const sc_tensor *node, const sc_tensor *a) {
+    if (node->src[0] == a) return node->src[1];
+    if (node->src[1] == a) return node->src[0];
+    return NULL;
+}
+
+static bool f32_2d_rows(const sc_tensor *t) {
+    return t->type == SC_TYPE_F32 && t->nb[0] == 4 && t->ne[2] == 1 && t->ne[3] == 1;
+}
+
+static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (a->ne[d] != b->ne[d]) return false;
+    return true;
+}
+
+/* y may be written over t: the same elements (in place) or no shared bytes */
+static bool in_place_or_disjoint(const sc_tensor *y, const sc_tensor *t) {
+    if (vk_fg_disjoint(y, t)) return true;
+    if (y->data != t->data || !same_shape(y, t)) return false;
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (y->nb[d] != t->nb[d]) return false;
+    return true;
+}
+
+/* Is v slot `i` of y: the [D, T] view at i * nb1 with y's token stride? */
+static bool is_slot(const sc_tensor *v, const sc_tensor *y, int64_t i) {
+    if (!v || v->view_src != y) return false;
+    return v->type == SC_TYPE_F32 && v->view_offs == (size_t)i * y->nb[1] && v->ne[0] == y->ne[0] &&
+           v->ne[1] == y->ne[2] && v->ne[2] == 1 && v->ne[3] == 1 && v->nb[0] == 4 && v->nb[1] == y->nb[2];
+}
+
+int vk_fg_moe_sum(const vk_fuse_graph *g, const sc_tensor *mm, int j, int *members, int max, const sc_tensor **rw_out,
+                  const sc_tensor **out_out) {
+    if (!mm || mm->type != SC_TYPE_F32 || mm->nb[0] != 4 || mm->ne[3] != 1) return 0;
+    const int64_t k = mm->ne[1], T = mm->ne[2];
+    if (k < 2 || k > max) return 0;
+    int m = 0;
+    /* mm [D, k, T] read once, by MUL with the routing weights rw [1, k, T] */
+    const sc_tensor *mul = vk_fg_node(g, j);
+    if (j < 0 || !is_op(mul, SC_OP_MUL) || vk_fg_uses(g, mm) != 1) return 0;
+    const sc_tensor *rw = other_src(mul, mm);
+    if (!rw || rw->type != SC_TYPE_F32 || mul->type != SC_TYPE_F32 || !same_shape(mul, mm)) return 0;
+    if (rw->ne[0] != 1 || rw->ne[1] != k || rw->ne[2] != T || rw->ne[3] != 1 || rw->nb[1] != 4) return 0;
+    if (vk_fg_uses(g, mul) != k) return 0; /* the k slot views, nothing else */
+    members[m++] = j;
+    /* ADD(slot 0, slot 1), then ADD(sum, slot i) in rank order, each sum read once */
+    const sc_tensor *sum = NULL;
+    for (int64_t s = 1; s < k; s++) {
+        j = vk_fg_next(g, j);
+        const sc_tensor *add = vk_fg_node(g, j);
+        if (j < 0 || !is_op(add, SC_OP_ADD) || !f32_2d_rows(add)) return 0;
+        if (s == 1 ? !is_slot(add->src[0], mul, 0) : add->src[0] != sum) return 0;
+        if (!is_slot(add->src[1], mul, s)) return 0;
+        if (sum && vk_fg_uses(g, sum) != 1) return 0;
+        sum = add;
+        members[m++] = j;
+    }
+    /* the layer's residual ADD(x, sum), when next and the sum's only reader */
+    const sc_tensor *out = sum;
+    int jr = vk_fg_next(g, j);
+    const sc_tensor *radd = vk_fg_node(g, jr);
+    if (jr >= 0 && is_op(radd, SC_OP_ADD) && vk_fg_uses(g, sum) == 1 && m < max) {
+        const sc_tensor *x = other_src(radd, sum);
+        if (x && f32_2d_rows(x) && f32_2d_rows(radd) && same_shape(x, sum) && same_shape(radd, sum) &&
+            in_place_or_disjoint(radd, x)) {
+            out = radd;
+            members[m++] = jr;
+        }
+    }
+    if (!vk_fg_disjoint(out, rw) || !vk_fg_disjoint(out, mm)) return 0;
+    *rw_out = rw;
+    *out_out = out;
+    return m;
+}

@@ -304,13 +304,6 @@ static int moe_gate_up_record(vk_rec *r, const vk_fuse_graph *g, const int *memb
 const vk_fuser vk_fuser_moe_gate_up = {"moe_gate_up", moe_gate_up_match, moe_gate_up_record};
 
 /* ---- MUL_MAT_ID + MUL + slot sum (+ residual ADD): MoE down and combine -------------------- */
-/* Is v slot `i` of y: the [D, T] view at i * nb1 with y's token stride? */
-static bool is_slot(const sc_tensor *v, const sc_tensor *y, int64_t i) {
-    if (!v || v->view_src != y) return false;
-    return v->type == SC_TYPE_F32 && v->view_offs == (size_t)i * y->nb[1] && v->ne[0] == y->ne[0] &&
-           v->ne[1] == y->ne[2] && v->ne[2] == 1 && v->ne[3] == 1 && v->nb[0] == 4 && v->nb[1] == y->nb[2];
-}
-
 static int moe_down_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, int max) {
     const sc_tensor *mm = vk_fg_node(g, i);
     if (!is_op(mm, SC_OP_MUL_MAT_ID) || !pipeline_fits(d, sizeof(fmoe_push))) return 0;
@@ -319,43 +312,14 @@ static int moe_down_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members
     const int64_t k = ids->ne[0], T = ids->ne[1];
     if (k < 2 || k + 1 > max || T > VK_MM_MAX_GRID || w->nb[2] > UINT32_MAX) return 0;
     if (!vk_mm_gemv_mul_mat_id(d, w, (uint64_t)k * (uint64_t)T)) return 0;
-    /* mm [D, k, T] read once, by MUL with the routing weights rw [1, k, T] */
-    int m = 0;
-    members[m++] = i;
-    int j = vk_fg_next(g, i);
-    const sc_tensor *mul = vk_fg_node(g, j);
-    if (j < 0 || !is_op(mul, SC_OP_MUL) || vk_fg_uses(g, mm) != 1) return 0;
-    const sc_tensor *rw = other_src(mul, mm);
-    if (!rw || !vk_mm_rows_ok(rw, SC_TYPE_F32) || !vk_mm_rows_ok(mul, SC_TYPE_F32) || !same_shape(mul, mm)) return 0;
-    if (rw->ne[0] != 1 || rw->ne[1] != k || rw->ne[2] != T || rw->ne[3] != 1 || rw->nb[1] != 4) return 0;
-    if (vk_fg_uses(g, mul) != k) return 0; /* the k slot views, nothing else */
-    members[m++] = j;
-    /* ADD(slot 0, slot 1), then ADD(sum, slot i) in rank order, each sum read once */
-    const sc_tensor *sum = NULL;
-    for (int64_t s = 1; s < k; s++) {
-        j = vk_fg_next(g, j);
-        const sc_tensor *add = vk_fg_node(g, j);
-        if (j < 0 || !is_op(add, SC_OP_ADD) || !f32_2d(add)) return 0;
-        if (s == 1 ? !is_slot(add->src[0], mul, 0) : add->src[0] != sum) return 0;
-        if (!is_slot(add->src[1], mul, s)) return 0;
-        if (sum && vk_fg_uses(g, sum) != 1) return 0;
-        sum = add;
-        members[m++] = j;
-    }
-    /* the layer's residual ADD(x, sum), when next and the sum's only reader */
-    const sc_tensor *out = sum;
-    int jr = vk_fg_next(g, j);
-    const sc_tensor *radd = vk_fg_node(g, jr);
-    if (jr >= 0 && is_op(radd, SC_OP_ADD) && vk_fg_uses(g, sum) == 1 && m < max) {
-        const sc_tensor *x = other_src(radd, sum);
-        if (x && f32_2d(x) && f32_2d(radd) && same_shape(x, sum) && same_shape(radd, sum) &&
-            in_place_or_disjoint(radd, x)) {
-            out = radd;
-            members[m++] = jr;
-        }
-    }
+    /* mm [D, k, T] read once, by MUL with the routing weights, the slot sum (+ residual) */
+    const sc_tensor *rw = NULL, *out = NULL;
+    members[0] = i;
+    const int m = 1 + vk_fg_moe_sum(g, mm, vk_fg_next(g, i), members + 1, max - 1, &rw, &out);
+    if (m == 1 || !vk_mm_rows_ok(rw, SC_TYPE_F32) || !vk_mm_rows_ok(vk_fg_node(g, members[1]), SC_TYPE_F32))
+        return 0;
     /* what is written must not overlap what is read */
-    if (!vk_fg_disjoint(out, a) || !vk_fg_disjoint(out, ids) || !vk_fg_disjoint(out, rw)) return 0;
+    if (!vk_fg_disjoint(out, a) || !vk_fg_disjoint(out, ids)) return 0;
     return m;
 }
 

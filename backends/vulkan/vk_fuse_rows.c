@@ -1,6 +1,6 @@
 /*
  * backends/vulkan/vk_fuse_rows.c - row-wise chains recorded as one dispatch
- * (vk_internal.h "fusion"): the fusers norm_rope and moe_route.
+ * (vk_internal.h "fusion"): the fusers norm_rope, moe_route and moe_sum.
  *
  * norm_rope (shaders/fuse_norm_rope.comp), the q/k heads of
  * core/src/model_qwen3.c qk_heads():
@@ -33,7 +33,11 @@
  *   shape [E, 1, E]; nothing on the device can check its contents at
  *   match time.
  *
- * Both take any T (decode and prefill); match declines (the nodes run
+ * moe_sum (shaders/fuse_moe_sum.comp): the MoE combine (vk_fg_moe_sum) where
+ * moe_down did not take it with the experts (prefill): MUL by the routing
+ * weights, the slot sum and the residual as one elementwise dispatch.
+ *
+ * norm_rope and moe_route take any T (decode and prefill); match declines (the nodes run
  * unfused) outside the shaders' limits: moe_route takes E <= 512 and
  * k <= 16. Every push block fits the guaranteed 128 bytes.
  */
@@ -308,3 +312,69 @@ static int record_moe_route(vk_rec *r, const vk_fuse_graph *g, const int *member
 }
 
 const vk_fuser vk_fuser_moe_route = {"moe_route", match_moe_route, record_moe_route};
+
+/* ---- moe_sum --------------------------------------------------------------------- */
+/* The MoE combine (vk_fg_moe_sum) after experts computed by a GEMM: at decode
+ * moe_down takes the chain with the experts' GEMV; at prefill the MUL_MAT_ID
+ * runs alone and this records the k + 1 (or k + 2) elementwise nodes as one
+ * dispatch (fuse_moe_sum.comp), the same arithmetic in the same order. */
+typedef struct moe_sum_push { /* fuse_moe_sum.comp */
+    uint64_t mm, rw, r, y;
+    uint32_t D, k, T, total;
+    uint32_t mm_nb1, mm_nb2;
+    uint32_t y_nb1, r_nb1, rw_nb2;
+    uint32_t pad_;
+} moe_sum_push;
+_Static_assert(sizeof(moe_sum_push) == 72, "moe_sum_push layout");
+
+#define MOE_SUM_WG 256u
+
+/* The experts' products of a MUL node: its [D, k, T] source (the other is rw [1, k, T]). */
+static const sc_tensor *moe_sum_mm(const sc_tensor *mul) {
+    if (!mul || mul->op != SC_OP_MUL || !mul->src[0] || !mul->src[1]) return NULL;
+    return mul->src[0]->ne[0] != 1 ? mul->src[0] : mul->src[1];
+}
+
+/* The residual x of a chain's last member ADD(x, sum), or NULL without one
+ * (n members: the MUL and k - 1 ADDs, then maybe the residual ADD). */
+static const sc_tensor *moe_sum_res(const vk_fuse_graph *g, const int *members, int n, int64_t k) {
+    if (n != k + 1) return NULL;
+    const sc_tensor *out = vk_fg_node(g, members[n - 1]), *sum = vk_fg_node(g, members[n - 2]);
+    return out->src[0] == sum ? out->src[1] : out->src[0];
+}
+
+static int match_moe_sum(vk_dev *d, const vk_fuse_graph *g, int i, int *members, int max) {
+    const sc_tensor *mm = moe_sum_mm(vk_fg_node(g, i));
+    if (!mm || !vk_spirv_find("fuse_moe_sum") || vk_dev_caps(d)->max_workgroup_size < MOE_SUM_WG) return 0;
+    const sc_tensor *rw = NULL, *out = NULL;
+    const int m = vk_fg_moe_sum(g, mm, i, members, max, &rw, &out);
+    if (m == 0 || !f32_rows_u32(mm) || !f32_rows_u32(rw) || !f32_rows_u32(out)) return 0;
+    const sc_tensor *res = moe_sum_res(g, members, m, mm->ne[1]);
+    if (res && !f32_rows_u32(res)) return 0;
+    if ((uint64_t)mm->ne[0] * (uint64_t)mm->ne[2] > UINT32_MAX - MOE_SUM_WG) return 0;
+    return m;
+}
+
+static int record_moe_sum(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
+    const sc_tensor *mul = vk_fg_node(g, members[0]), *mm = moe_sum_mm(mul);
+    const sc_tensor *rw = mul->src[0] == mm ? mul->src[1] : mul->src[0];
+    const sc_tensor *out = vk_fg_node(g, members[n - 1]);
+    const int64_t k = mm->ne[1];
+    const sc_tensor *res = moe_sum_res(g, members, n, k);
+    moe_sum_push pc = {
+        .mm = vk_addr(mm), .rw = vk_addr(rw), .r = res ? vk_addr(res) : 0, .y = vk_addr(out),
+        .D = (uint32_t)mm->ne[0], .k = (uint32_t)k, .T = (uint32_t)mm->ne[2],
+        .total = (uint32_t)(mm->ne[0] * mm->ne[2]),
+        .mm_nb1 = (uint32_t)(mm->nb[1] / 4), .mm_nb2 = (uint32_t)(mm->nb[2] / 4),
+        .y_nb1 = (uint32_t)(out->nb[1] / 4), .r_nb1 = res ? (uint32_t)(res->nb[1] / 4) : 0,
+        .rw_nb2 = (uint32_t)(rw->nb[2] / 4),
+    };
+    const uint32_t spec[3] = {MOE_SUM_WG, 1, 1};
+    vk_pipeline *p = vk_pipeline_get(vk_rec_dev(r), "fuse_moe_sum", sizeof pc, spec, 3, 0);
+    if (!p) return SC_EBACKEND;
+    uint64_t groups = ((uint64_t)pc.total + MOE_SUM_WG - 1) / MOE_SUM_WG;
+    if (groups > 65535) groups = 65535; /* grid-stride beyond */
+    return vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)(groups ? groups : 1), 1, 1);
+}
+
+const vk_fuser vk_fuser_moe_sum = {"moe_sum", match_moe_sum, record_moe_sum};

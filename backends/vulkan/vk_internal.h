@@ -184,6 +184,16 @@ const sc_tensor *vk_fg_root(const sc_tensor *t);
 /* t's bytes and u's bytes do not overlap. */
 bool vk_fg_disjoint(const sc_tensor *t, const sc_tensor *u);
 
+/* The MoE combine of the experts' products mm [D, k, T] (k >= 2), starting at
+ * work node j: MUL(mm, rw [1, k, T]) (rw f32, contiguous slots), then
+ * ADD(slot 0, slot 1), ADD(., slot 2), ... (slot s: the [D, T] view of the
+ * MUL at s * nb1) and, when next, the layer's residual ADD(x, sum); mm and
+ * each intermediate read only by the next member, the result's bytes apart
+ * from mm's and rw's. Fills members (node j first) and returns their count
+ * (k or k + 1), with *rw and *out (the last member), or 0. */
+int vk_fg_moe_sum(const vk_fuse_graph *g, const sc_tensor *mm, int j, int *members, int max, const sc_tensor **rw,
+                  const sc_tensor **out);
+
 typedef struct vk_fuser {
     const char *name;
     /* A pattern starting at node i? Fill members[0..n) (<= max) and return n

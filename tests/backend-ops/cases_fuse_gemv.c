@@ -310,6 +310,10 @@ void bo_cases_fuse_gemv(bo_list *l) {
     add_moe_case(l, "moe_gate_up", "", build_moe_gate_up, bo_qg(4, 32, false, true), 256, 33, 8, 2, 2, 2);
     add_moe_case(l, "moe_down", "", build_moe_down, bo_qg(8, 64, false, false), 256, 48, 8, 4, 4, 2);
     add_moe_case(l, "moe_down", "", build_moe_down, bo_qg(4, 32, false, true), 512, 65, 16, 8, 8, 3);
+    /* moe_sum: the combine alone, after experts run as a GEMM (prefill sizes) */
+    add_moe_case(l, "moe_sum", "", build_moe_down, bo_qg(4, 128, false, false), 256, 96, 16, 8, 8, 64);
+    add_moe_case(l, "moe_sum", "_nores", build_moe_down_nores, bo_dense(SC_TYPE_F16), 64, 33, 8, 4, 4, 80);
+    add_moe_case(l, "moe_sum", "", build_moe_down, bo_dense(SC_TYPE_F32), 33, 7, 4, 2, 2, 100);
     /* the whole expert block (moe_gate_up + moe_down): K = D, N = I */
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_qg(4, 128, false, false), 256, 128, 16, 8, 1, 1);
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_dense(SC_TYPE_BF16), 64, 33, 8, 4, 1, 2);

@@ -5,3 +5,5 @@ sc_vk_shader(NAME fuse_norm_rope      SOURCE fuse_norm_rope.comp DEFINES USE_SUB
 sc_vk_shader(NAME fuse_norm_rope_nosg SOURCE fuse_norm_rope.comp)
 sc_vk_shader(NAME fuse_moe_route      SOURCE fuse_moe_route.comp DEFINES USE_SUBGROUP=1)
 sc_vk_shader(NAME fuse_moe_route_nosg SOURCE fuse_moe_route.comp)
+# the MoE combine (MUL by the routing weights, slot sum, residual) at prefill
+sc_vk_shader(NAME fuse_moe_sum        SOURCE fuse_moe_sum.comp)
