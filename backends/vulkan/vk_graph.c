@@ -371,9 +371,6 @@ static void group_begin(vk_rec *r, sc_tensor *const *nodes, const int *members, 
     r->need_barrier = hazard;
 }
 
-/* After its dispatches: remember what it touched. A node of several
- * dispatches ends behind a barrier of its own, but its last dispatch is
- * still in flight, so the sets only reset on barriers. */
 /* A node writes its output: memo entries an earlier node derived from those
  * bytes go (a node may put an entry for what it writes itself: RMS_NORM's
  * int8 copy of its output). */
@@ -403,6 +400,9 @@ void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uin
     r->memo[r->n_memo++] = (vk_memo){tag, addr, addr + bytes, val, r->node_index};
 }
 
+/* After its dispatches: remember what it touched. A node of several
+ * dispatches ends behind a barrier of its own, but its last dispatch is
+ * still in flight, so the sets only reset on barriers. */
 static void node_end(vk_rec *r, const sc_tensor *node) {
     if (r->n_memo) memo_drop(r, range_of(node)); /* before the early return: a write is a write */
     if (r->node_dispatches == 0) return;
