@@ -273,22 +273,27 @@ static uint64_t row_groups(const uint32_t *spec, uint32_t N) {
     return ((uint64_t)N + rows_wg - 1) / rows_wg;
 }
 
-int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm) {
+int vk_mm_dp4_q8_target_at(vk_rec *r, uint64_t addr, uint64_t K, uint64_t M, uint64_t x_nb1, uint64_t *qs, uint64_t *ds,
+                            uint32_t *perm) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
     if (env()->off || !c->int_dot || !c->subgroup_arithmetic || !vk_spirv_find("mul_mat_vec_dp4")) return SC_ENOTSUP;
-    if (!vk_mm_rows_ok(y, SC_TYPE_F32) || y->ne[2] != 1 || y->ne[3] != 1) return SC_ENOTSUP;
-    const int64_t K = y->ne[0], M = y->ne[1];
-    if (K % DP4_BLOCK != 0 || M < 1 || M > DP4_MAX_M || y->nb[1] % 4 != 0) return SC_ENOTSUP;
-    const uint32_t nblk = (uint32_t)(K / DP4_BLOCK), x_nb1 = (uint32_t)(y->nb[1] / 4);
-    const uint64_t qs_bytes = (uint64_t)M * nblk * DP4_BLOCK;
-    int rc = vk_rec_scratch(r, (size_t)(qs_bytes + (uint64_t)M * nblk * 8u), qs);
+    if (K % DP4_BLOCK != 0 || K > UINT32_MAX || M < 1 || M > DP4_MAX_M || x_nb1 < K || x_nb1 > UINT32_MAX)
+        return SC_ENOTSUP;
+    const uint32_t nblk = (uint32_t)(K / DP4_BLOCK);
+    const uint64_t qs_bytes = M * nblk * DP4_BLOCK;
+    int rc = vk_rec_scratch(r, (size_t)(qs_bytes + M * nblk * 8u), qs);
     if (rc != SC_OK) return rc;
     *ds = *qs + qs_bytes;
     *perm = 1; /* 4-bit codes' byte order: the common case; 8-bit GEMVs quantize for themselves */
-    vk_rec_memo_put(r, q8_tag((uint32_t)K, x_nb1, (uint32_t)M, *perm), vk_addr(y), q8_bytes((uint32_t)K, x_nb1, (uint32_t)M),
-                    *qs);
+    vk_rec_memo_put(r, q8_tag((uint32_t)K, (uint32_t)x_nb1, (uint32_t)M, *perm), addr,
+                    q8_bytes((uint32_t)K, (uint32_t)x_nb1, (uint32_t)M), *qs);
     return SC_OK;
+}
+
+int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm) {
+    if (!vk_mm_rows_ok(y, SC_TYPE_F32) || y->ne[2] != 1 || y->ne[3] != 1 || y->nb[1] % 4 != 0) return SC_ENOTSUP;
+    return vk_mm_dp4_q8_target_at(r, vk_addr(y), (uint64_t)y->ne[0], (uint64_t)y->ne[1], y->nb[1] / 4, qs, ds, perm);
 }
 
 int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *y,

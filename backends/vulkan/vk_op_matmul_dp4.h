@@ -42,6 +42,11 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
  * dispatch; the caller must then write the copy in its dispatch. SC_ENOTSUP
  * (nothing done) where the dp4 GEMV is off or y does not qualify. */
 int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *ds, uint32_t *perm);
+/* The same for the M columns of K floats at addr, x_nb1 floats apart, as a
+ * GEMV will see them (ATTENTION's output [D, H, T] is the output projection's
+ * x [D*H, T]). */
+int vk_mm_dp4_q8_target_at(vk_rec *r, uint64_t addr, uint64_t K, uint64_t M, uint64_t x_nb1, uint64_t *qs, uint64_t *ds,
+                            uint32_t *perm);
 /* The routed experts take it: w a QG stack [K, N, E] (as takes, per slab),
  * x f32 [K, X, T] with X 1 or n_used (contiguous when n_used), ids i32
  * [n_used, T], n_used * T <= 65535. */

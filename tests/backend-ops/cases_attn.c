@@ -109,6 +109,18 @@ static sc_tensor *build_attention(bo_env *e, const bo_case *c) {
     return sc_attention(e->ctx, q, k, v, in.bt, in.pos, in.seq, scale);
 }
 
+/* ---- ATTENTION, then the output projection of its rows (q4g128 W [hd*H, 2*hd]):
+ * the decode layer's attention -> o_proj. On Vulkan's int8-activation GEMV the
+ * attention writes the int8 copy the projection reads ("shared x"). */
+static sc_tensor *build_attn_oproj(bo_env *e, const bo_case *c) {
+    sc_tensor *a = build_attention(e, c);
+    if (!a) return NULL;
+    const int64_t K = a->ne[0] * a->ne[1], T = a->ne[2], ne2[2] = {K, T};
+    const bo_wtype w = bo_qg(4, 128, false, false);
+    sc_tensor *wo = bo_leaf_weight(e, &w, K, 2 * a->ne[0], 1, 1, BO_CONTIG);
+    return sc_mul_mat(e->ctx, wo, sc_reshape(e->ctx, a, 2, ne2));
+}
+
 static bo_case *add_paged(bo_list *l, int32_t op, bo_p_paged pg) {
     double bound = op == SC_OP_KV_WRITE ? BO_EXACT : pg.cache == SC_TYPE_F32 ? 1e-6 : 5e-4;
     bo_case *c = bo_list_add(l, op, op == SC_OP_KV_WRITE ? build_kv_write : build_attention, bound);
@@ -182,6 +194,21 @@ void bo_cases_attn(bo_list *l) {
     bo_case_views(add_paged(l, SC_OP_ATTENTION, pg), BO_SLICE, "q", BO_CONTIG, "");
     pg.cache = SC_TYPE_F16;
     bo_case_views(add_paged(l, SC_OP_ATTENTION, pg), BO_PERM, "q", BO_CONTIG, "");
+
+    /* attention -> the output projection (decode; int8 copy from the attention on Vulkan) */
+    static const struct { int64_t hd, n_kv, gqa; int32_t cache; int n_seqs; int64_t c0, n0, c1, n1; } oproj[] = {
+        {128, 2, 4, SC_TYPE_F16, 1, 37, 1, 0, 0}, {64, 4, 2, SC_TYPE_F32, 2, 20, 1, 9, 1}, {128, 1, 8, SC_TYPE_BF16, 1, 5, 1, 0, 0},
+    };
+    for (size_t oi = 0; oi < sizeof oproj / sizeof oproj[0]; oi++) {
+        pg = paged(oproj[oi].hd, oproj[oi].n_kv, oproj[oi].gqa, 16, oproj[oi].cache, oproj[oi].n_seqs, oproj[oi].c0,
+                   oproj[oi].n0, oproj[oi].c1, oproj[oi].n1);
+        bo_case *c = bo_list_add(l, SC_OP_MUL_MAT, build_attn_oproj, 1e-4);
+        if (!c) continue;
+        c->p.pg = pg;
+        bo_case_name(c, "dp4_attn_oproj(hd=%lld,heads=%lld,kv_heads=%lld,kv=%s,tokens=%lld)", (long long)pg.hd,
+                     (long long)pg.n_heads, (long long)pg.n_kv, sc_type_name(pg.cache),
+                     (long long)(pg.new_tok[0] + (pg.n_seqs > 1 ? pg.new_tok[1] : 0)));
+    }
 
     /* kv_write then attention in one graph */
     for (size_t ci = 0; ci < 3; ci++) {

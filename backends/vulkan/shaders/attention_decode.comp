@@ -65,7 +65,22 @@ layout(push_constant, std430) uniform PC {
     uint BS, NB, MB, NSEQ;
     uint t_base;
     float qscale;                   // scale * log2(e)
+#ifdef Q8OUT
+    uint q8_T;                      // tokens of the int8 copy (its ds follow its qs)
+#endif
 } pc;
+
+#ifdef Q8OUT
+// Q8OUT keeps the guaranteed 128 bytes of push constants: pc.err points at a
+// table the recording carries, {the error flag's address, the int8 copy of
+// out [D*H, T] (q8_block.glsl's layout, 4-bit order)}.
+#define Q8_NO_SRC
+#include "q8_block.glsl"
+layout(buffer_reference, scalar, buffer_reference_align = 8) readonly buffer RU64 { uint64_t v[]; };
+#define ERR_ADDR (RU64(pc.err).v[0])
+#else
+#define ERR_ADDR (pc.err)
+#endif
 
 shared vec4 q_sh[GH * D4];          // [GH][D4] q * qscale; reused to sum the KS partials
 shared float p_sh[GH * WG];         // [GH][WG] exp2(s - m) of the tile
@@ -85,7 +100,7 @@ void main() {
     const int s = pc.seq != 0 ? I32Buf(pc.seq).v[t] : 0;
     const int p = I32Buf(pc.pos).v[t];
     const bool tok_ok = s >= 0 && uint(s) < pc.NSEQ && p >= 0;
-    if (!tok_ok && tid == 0) atomicOr(ErrBuf(pc.err).flag, ERR_RANGE);
+    if (!tok_ok && tid == 0) atomicOr(ErrBuf(ERR_ADDR).flag, ERR_RANGE);
     const uint ctx = tok_ok ? uint(p) + 1u : 0u;            // keys 0..pos
     const uint chunk = ((ctx + NS - 1u) / NS + WG - 1u) / WG * WG;
     const uint kbeg = min(ctx, split * chunk);
@@ -152,7 +167,7 @@ void main() {
                 }
                 [[unroll]] for (uint i = 0; i < GHMAX; i++) sc[i] = dt[i];
             } else {
-                atomicOr(ErrBuf(pc.err).flag, ERR_RANGE); // block index or block id out of range
+                atomicOr(ErrBuf(ERR_ADDR).flag, ERR_RANGE); // block index or block id out of range
             }
         }
         blk_sh[tid] = blk;
@@ -233,7 +248,34 @@ void main() {
             [[unroll]] for (uint i = 0; i < GHMAX; i++)
                 if (i < GH) acc[i] += q_sh[i * D4 + dl];
     }
+#ifndef Q8OUT
     if (ks != 0) return;
+#else
+    // Q8OUT (NS == 1, D % 32 == 0): the normalised heads also go to shared
+    // memory (q_sh is free now), then invocation bi < nh * D/32 packs block bi
+    // (head bi / (D/32), its 32 elements bi % (D/32)) of the int8 copy the
+    // output projection's int8-activation GEMV reads (vk_op_matmul_dp4.c).
+    barrier(); // the last q_sh reads of the partial sums are done
+    if (ks == 0)
+        [[unroll]] for (uint i = 0; i < GHMAX; i++)
+            if (i < GH) q_sh[i * D4 + dl] = l[i] > 0.0 ? acc[i] / l[i] : vec4(0.0);
+    barrier();
+    if (tid < nh * (D / 32u)) {
+        const uint i = tid / (D / 32u), b = tid % (D / 32u);
+        float v[32];
+        [[unroll]] for (uint c = 0; c < 8u; c++) {
+            const vec4 y4 = q_sh[i * D4 + b * 8u + c];
+            v[4u * c] = y4.x; v[4u * c + 1u] = y4.y; v[4u * c + 2u] = y4.z; v[4u * c + 3u] = y4.w;
+        }
+        uvec4 w0, w1;
+        vec2 dsum;
+        q8_pack(v, true, w0, w1, dsum);
+        const uint nblk = H * D / 32u, h = kvh * G + hh0 + i;
+        const uint64_t qs = RU64(pc.err).v[1];
+        q8_store(qs, qs + 32u * uint64_t(pc.q8_T) * nblk, t * nblk + h * (D / 32u) + b, w0, w1, dsum);
+    }
+    if (ks != 0) return;
+#endif
 
     // heads 0..nh-1 of the group (unrolled by hand, literal indices)
     #define WRITE_HEAD(i)                                                                                \
