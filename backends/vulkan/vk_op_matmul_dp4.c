@@ -81,6 +81,12 @@ typedef struct dp4id_push { /* MUL_MAT_ID variants */
 
 _Static_assert(sizeof(q8_push) == 40, "q8_push layout");
 _Static_assert(sizeof(dp4_push) == 88, "dp4_push layout");
+
+typedef struct dp4q_push { /* mul_mat_vec_dp4_swiglu_q8: dp4_push, then y's int8 copy */
+    dp4_push base;
+    uint64_t yq;
+} dp4q_push;
+_Static_assert(sizeof(dp4q_push) == 96, "dp4q_push layout");
 _Static_assert(sizeof(dp4id_push) == 128, "dp4id_push layout");
 
 /* specialization constants */
@@ -310,34 +316,54 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
     uint32_t spec[DP4_SPEC_COUNT], req;
     gemv_spec(caps, bits, M, spec, &req);
 
-    const char *module = w2 ? "mul_mat_vec_dp4_swiglu" : res ? "mul_mat_vec_dp4_add" : "mul_mat_vec_dp4";
-    dp4_push pc;
-    memset(&pc, 0, sizeof pc);
-    pc.w = vk_addr(w);
-    pc.qs = qs;
-    pc.ds = qs + (uint64_t)M * nblk * DP4_BLOCK;
-    pc.y = vk_addr(y);
-    pc.aux = w2 ? vk_addr(w2) : res ? vk_addr(res) : 0;
-    pc.w_nb1 = (uint32_t)w->nb[1];
-    pc.N = N;
-    pc.M = M;
-    pc.nblk = nblk;
-    pc.y_nb1 = (uint32_t)(y->nb[1] / 4);
-    pc.r_nb1 = res ? (uint32_t)(res->nb[1] / 4) : 0;
-    pc.q_scales = (uint32_t)w->quant.scales_offset;
-    pc.q_zeros = (uint32_t)w->quant.zeros_offset;
-    pc.G = w->quant.n_groups;
-    pc.gblk = w->quant.group_size / DP4_BLOCK;
-    vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, DP4_SPEC_COUNT, req);
+    /* gate/up at one token: 32 teams of one row, so a workgroup's 32 outputs
+     * are one int8 block of y, which it writes for the down projection too
+     * (mul_mat_vec_dp4_swiglu_q8; "noswq8" in STRIXCORE_VK_MATMUL: A/B). H200
+     * Qwen3-14B tg128, alternated: 188.5 / 191.0 -> 195.9 / 198.1 tok/s. */
+    const char *sv = getenv("STRIXCORE_VK_MATMUL");
+    dp4q_push qp;
+    memset(&qp, 0, sizeof qp);
+    uint64_t yds = 0;
+    uint32_t yperm = 0;
+    const bool q8out = w2 && M == 1 && N % DP4_BLOCK == 0 && spec[DP4_SPEC_TL] == DP4_TEAM && !env()->lanes &&
+                       !env()->rows && 32u * DP4_TEAM <= caps->max_workgroup_size &&
+                       vk_spirv_find("mul_mat_vec_dp4_swiglu_q8") && !(sv && strstr(sv, "noswq8")) &&
+                       vk_mm_dp4_q8_target(r, y, &qp.yq, &yds, &yperm) == SC_OK;
+    if (q8out) {
+        spec[DP4_SPEC_LX] = 32u * DP4_TEAM;
+        spec[DP4_SPEC_NR] = 1;
+    }
+    const char *module = q8out ? "mul_mat_vec_dp4_swiglu_q8"
+                         : w2  ? "mul_mat_vec_dp4_swiglu"
+                         : res ? "mul_mat_vec_dp4_add"
+                               : "mul_mat_vec_dp4";
+    dp4_push *const pc = &qp.base;
+    pc->w = vk_addr(w);
+    pc->qs = qs;
+    pc->ds = qs + (uint64_t)M * nblk * DP4_BLOCK;
+    pc->y = vk_addr(y);
+    pc->aux = w2 ? vk_addr(w2) : res ? vk_addr(res) : 0;
+    pc->w_nb1 = (uint32_t)w->nb[1];
+    pc->N = N;
+    pc->M = M;
+    pc->nblk = nblk;
+    pc->y_nb1 = (uint32_t)(y->nb[1] / 4);
+    pc->r_nb1 = res ? (uint32_t)(res->nb[1] / 4) : 0;
+    pc->q_scales = (uint32_t)w->quant.scales_offset;
+    pc->q_zeros = (uint32_t)w->quant.zeros_offset;
+    pc->G = w->quant.n_groups;
+    pc->gblk = w->quant.group_size / DP4_BLOCK;
+    const uint32_t push_size = q8out ? (uint32_t)sizeof qp : (uint32_t)sizeof qp.base;
+    vk_pipeline *p = vk_pipeline_get(d, module, push_size, spec, DP4_SPEC_COUNT, req);
     if (!p) return SC_EBACKEND;
     VK_LOG(SC_LOG_DEBUG, "dp4: %s %s: K %u N %u M %u, %u-bit, group %u, %u lanes, teams of %u x %u rows%s", module,
            y->name, K, N, M, bits, w->quant.group_size, spec[DP4_SPEC_LX], spec[DP4_SPEC_TL], spec[DP4_SPEC_NR],
            shared ? ", shared x" : "");
     const uint64_t gx = row_groups(spec, N);
     for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) { /* pieces write disjoint rows */
-        pc.base_x = (uint32_t)x0;
+        pc->base_x = (uint32_t)x0;
         if (x0 > 0) vk_rec_independent(r);
-        rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)(gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID), 1, 1);
+        rc = vk_dispatch(r, p, &qp, push_size, (uint32_t)(gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID), 1, 1);
         if (rc != SC_OK) return rc;
     }
     return SC_OK;

@@ -77,6 +77,9 @@ layout(push_constant) uniform Push {
     uint w_nb1, N, M, nblk;       // w_nb1: bytes per row of codes; nblk = K / 32
     uint y_nb1, r_nb1, q_scales, q_zeros; // floats between columns; q_*: byte offsets in the slab
     uint G, gblk, base_x, pad_;   // G groups per row; gblk blocks per group (group_size / 32)
+#ifdef Q8OUT
+    uint64_t yq;                  // y's int8 copy: qs int8 [N/32, 32], then ds vec2 [N/32] (4-bit order)
+#endif
 } pc;
 #else
 layout(push_constant) uniform Push {
@@ -110,6 +113,16 @@ const int BIAS = QBITS == 8u ? 128 : 0; // code bytes are read as code - BIAS
 shared float red[NRT * NC * BS];  // subgroups smaller than a team: their sums
 
 float silu(float v) { return v / (1.0 + exp(-v)); } // as eltwise.comp
+
+#ifdef Q8OUT
+// EPI_SWIGLU with Q8OUT (M = 1, NT * NR == 32 rows per workgroup, N % 32 == 0;
+// mul_mat_vec_dp4_swiglu_q8): the workgroup's 32 outputs are one int8 block of
+// y, written next to y for the down projection's GEMV (vk_rec_memo), so it
+// needs no quantize dispatch. Same arithmetic as quantize_q8.comp / q8_pack.
+shared float yq_sh[32];
+layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WU32 { uint v[]; };
+layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
+#endif
 
 // The team's sums for NR rows from n0 of matrix m0 (and of m1, EPI_SWIGLU)
 // times the NC int8 columns at qc (column c at qc + 32*c*nblk, its (d, sum)
@@ -236,8 +249,33 @@ void main() {
             const float o = v[0];
 #endif
             WF32(pc.y + 4u * uint64_t(c) * pc.y_nb1).v[n] = o;
+#ifdef Q8OUT
+            yq_sh[team * NR + r] = o;
+#endif
         }
     }
+#ifdef Q8OUT
+    // block b = this workgroup's rows: invocations 0..7 put word w together
+    // (byte t of word w: element 8*(w/2) + 2t + w%2), invocation 0 also (d, sum)
+    barrier();
+    if (tid < 8u) {
+        float amax = 0.0;
+        for (uint e = 0; e < 32u; e++) amax = max(amax, abs(yq_sh[e]));
+        const float id = amax > 0.0 ? 127.0 / amax : 0.0;
+        const uint b = gl_WorkGroupID.x + pc.base_x, w = tid;
+        uint word = 0u;
+        [[unroll]] for (uint t = 0; t < 4u; t++) {
+            const int q = int(clamp(roundEven(yq_sh[8u * (w / 2u) + 2u * t + w % 2u] * id), -127.0, 127.0));
+            word |= (uint(q) & 0xffu) << (8u * t);
+        }
+        WU32(pc.yq).v[b * 8u + w] = word;
+        if (tid == 0u) {
+            int sum = 0;
+            for (uint e = 0; e < 32u; e++) sum += int(clamp(roundEven(yq_sh[e] * id), -127.0, 127.0));
+            WVec2(pc.yq + 32u * uint64_t(pc.N / 32u)).v[b] = vec2(amax / 127.0, float(sum));
+        }
+    }
+#endif
 #elif defined(EPI_SWIGLU)
     // ---- one (slot, token) pair: silu(W_e x) * (W2_e x) -----------------------------------
     const uint p = gl_WorkGroupID.z, i = p % pc.n_used, t = p / pc.n_used;
