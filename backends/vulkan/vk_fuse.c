@@ -220,9 +220,9 @@ int vk_fuse_n_groups(const vk_fuse_graph *g) { return g ? g->n_groups : 0; }
 /* ---- the MoE combine chain (moe_down, moe_sum) --------------------------------- */
 static bool is_op(const sc_tensor *t, int32_t op) { return t && t->op == op; }
 
-static const sc_tensor *other_src(const sc_tensor *node, const sc_tensor *a) {
-    if (node->src[0] == a) return node->src[1];
-    if (node->src[1] == a) return node->src[0];
+const sc_tensor *vk_fg_other_src(const sc_tensor *node, const sc_tensor *a) {
+    if (node->src[0] == a && node->src[1] != a) return node->src[1];
+    if (node->src[1] == a && node->src[0] != a) return node->src[0];
     return NULL;
 }
 
@@ -236,8 +236,7 @@ static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
     return true;
 }
 
-/* y may be written over t: the same elements (in place) or no shared bytes */
-static bool in_place_or_disjoint(const sc_tensor *y, const sc_tensor *t) {
+bool vk_fg_in_place_or_disjoint(const sc_tensor *y, const sc_tensor *t) {
     if (vk_fg_disjoint(y, t)) return true;
     if (y->data != t->data || !same_shape(y, t)) return false;
     for (int d = 0; d < SC_MAX_DIMS; d++)
@@ -261,7 +260,7 @@ int vk_fg_moe_sum(const vk_fuse_graph *g, const sc_tensor *mm, int j, int *membe
     /* mm [D, k, T] read once, by MUL with the routing weights rw [1, k, T] */
     const sc_tensor *mul = vk_fg_node(g, j);
     if (j < 0 || !is_op(mul, SC_OP_MUL) || vk_fg_uses(g, mm) != 1) return 0;
-    const sc_tensor *rw = other_src(mul, mm);
+    const sc_tensor *rw = vk_fg_other_src(mul, mm);
     if (!rw || rw->type != SC_TYPE_F32 || mul->type != SC_TYPE_F32 || !same_shape(mul, mm)) return 0;
     if (rw->ne[0] != 1 || rw->ne[1] != k || rw->ne[2] != T || rw->ne[3] != 1 || rw->nb[1] != 4) return 0;
     if (vk_fg_uses(g, mul) != k) return 0; /* the k slot views, nothing else */
@@ -283,9 +282,9 @@ int vk_fg_moe_sum(const vk_fuse_graph *g, const sc_tensor *mm, int j, int *membe
     int jr = vk_fg_next(g, j);
     const sc_tensor *radd = vk_fg_node(g, jr);
     if (jr >= 0 && is_op(radd, SC_OP_ADD) && vk_fg_uses(g, sum) == 1 && m < max) {
-        const sc_tensor *x = other_src(radd, sum);
+        const sc_tensor *x = vk_fg_other_src(radd, sum);
         if (x && f32_2d_rows(x) && f32_2d_rows(radd) && same_shape(x, sum) && same_shape(radd, sum) &&
-            in_place_or_disjoint(radd, x)) {
+            vk_fg_in_place_or_disjoint(radd, x)) {
             out = radd;
             members[m++] = jr;
         }

@@ -98,23 +98,6 @@ static bool same_layout(const sc_tensor *a, const sc_tensor *b) {
            p->zeros_offset == q->zeros_offset && p->gidx_offset == q->gidx_offset;
 }
 
-/* y, written by the group, may be read in place (same element, same
- * lane) but must not partly overlap t. */
-static bool in_place_or_disjoint(const sc_tensor *y, const sc_tensor *t) {
-    if (vk_fg_disjoint(y, t)) return true;
-    if (vk_addr(y) != vk_addr(t) || !same_shape(y, t)) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (y->nb[d] != t->nb[d]) return false;
-    return true;
-}
-
-/* The other operand of a binary node one of whose operands is `a`. */
-static const sc_tensor *other_src(const sc_tensor *node, const sc_tensor *a) {
-    if (node->src[0] == a && node->src[1] != a) return node->src[1];
-    if (node->src[1] == a && node->src[0] != a) return node->src[0];
-    return NULL;
-}
-
 static bool pipeline_fits(vk_dev *d, uint32_t push_size) { return vk_dev_caps(d)->max_push_constants >= push_size; }
 
 static uint32_t u32_of(uint64_t v) { return (uint32_t)v; }
@@ -216,7 +199,7 @@ static int mm_add_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, 
     const int j = vk_fg_next(g, i);
     const sc_tensor *add = vk_fg_node(g, j);
     if (j < 0 || !is_op(add, SC_OP_ADD) || vk_fg_uses(g, mm) != 1) return 0;
-    const sc_tensor *res = other_src(add, mm);
+    const sc_tensor *res = vk_fg_other_src(add, mm);
     if (!res || !vk_supports_matmul(d, mm)) return 0;
     const sc_tensor *w = mm->src[0], *x = mm->src[1];
     uint32_t nc;
@@ -224,7 +207,7 @@ static int mm_add_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, 
     /* no broadcast: r, the product and the sum of one shape */
     if (!f32_2d(add) || !f32_2d(res) || !same_shape(add, mm) || !same_shape(res, mm)) return 0;
     if (!vk_mm_gemv_mul_mat(d, w, x->ne[1], &nc) || !vk_mm_gemv_modules("mul_mat_vec_add")) return 0;
-    if (!vk_fg_disjoint(add, x) || !in_place_or_disjoint(add, res)) return 0;
+    if (!vk_fg_disjoint(add, x) || !vk_fg_in_place_or_disjoint(add, res)) return 0;
     members[0] = i;
     members[1] = j;
     return 2;
@@ -233,7 +216,7 @@ static int mm_add_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, 
 static int mm_add_record(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
     (void)n;
     const sc_tensor *mm = vk_fg_node(g, members[0]), *add = vk_fg_node(g, members[1]);
-    const sc_tensor *res = other_src(add, mm);
+    const sc_tensor *res = vk_fg_other_src(add, mm);
     const sc_tensor *w = mm->src[0], *x = mm->src[1];
 
     if (vk_mm_dp4_takes(vk_rec_dev(r), w, x, add)) return vk_mm_dp4_gemv(r, w, NULL, x, add, res);
@@ -328,9 +311,9 @@ static int moe_down_record(vk_rec *r, const vk_fuse_graph *g, const int *members
     /* members: mm, mul, k - 1 slot adds, (the residual add) */
     const sc_tensor *mm = vk_fg_node(g, members[0]), *w = mm->src[0], *a = mm->src[1], *ids = mm->src[2];
     const int64_t N = w->ne[1], k = ids->ne[0], T = ids->ne[1];
-    const sc_tensor *rw = other_src(vk_fg_node(g, members[1]), mm);
+    const sc_tensor *rw = vk_fg_other_src(vk_fg_node(g, members[1]), mm);
     const sc_tensor *out = vk_fg_node(g, members[n - 1]);
-    const sc_tensor *res = n == k + 2 ? other_src(out, vk_fg_node(g, members[n - 2])) : NULL; /* x of ADD(x, sum) */
+    const sc_tensor *res = n == k + 2 ? vk_fg_other_src(out, vk_fg_node(g, members[n - 2])) : NULL; /* x of ADD(x, sum) */
     if (!rw || (n == k + 2 && !res)) return SC_ESTATE;
     if (vk_mm_dp4_takes_id(d, w, a, ids)) {
         int rc = vk_mm_dp4_moe_down(r, w, a, ids, rw, res, out);

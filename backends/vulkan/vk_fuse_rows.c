@@ -339,8 +339,7 @@ static const sc_tensor *moe_sum_mm(const sc_tensor *mul) {
  * (n members: the MUL and k - 1 ADDs, then maybe the residual ADD). */
 static const sc_tensor *moe_sum_res(const vk_fuse_graph *g, const int *members, int n, int64_t k) {
     if (n != k + 1) return NULL;
-    const sc_tensor *out = vk_fg_node(g, members[n - 1]), *sum = vk_fg_node(g, members[n - 2]);
-    return out->src[0] == sum ? out->src[1] : out->src[0];
+    return vk_fg_other_src(vk_fg_node(g, members[n - 1]), vk_fg_node(g, members[n - 2]));
 }
 
 static int match_moe_sum(vk_dev *d, const vk_fuse_graph *g, int i, int *members, int max) {
@@ -357,7 +356,7 @@ static int match_moe_sum(vk_dev *d, const vk_fuse_graph *g, int i, int *members,
 
 static int record_moe_sum(vk_rec *r, const vk_fuse_graph *g, const int *members, int n) {
     const sc_tensor *mul = vk_fg_node(g, members[0]), *mm = moe_sum_mm(mul);
-    const sc_tensor *rw = mul->src[0] == mm ? mul->src[1] : mul->src[0];
+    const sc_tensor *rw = vk_fg_other_src(mul, mm);
     const sc_tensor *out = vk_fg_node(g, members[n - 1]);
     const int64_t k = mm->ne[1];
     const sc_tensor *res = moe_sum_res(g, members, n, k);

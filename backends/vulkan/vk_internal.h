@@ -183,6 +183,12 @@ int vk_fg_uses(const vk_fuse_graph *g, const sc_tensor *t);
 const sc_tensor *vk_fg_root(const sc_tensor *t);
 /* t's bytes and u's bytes do not overlap. */
 bool vk_fg_disjoint(const sc_tensor *t, const sc_tensor *u);
+/* y, written by a group, may be read in place (the same elements: same
+ * address, shape and strides) but must not partly overlap t. */
+bool vk_fg_in_place_or_disjoint(const sc_tensor *y, const sc_tensor *t);
+/* The other operand of a binary node one of whose operands is a (NULL when
+ * both are a, or neither). */
+const sc_tensor *vk_fg_other_src(const sc_tensor *node, const sc_tensor *a);
 
 /* The MoE combine of the experts' products mm [D, k, T] (k >= 2), starting at
  * work node j: MUL(mm, rw [1, k, T]) (rw f32, contiguous slots), then

@@ -41,6 +41,7 @@
  *
  * STRIXCORE_VK_MATMUL (comma-separated; shared with vk_op_matmul.c):
  *   "exact", "nodp4"  the f32 GEMV everywhere;
+ *   "noswq8"          the gate/up GEMV writes no int8 copy of its output (A/B);
  *   "dp4rows=N"       rows per team (1..8; default 1);
  *   "dp4lanes=N"      lanes per workgroup (a power of two, a multiple of the
  *                     team of 32; default 128: 4 teams).
@@ -102,7 +103,7 @@ enum { DP4_SPEC_LX, DP4_SPEC_LY, DP4_SPEC_LZ, DP4_SPEC_QBITS, DP4_SPEC_NR, DP4_S
 
 /* ---- STRIXCORE_VK_MATMUL ------------------------------------------------------------ */
 typedef struct dp4_env {
-    bool off;
+    bool off, no_swiglu_q8;
     uint32_t rows, lanes; /* 0: default */
 } dp4_env;
 
@@ -114,6 +115,7 @@ static const dp4_env *env(void) {
         const char *s = getenv("STRIXCORE_VK_MATMUL"), *v;
         if (s) {
             e.off = strstr(s, "exact") || strstr(s, "nodp4");
+            e.no_swiglu_q8 = strstr(s, "noswq8") != NULL;
             if ((v = strstr(s, "dp4rows="))) e.rows = (uint32_t)strtoul(v + 8, NULL, 10);
             if ((v = strstr(s, "dp4lanes="))) e.lanes = (uint32_t)strtoul(v + 9, NULL, 10);
         }
@@ -320,14 +322,13 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
      * are one int8 block of y, which it writes for the down projection too
      * (mul_mat_vec_dp4_swiglu_q8; "noswq8" in STRIXCORE_VK_MATMUL: A/B). H200
      * Qwen3-14B tg128, alternated: 188.5 / 191.0 -> 195.9 / 198.1 tok/s. */
-    const char *sv = getenv("STRIXCORE_VK_MATMUL");
     dp4q_push qp;
     memset(&qp, 0, sizeof qp);
     uint64_t yds = 0;
     uint32_t yperm = 0;
     const bool q8out = w2 && M == 1 && N % DP4_BLOCK == 0 && spec[DP4_SPEC_TL] == DP4_TEAM && !env()->lanes &&
                        !env()->rows && 32u * DP4_TEAM <= caps->max_workgroup_size &&
-                       vk_spirv_find("mul_mat_vec_dp4_swiglu_q8") && !(sv && strstr(sv, "noswq8")) &&
+                       vk_spirv_find("mul_mat_vec_dp4_swiglu_q8") && !env()->no_swiglu_q8 &&
                        vk_mm_dp4_q8_target(r, y, &qp.yq, &yds, &yperm) == SC_OK;
     if (q8out) {
         spec[DP4_SPEC_LX] = 32u * DP4_TEAM;
