@@ -206,6 +206,7 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
     c->subgroup_size = p11.subgroupSize;
     c->max_workgroup_size = pi->props.limits.maxComputeWorkGroupInvocations;
     c->max_push_constants = pi->props.limits.maxPushConstantsSize;
+    c->max_shared_bytes = pi->props.limits.maxComputeSharedMemorySize;
     c->subgroup_arithmetic = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                              !disabled("subgroup_arith");

@@ -66,6 +66,7 @@ typedef struct vk_caps {
                                       asks for full subgroups when local_size_x is a multiple */
     bool int_dot_accelerated;      /* 4x8-bit packed signed dot product runs in hardware */
     uint32_t coopmat_m, coopmat_n, coopmat_k; /* a subgroup-scope f16 x f16 -> f32 shape (coop_matrix) */
+    uint32_t max_shared_bytes;     /* maxComputeSharedMemorySize */
 } vk_caps;
 
 const vk_caps *vk_dev_caps(const vk_dev *d);

@@ -95,6 +95,8 @@ typedef struct attn_push {
 typedef struct attn_reduce_push {
     uint64_t part, dst;
     uint32_t H, NS, t_base;
+    uint32_t q8_T; /* attention_reduce_q8: tokens of the int8 copy */
+    uint64_t qs;   /* attention_reduce_q8: the int8 copy (its ds follow) */
 } attn_reduce_push;
 
 _Static_assert(sizeof(kv_write_push) <= 128, "push constants over the guaranteed 128 bytes");
@@ -358,8 +360,9 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
      * recording carries, with the error flag's, to stay within 128 bytes of
      * push constants (lavapipe's limit). */
     const char *mmenv = getenv("STRIXCORE_VK_MATMUL"); /* "noattnq8": the projection quantizes (A/B) */
-    if (decode && NS == 1 && D % 32 == 0 && node->nb[1] == (size_t)D * 4 && node->nb[2] == (size_t)D * H * 4 &&
-        vk_spirv_find("attention_decode_q8") && !(mmenv && strstr(mmenv, "noattnq8"))) {
+    const bool q8_ok = D % 32 == 0 && node->nb[1] == (size_t)D * 4 && node->nb[2] == (size_t)D * H * 4 &&
+                       !(mmenv && strstr(mmenv, "noattnq8"));
+    if (decode && NS == 1 && q8_ok && vk_spirv_find("attention_decode_q8")) {
         uint64_t tab[2] = {pc.err, 0}, ds = 0, taddr = 0; /* {error flag, int8 copy}: the shader's pc.err */
         uint32_t perm = 0;
         if (vk_mm_dp4_q8_target_at(r, vk_addr(node), (uint64_t)D * H, (uint64_t)T, (uint64_t)D * H, &tab[1], &ds,
@@ -396,11 +399,22 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
     }
     if (NS == 1) return SC_OK;
 
-    /* merge the splits: one workgroup per (h, t) */
+    /* merge the splits: one workgroup per (h, t); in decode it writes the int8
+     * copy for the output projection as the single-split shader does */
     const uint32_t rspec[4] = {128, 1, 1, D}; /* a power of two (tree reductions) */
-    vk_pipeline *pr = vk_pipeline_get(d, "attention_reduce", sizeof(attn_reduce_push), rspec, 4, 0);
-    if (!pr) return SC_EBACKEND;
     attn_reduce_push rp = {.part = part, .dst = vk_addr(node), .H = H, .NS = NS};
+    const char *rmod = "attention_reduce";
+    if (decode && q8_ok && D <= 512 && vk_spirv_find("attention_reduce_q8")) {
+        uint64_t ds = 0;
+        uint32_t perm = 0;
+        if (vk_mm_dp4_q8_target_at(r, vk_addr(node), (uint64_t)D * H, (uint64_t)T, (uint64_t)D * H, &rp.qs, &ds,
+                                   &perm) == SC_OK) {
+            rmod = "attention_reduce_q8";
+            rp.q8_T = (uint32_t)T;
+        }
+    }
+    vk_pipeline *pr = vk_pipeline_get(d, rmod, sizeof(attn_reduce_push), rspec, 4, 0);
+    if (!pr) return SC_EBACKEND;
     for (int64_t t0 = 0; t0 < T; t0 += VK_MAX_GRID) {
         const int64_t n = T - t0 < VK_MAX_GRID ? T - t0 : VK_MAX_GRID;
         rp.t_base = (uint32_t)t0;

@@ -4,9 +4,10 @@
  *
  *   w [K, N, B2, B3] (f16, bf16, QG), x f32 [K, M, b2, b3] -> y f32 [N, M, b2, b3]
  *
- * shaders/mul_mat_coop.comp: 128 x 128 output tiles, 8 subgroups of 64 x 32,
- * BK = 64 steps through f16 shared memory (QG dequantised there, x rounded to
- * f16 there), f32 accumulators. Numerics: x rounded to nearest-even f16
+ * shaders/mul_mat_coop.comp: 128 x 64 output tiles (m64; 128 x 128 with
+ * STRIXCORE_VK_MATMUL=coopm128), 8 subgroups, BK = 64 steps through f16
+ * shared memory (QG dequantised there, x rounded to f16 there), f32
+ * accumulators. Numerics: x rounded to nearest-even f16
  * (|relative error| <= 2^-11), weights exact in f16 (f16; QG values, which
  * are f16- or bf16-rounded; bf16 within f16's range), f32 sums: nmse about
  * 1e-7 against the f32 reference, inside backend-ops' f16/bf16/QG bounds
@@ -74,19 +75,23 @@ typedef struct xh_push { /* x_to_f16.comp */
 } xh_push;
 _Static_assert(sizeof(xh_push) == 32, "xh_push layout");
 
-#define COOP_BN     128u /* tile: weight rows */
-#define COOP_BM     128u /* tile: activation columns */
-#define COOP_NSG    8u   /* subgroups per workgroup */
-#define COOP_TN     64u  /* a subgroup's rows */
-#define COOP_TM     32u  /* a subgroup's columns */
-#define COOP_BK     64u
 #define COOP_MIN_M  64   /* below this the 128-column tiles are mostly padding */
 #define MAX_GRID    65535u
-
-#define COOP_ID_BM     64u   /* MUL_MAT_ID tile: columns (pairs of one expert) */
-#define COOP_ID_TN     32u   /* a subgroup's rows (4 x 2 subgroups of 32 x 32) */
-#define COOP_ID_TM     32u
 #define COOP_ID_MAX_E  4096u /* mul_mat_id_group.comp's shared counters */
+
+/* The tiles of mul_mat_coop.comp (its "Tiles" comment): one module each. A
+ * workgroup of nsg subgroups computes bn weight rows x bm columns, a subgroup
+ * tn x tm of it, in bk steps through shared memory. */
+typedef struct coop_tile {
+    const char *name;
+    const char *module;    /* MUL_MAT */
+    const char *id_module; /* MUL_MAT_ID, or NULL */
+    uint32_t bn, bm, nsg, tn, tm, bk;
+} coop_tile;
+
+static const coop_tile TILE_M128 = {"m128", "mul_mat_coop", NULL, 128, 128, 8, 64, 32, 64};
+/* the default: 110 registers a lane on an H200 against m128's 166 (two workgroups an SM) */
+static const coop_tile TILE_M64 = {"m64", "mul_mat_coop_m64", "mul_mat_coop_id", 128, 64, 8, 32, 32, 64};
 
 /* ---- STRIXCORE_VK_MATMUL: "nocoop", "coopmin=N", "coopidmin=N" ------------------- */
 static int env_min_m(void) {
@@ -146,14 +151,38 @@ static int env_id_min(void) {
     return cached;
 }
 
-/* The device's matrix shape tiles a subgroup's tn x tm block. */
-static bool shape_ok_for(const vk_caps *c, uint32_t tn, uint32_t tm) {
+/* Tile t runs on this device with sgs-lane subgroups: the matrix shape tiles
+ * a subgroup's tn x tm block and a bk step, every lane fetches whole 8-element
+ * chunks of both tiles, and the shared tiles (plus the edge staging, plus the
+ * expert tile's column list) fit the device's shared memory. */
+static bool tile_ok(const vk_caps *c, const coop_tile *t, uint32_t sgs) {
     const uint32_t m = c->coopmat_m, n = c->coopmat_n, k = c->coopmat_k;
-    if (!m || !n || !k || tn % m || tm % n || k % 8 || COOP_BK % k) return false;
-    return m * n <= 256; /* the edge staging: 8 x m x n floats in shared memory */
+    if (!m || !n || !k || t->tn % m || t->tm % n || k % 8 || t->bk % k) return false;
+    if (m * n > 256) return false; /* the edge staging: nsg x m x n floats in shared memory */
+    if (sgs < 8 || sgs > 128 || t->nsg * sgs > c->max_workgroup_size) return false;
+    const uint32_t nt = t->nsg * sgs;
+    if ((t->bn * (t->bk / 8u)) % nt || (t->bm * (t->bk / 8u)) % nt) return false;
+    const uint64_t shared = (uint64_t)(t->bn + t->bm) * (t->bk / 8u + 1u) * 16u + (uint64_t)t->nsg * m * n * 4u +
+                            t->bm * 4u;
+    return !c->max_shared_bytes || shared <= c->max_shared_bytes;
 }
 
-static bool shape_ok(const vk_caps *c) { return shape_ok_for(c, COOP_TN, COOP_TM); }
+/* The tile MUL_MAT (id: MUL_MAT_ID) takes on this device: m64, or m128 where
+ * STRIXCORE_VK_MATMUL says "coopm128" (MUL_MAT) or m64 does not run; NULL
+ * when none runs. */
+static const coop_tile *pick_tile(const vk_caps *c, bool id) {
+    const char *s = getenv("STRIXCORE_VK_MATMUL");
+    const coop_tile *order[2] = {&TILE_M64, &TILE_M128};
+    if (!id && s && strstr(s, "coopm128")) order[0] = &TILE_M128, order[1] = &TILE_M64;
+    bool req;
+    const uint32_t sgs = coop_sgs(c, &req);
+    for (int j = 0; j < 2; j++) {
+        const coop_tile *t = order[j];
+        const char *mod = id ? t->id_module : t->module;
+        if (mod && tile_ok(c, t, sgs) && vk_spirv_find(mod)) return t;
+    }
+    return NULL;
+}
 
 static bool f32_rows(const sc_tensor *t) {
     if (!t || t->type != SC_TYPE_F32 || t->nb[0] != 4 || (uintptr_t)t->data % 4) return false;
@@ -182,18 +211,15 @@ bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
     const int min_m = env_min_m();
     if (min_m < 0) return false;
     const vk_caps *c = vk_dev_caps(d);
-    if (!c->coop_matrix || !c->fp16_arith || !shape_ok(c)) return false;
-    bool req;
-    const uint32_t sgs = coop_sgs(c, &req);
-    if (sgs < 8 || sgs > 128 || COOP_NSG * sgs > c->max_workgroup_size) return false;
-    if (COOP_BN * COOP_BM * COOP_BK / 8u / (COOP_NSG * sgs) == 0) return false; /* every lane fetches */
+    if (!c->coop_matrix || !c->fp16_arith) return false;
+    const coop_tile *t = pick_tile(c, false);
+    if (!t) return false;
     const sc_tensor *w = node->src[0], *x = node->src[1];
     if (!w || !weight_ok(w) || !f32_rows(x) || !f32_rows(node)) return false;
     if (x->ne[1] < min_m || w->ne[0] != x->ne[0] || node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1]) return false;
     if (x->ne[2] % w->ne[2] || x->ne[3] % w->ne[3]) return false;
     if ((uint64_t)x->ne[2] * (uint64_t)x->ne[3] > UINT32_MAX) return false;
-    if ((uint64_t)x->ne[1] > (uint64_t)MAX_GRID * COOP_BM) return false; /* grid y */
-    return vk_spirv_find("mul_mat_coop") != NULL;
+    return (uint64_t)x->ne[1] <= (uint64_t)MAX_GRID * t->bm; /* grid y */
 }
 
 static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
@@ -250,10 +276,11 @@ static bool vec16(const sc_tensor *t) {
     return aligned(vk_addr(t), 16) && aligned(t->nb[1], 16) && aligned(t->nb[2], 16) && aligned(t->nb[3], 16);
 }
 
-static uint32_t coop_spec(const vk_caps *c, const sc_tensor *w, const sc_tensor *x, uint32_t *spec, bool *req) {
+static uint32_t coop_spec(const vk_caps *c, const coop_tile *t, const sc_tensor *w, const sc_tensor *x,
+                          uint32_t *spec, bool *req) {
     memset(spec, 0, SPEC_COUNT * sizeof *spec);
-    const uint32_t sgs = coop_sgs(c, req);
-    spec[SPEC_LX] = COOP_NSG * sgs;
+    const uint32_t sgs = coop_sgs(c, req), nt = t->nsg * sgs;
+    spec[SPEC_LX] = nt;
     spec[SPEC_LY] = spec[SPEC_LZ] = 1;
     spec[SPEC_WTYPE] = (uint32_t)w->type;
     spec[SPEC_QBITS] = 4;
@@ -268,11 +295,12 @@ static uint32_t coop_spec(const vk_caps *c, const sc_tensor *w, const sc_tensor 
         /* GMODE 0: each 8-code chunk lies in one group (one scale/zero per chunk) */
         spec[SPEC_GMODE] =
             (!(q->flags & SC_QUANT_HAS_GIDX) && (q->n_groups == 1 || q->group_size % 8 == 0)) ? 0u : 2u;
-        /* 32 codes per lane and step: 256 lanes (2 per row of the 128 x 64
-         * weight tile), whole 16-byte pieces of rows, one group per piece. H200,
-         * q4g128 at M = 512, with OPT_XF16: K=5120 N=5120 532 -> 345 us, N=17408
-         * 1464 -> 905 us (each alone: 383 / 465 us at N=5120) */
-        if (q->bits == 4 && spec[SPEC_GMODE] == 0 && COOP_NSG * sgs == 256 && w->ne[0] % 32 == 0 &&
+        /* 32 codes per lane and step (bn * bk == 32 x lanes: 256 lanes, 2
+         * per row of the weight tile), whole 16-byte pieces of rows, one group
+         * per piece. H200, m64 tiles, q4g128 at M = 512, with OPT_XF16:
+         * K=5120 N=5120 532 -> 345 us, N=17408 1464 -> 905 us (each alone:
+         * 383 / 465 us at N=5120) */
+        if (q->bits == 4 && spec[SPEC_GMODE] == 0 && t->bn * t->bk == 32u * nt && w->ne[0] % 32 == 0 &&
             (q->n_groups == 1 || q->group_size % 32 == 0) && aligned(q->row_bytes, 16) && aligned(vk_addr(w), 16) &&
             aligned(w->nb[2], 16) && aligned(w->nb[3], 16) && !(env_dbg_noqvec()))
             spec[SPEC_OPTS] |= OPT_QVEC;
@@ -293,37 +321,35 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
     coop_push pc;
     vk_mm_push_fill(&pc, r, node);
 
+    const coop_tile *t = pick_tile(c, false);
+    if (!t) return SC_EBACKEND; /* vk_mm_coop_supports said yes */
     uint32_t spec[SPEC_COUNT];
     bool req;
-    const uint32_t sgs = coop_spec(c, w, x, spec, &req);
+    const uint32_t sgs = coop_spec(c, t, w, x, spec, &req);
     const int xrc = x->ne[2] == 1 && x->ne[3] == 1 && x->nb[1] % 4 == 0
                         ? x_as_f16(r, vk_addr(x), (uint64_t)x->ne[0], (uint64_t)x->ne[1], x->nb[1] / 4, &pc.x,
                                    &pc.x_nb1, &spec[SPEC_OPTS])
                         : SC_ENOTSUP;
     if (xrc != SC_OK && xrc != SC_ENOTSUP) return xrc;
 
-    /* 128 x 64 tiles (8 subgroups of 32 x 32) by default: 110 registers a lane
-     * against 166 for 128 x 128, so two workgroups share an SM. H200, q4g128 at
-     * M = 512: K=5120 N=5120 347 -> 320 us, N=17408 894 -> 804 us; Qwen3-14B
-     * pp512 3217 -> 3492 tok/s. STRIXCORE_VK_MATMUL=coopm128: the 128 x 128 tiles. */
-    const char *sv = getenv("STRIXCORE_VK_MATMUL");
-    const bool m64 = !(sv && strstr(sv, "coopm128")) && vk_spirv_find("mul_mat_coop_m64") &&
-                     shape_ok_for(c, COOP_ID_TN, COOP_ID_TM);
-    const uint32_t bm = m64 ? COOP_ID_BM : COOP_BM;
-    vk_pipeline *p = vk_pipeline_get(d, m64 ? "mul_mat_coop_m64" : "mul_mat_coop", sizeof pc, spec, SPEC_COUNT,
-                                     req ? sgs : 0);
+    /* m64 (128 x 64 tiles, 8 subgroups of 32 x 32) by default: 110 registers
+     * a lane against 166 for m128, so two workgroups share an SM. H200, q4g128
+     * at M = 512: K=5120 N=5120 347 -> 320 us, N=17408 894 -> 804 us;
+     * Qwen3-14B pp512 3217 -> 3492 tok/s. */
+    vk_pipeline *p = vk_pipeline_get(d, t->module, sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
     static int logged; /* once per process: which path prefill takes (a benign race) */
     if (!logged) {
         logged = 1;
-        VK_LOG(SC_LOG_INFO, "mul_mat_coop: %ux%ux%u f16 matrices, %u-lane subgroups%s", c->coopmat_m, c->coopmat_n,
+        VK_LOG(SC_LOG_INFO, "mul_mat_coop: %s tiles (%ux%u, %u subgroups of %ux%u), %ux%ux%u f16 matrices, "
+               "%u-lane subgroups%s", t->name, t->bn, t->bm, t->nsg, t->tn, t->tm, c->coopmat_m, c->coopmat_n,
                c->coopmat_k, sgs, req ? " (required)" : "");
     }
 
     /* grid x = row tiles, y = column tiles, z = batch; x and z split past 65535
      * (the pieces write disjoint outputs: no barrier between them) */
-    const uint64_t gx = div_up(N, COOP_BN), gz = nbatch;
-    const uint32_t gy = div_up(M, bm);
+    const uint64_t gx = div_up(N, t->bn), gz = nbatch;
+    const uint32_t gy = div_up(M, t->bm);
     for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
         for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
             pc.base_x = (uint32_t)x0;
@@ -343,13 +369,7 @@ bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) {
     const int min_pairs = env_id_min();
     if (min_pairs < 0) return false;
     const vk_caps *c = vk_dev_caps(d);
-    if (!c->coop_matrix || !c->fp16_arith || !shape_ok_for(c, COOP_ID_TN, COOP_ID_TM)) return false;
-    bool req;
-    const uint32_t sgs = coop_sgs(c, &req);
-    if (sgs < 8 || sgs > 128 || COOP_NSG * sgs > c->max_workgroup_size) return false;
-    /* every lane fetches whole 8-element chunks: BM and BN rows of BK / 8 chunks */
-    const uint32_t nt = COOP_NSG * sgs, chunks = COOP_ID_BM * (COOP_BK / 8u);
-    if (chunks % nt || (COOP_BN * (COOP_BK / 8u)) % nt) return false;
+    if (!c->coop_matrix || !c->fp16_arith || !pick_tile(c, true)) return false;
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
     if (!w || !ids || !vk_mm_weight_ok(w) || !weight_ok(w) || w->ne[3] != 1) return false;
     if (!f32_rows(x) || !f32_rows(node) || !vk_mm_rows_ok(ids, SC_TYPE_I32)) return false;
@@ -363,7 +383,7 @@ bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) {
     /* many pairs per expert: where the grouped GEMM would run, or past coopidmin */
     if (min_pairs == 0 ? vk_mm_gemv_mul_mat_id(d, w, npairs) : npairs < (uint64_t)min_pairs * (uint64_t)E)
         return false;
-    return vk_spirv_find("mul_mat_coop_id") != NULL && vk_spirv_find("mul_mat_id_group") != NULL;
+    return vk_spirv_find("mul_mat_id_group") != NULL;
 }
 
 int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
@@ -409,14 +429,16 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     /* workgroups per expert along the columns: its 64-column tiles on average
      * (a busier expert's workgroups loop over the rest) */
     const uint64_t per_e = (npairs + E - 1) / E;
-    pc.zsplit = div_up(per_e, COOP_ID_BM);
+    const coop_tile *t = pick_tile(c, true);
+    if (!t) return SC_EBACKEND; /* vk_mm_coop_id_supports said yes */
+    pc.zsplit = div_up(per_e, t->bm);
     if (pc.zsplit < 1) pc.zsplit = 1;
     if (pc.zsplit > 64) pc.zsplit = 64;
     if (env_id_z) pc.zsplit = env_id_z;
 
     uint32_t spec[SPEC_COUNT];
     bool req;
-    const uint32_t sgs = coop_spec(c, w, x, spec, &req);
+    const uint32_t sgs = coop_spec(c, t, w, x, spec, &req);
     vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
     /* x [K, X, T] as f16 rows: one per token (X == 1) or per (slot, token),
      * the latter stored contiguously */
@@ -430,17 +452,17 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
         if (xrc != SC_OK && xrc != SC_ENOTSUP) return xrc;
     }
 
-    vk_pipeline *p = vk_pipeline_get(d, "mul_mat_coop_id", sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
+    vk_pipeline *p = vk_pipeline_get(d, t->id_module, sizeof pc, spec, SPEC_COUNT, req ? sgs : 0);
     if (!p) return SC_EBACKEND;
     static int logged; /* once per process (a benign race) */
     if (!logged) {
         logged = 1;
-        VK_LOG(SC_LOG_INFO, "mul_mat_coop_id: %ux%ux%u f16 matrices, %u-lane subgroups%s", c->coopmat_m,
-               c->coopmat_n, c->coopmat_k, sgs, req ? " (required)" : "");
+        VK_LOG(SC_LOG_INFO, "mul_mat_coop_id: %s tiles, %ux%ux%u f16 matrices, %u-lane subgroups%s", t->name,
+               c->coopmat_m, c->coopmat_n, c->coopmat_k, sgs, req ? " (required)" : "");
     }
 
     /* grid x = row tiles (split past 65535), y = expert, z = column tiles */
-    const uint64_t gx = div_up(N, COOP_BN);
+    const uint64_t gx = div_up(N, t->bn);
     for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
         pc.base_x = (uint32_t)x0;
         const uint64_t nx = gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID;

@@ -373,7 +373,7 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
 /* The push block (output y, aux) and pipeline of a MUL_MAT_ID variant;
  * quantizes x. */
 static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_tensor *x, const sc_tensor *ids,
-                    const sc_tensor *y, uint64_t aux, dp4id_push *pc, vk_pipeline **p, uint64_t *gx) {
+                    const sc_tensor *y, uint64_t aux, bool q8out, dp4id_push *pc, vk_pipeline **p, uint64_t *gx) {
     vk_dev *d = vk_rec_dev(r);
     const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], bits = w->quant.bits, nblk = K / DP4_BLOCK;
     uint32_t M, x_nb1, ci, ct;
@@ -384,6 +384,10 @@ static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_
     if (rc != SC_OK) return rc;
     uint32_t spec[DP4_SPEC_COUNT], req;
     gemv_spec(vk_dev_caps(d), bits, 1, spec, &req);
+    if (q8out) { /* 32 one-row teams: a workgroup's outputs are one int8 block */
+        spec[DP4_SPEC_LX] = 32u * DP4_TEAM;
+        spec[DP4_SPEC_NR] = 1;
+    }
     memset(pc, 0, sizeof *pc);
     pc->w = vk_addr(w);
     pc->qs = qs;
@@ -433,11 +437,35 @@ int vk_mm_dp4_moe_gate_up(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, co
     dp4id_push pc;
     vk_pipeline *p = NULL;
     uint64_t gx = 0;
-    int rc = id_setup(r, "mul_mat_vec_dp4_id_swiglu", w, x, ids, y, vk_addr(w2), &pc, &p, &gx);
+    /* With y contiguous and whole int8 blocks per 32 rows, the GEMV also
+     * writes y's int8 copy as the experts' down projection reads it (its x
+     * columns are the pairs i + n_used * t: id_columns), so that GEMV
+     * quantizes nothing (as mul_mat_vec_dp4_swiglu_q8 does for the dense
+     * MLP; "noswq8" turns both off). */
+    const vk_caps *caps = vk_dev_caps(vk_rec_dev(r));
+    const uint32_t N = (uint32_t)w->ne[1], npairs = (uint32_t)(ids->ne[0] * ids->ne[1]);
+    uint32_t gspec[DP4_SPEC_COUNT], greq;
+    gemv_spec(caps, w->quant.bits, 1, gspec, &greq);
+    const bool q8out = N % DP4_BLOCK == 0 && y->nb[1] == (size_t)N * 4 && y->nb[2] == (size_t)ids->ne[0] * N * 4 &&
+                       gspec[DP4_SPEC_TL] == DP4_TEAM && !env()->lanes && !env()->rows && !env()->no_swiglu_q8 &&
+                       32u * DP4_TEAM <= caps->max_workgroup_size && vk_spirv_find("mul_mat_vec_dp4_id_swiglu_q8");
+    uint64_t yq = 0;
+    if (q8out) {
+        const uint64_t nq = (uint64_t)npairs * (N / DP4_BLOCK);
+        int rc = vk_rec_scratch(r, (size_t)(nq * (DP4_BLOCK + 8u)), &yq);
+        if (rc != SC_OK) return rc;
+    }
+    int rc = id_setup(r, q8out ? "mul_mat_vec_dp4_id_swiglu_q8" : "mul_mat_vec_dp4_id_swiglu", w, x, ids, y,
+                      vk_addr(w2), q8out, &pc, &p, &gx);
     if (rc != SC_OK) return rc;
     pc.y_nb1 = (uint32_t)(y->nb[1] / 4);
     pc.y_nb2 = (uint32_t)(y->nb[2] / 4);
-    return id_dispatch(r, p, &pc, gx, (uint32_t)(ids->ne[0] * ids->ne[1]));
+    pc.rw = yq; /* the epilogue's unused routing-weight slot carries the copy */
+    rc = id_dispatch(r, p, &pc, gx, npairs);
+    /* the copy of y's npairs columns of N floats (4-bit order: 4-bit down projections find it) */
+    if (rc == SC_OK && q8out)
+        vk_rec_memo_put(r, q8_tag(N, N, npairs, 1), vk_addr(y), q8_bytes(N, N, npairs), yq);
+    return rc;
 }
 
 int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const sc_tensor *ids, const sc_tensor *rw,
@@ -450,7 +478,7 @@ int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const 
     dp4id_push pc;
     vk_pipeline *p = NULL;
     uint64_t gx = 0;
-    int rc = id_setup(r, "mul_mat_vec_dp4_id_moe", w, a, ids, y, res ? vk_addr(res) : 0, &pc, &p, &gx);
+    int rc = id_setup(r, "mul_mat_vec_dp4_id_moe", w, a, ids, y, res ? vk_addr(res) : 0, false, &pc, &p, &gx);
     if (rc != SC_OK) return rc;
     pc.rw = vk_addr(rw);
     pc.y_nb2 = (uint32_t)(y->nb[1] / 4);

@@ -6,6 +6,7 @@
  * order. Leaves (op NONE: weights, inputs, caches) go to leafs[]. A small
  * open-addressing pointer set keeps the walk linear in the graph size.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,10 @@ static bool seen_insert(graph_priv *g, const sc_tensor *t) {
 /* Iterative post-order DFS: a frame is (tensor, next src index). */
 typedef struct { sc_tensor *t; int next; } frame;
 
-int sc_graph_expand(sc_graph_t *pub, sc_tensor *out) {
+static int expand(sc_graph_t *pub, sc_tensor *out, bool output) {
     if (!pub || !out) return SC_EINVAL;
     graph_priv *g = (graph_priv *)pub;
-    out->flags |= SC_TENSOR_OUTPUT;
+    if (output) out->flags |= SC_TENSOR_OUTPUT;
     if (seen_insert(g, out)) return SC_OK;
 
     size_t stack_cap = 256, sp = 0;
@@ -114,6 +115,10 @@ int sc_graph_expand(sc_graph_t *pub, sc_tensor *out) {
     if (rc != SC_OK) sc_log(SC_LOG_ERROR, "graph", "graph capacity %d exceeded", g->pub.capacity);
     return rc;
 }
+
+int sc_graph_expand(sc_graph_t *pub, sc_tensor *out) { return expand(pub, out, true); }
+
+int sc__graph_expand_node(sc_graph_t *g, sc_tensor *t) { return expand(g, t, false); }
 
 void sc_graph_print(const sc_graph_t *g, FILE *f) {
     if (!g || !f) return;

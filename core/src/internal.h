@@ -73,6 +73,11 @@ void sc__safetensors_release(const struct sc_safetensors *st, const void *data, 
 /* Set default contiguous strides for t (non-QG types). */
 void sc__tensor_set_strides(sc_tensor *t);
 
+/* sc_graph_expand without marking t an output: t and its sources go into the
+ * graph now (ahead of what is expanded later), and t's memory may be reused
+ * after its last reader. For a model to order independent nodes together. */
+int sc__graph_expand_node(sc_graph_t *g, sc_tensor *t);
+
 #endif
 
 /* ------------------------------------------------------------------------ */

@@ -39,6 +39,12 @@ static sc_tensor *reshape3(sc_ctx_t *ctx, sc_tensor *a, int64_t ne0, int64_t ne1
     return a ? sc_reshape(ctx, a, 3, ne) : NULL;
 }
 
+/* The error of a failed build step: the context's, or SC_ENOMEM when only the
+ * graph's expansion failed (it has no error of its own to keep). */
+static int graph_error(sc_ctx_t *ctx) {
+    return sc_ctx_error(ctx) != SC_OK ? sc_ctx_error(ctx) : SC_ENOMEM;
+}
+
 /* y = x @ W^T (+ b): W {K, N}, x [T, K] -> [T, N] */
 static sc_tensor *linear(sc_ctx_t *ctx, sc_tensor *w, sc_tensor *b, sc_tensor *x) {
     sc_tensor *y = sc_mul_mat(ctx, w, x);
@@ -79,7 +85,7 @@ static sc_tensor *moe(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, const sc_lay
     /* The routing chain goes into the graph now, before the experts: router,
      * softmax, top-k, gather, renormalise run as one run of nodes (a backend
      * may compute such a run as one kernel), then gate/up/down and the sum. */
-    if (!w || sc_graph_expand(gr, w) != SC_OK) return NULL;
+    if (!w || sc__graph_expand_node(gr, w) != SC_OK) return NULL;
 
     sc_tensor *x3 = reshape3(ctx, x, D, 1, T);                  /* [T, 1, D]: every slot reads x */
     sc_tensor *g = sc_mul_mat_id(ctx, lw->exp_gate, x3, ids);   /* [T, k, Imoe] */
@@ -111,10 +117,18 @@ int sc__qwen3_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_i
         const sc_layer_weights *lw = &m->layers[L];
         const bool last = L == c->n_layers - 1;
 
-        /* attention: keys and values of every token go to the cache */
+        /* attention: keys and values of every token go to the cache. The
+         * projections enter the graph before the head norms, rotations and
+         * cache writes that follow them: k, v (and q below) are independent,
+         * so a backend may run them at once, and then the three tails at once,
+         * rather than alternating one projection and one tail. */
         sc_tensor *h = sc_rms_norm(ctx, x, lw->attn_norm, eps);                            /* [T, D] */
-        sc_tensor *k = qk_heads(m, ctx, linear(ctx, lw->wk, lw->bk, h), lw->k_norm, Hkv, T, in->pos); /* [T, Hkv, hd] */
-        sc_tensor *v = reshape3(ctx, linear(ctx, lw->wv, lw->bv, h), hd, Hkv, T);         /* [T, Hkv, hd] */
+        sc_tensor *kp = linear(ctx, lw->wk, lw->bk, h);                                   /* [T, Hkv*hd] */
+        sc_tensor *vp = linear(ctx, lw->wv, lw->bv, h);                                   /* [T, Hkv*hd] */
+        if (!kp || !vp || sc__graph_expand_node(g, kp) != SC_OK || sc__graph_expand_node(g, vp) != SC_OK)
+            return graph_error(ctx);
+        sc_tensor *k = qk_heads(m, ctx, kp, lw->k_norm, Hkv, T, in->pos);                 /* [T, Hkv, hd] */
+        sc_tensor *v = reshape3(ctx, vp, hd, Hkv, T);                                     /* [T, Hkv, hd] */
         sc_tensor *kc = sc_kv_write(ctx, m->kv.k[L], k, bt, in->pos, in->seq);
         sc_tensor *vc = sc_kv_write(ctx, m->kv.v[L], v, bt, in->pos, in->seq);
         if (last && in->n_out == 0) {
@@ -134,7 +148,9 @@ int sc__qwen3_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_i
             seq_q = in->seq_out;
             Tq = in->n_out;
         }
-        sc_tensor *q = qk_heads(m, ctx, linear(ctx, lw->wq, lw->bq, h), lw->q_norm, H, Tq, pos_q); /* [Tq, H, hd] */
+        sc_tensor *qp = linear(ctx, lw->wq, lw->bq, h); /* [Tq, H*hd] */
+        if (!qp || sc__graph_expand_node(g, qp) != SC_OK) return graph_error(ctx);
+        sc_tensor *q = qk_heads(m, ctx, qp, lw->q_norm, H, Tq, pos_q); /* [Tq, H, hd] */
         sc_tensor *a = sc_attention(ctx, q, kc, vc, bt, pos_q, seq_q, scale);             /* [Tq, H, hd] */
         x = sc_add(ctx, x, linear(ctx, lw->wo, lw->bo, reshape2(ctx, a, H * hd, Tq)));    /* [Tq, D] */
 

@@ -14,8 +14,21 @@
 // (invocations over splits, tree reductions in shared memory), then its
 // invocations stride over D, each summing NS accumulator entries with RB
 // loads in flight (a rolled loop would wait one memory latency per split).
+//
+// -DQ8OUT (attention_reduce_q8; D % 32 == 0, D <= MAX_D): the row also goes
+// to the int8 copy the output projection's int8-activation GEMV reads
+// (out [D, H, T] as x [D*H, T], q8_block.glsl's layout in the 4-bit byte
+// order, its ds after its qs), as attention_decode.comp's Q8OUT does for a
+// single split: invocation b < D/32 packs block b of the head from shared
+// memory.
 #include "common.glsl"
 #include "attention_common.glsl"
+#ifdef Q8OUT
+#define Q8_NO_SRC
+#include "q8_block.glsl"
+#define MAX_D 512
+shared float y_sh[MAX_D];
+#endif
 
 layout(constant_id = 0) const uint WG = 128; // a power of two
 layout(constant_id = 3) const uint D = 128;
@@ -27,6 +40,8 @@ layout(push_constant, std430) uniform PC {
     uint64_t part;
     uint64_t dst;  // f32 [D, H, T]
     uint H, NS, t_base;
+    uint q8_T;     // Q8OUT: tokens of the int8 copy
+    uint64_t qs;   // Q8OUT: the int8 copy
 } pc;
 
 shared float w_sh[MAX_NS]; // exp2(m_s - M): the weight of split s
@@ -78,6 +93,22 @@ void main() {
             [[unroll]] for (uint u = 0; u < RB; u++)
                 if (s0 + u < pc.NS) y += w_sh[s0 + u] * a[u];
         }
-        F32Buf(orow).v[d] = L > 0.0 ? y / L : 0.0;
+        const float yv = L > 0.0 ? y / L : 0.0;
+        F32Buf(orow).v[d] = yv;
+#ifdef Q8OUT
+        y_sh[d] = yv;
+#endif
     }
+#ifdef Q8OUT
+    barrier();
+    if (tid < D / 32u) {
+        float v[32];
+        [[unroll]] for (uint k = 0; k < 32u; k++) v[k] = y_sh[tid * 32u + k];
+        uvec4 w0, w1;
+        vec2 dsum;
+        q8_pack(v, true, w0, w1, dsum);
+        const uint nblk = pc.H * D / 32u;
+        q8_store(pc.qs, pc.qs + 32u * uint64_t(pc.q8_T) * nblk, t * nblk + h * (D / 32u) + tid, w0, w1, dsum);
+    }
+#endif
 }

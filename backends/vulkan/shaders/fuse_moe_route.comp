@@ -21,8 +21,9 @@
 //     the element of rank r < k is ids[r].
 //  3. The gather: the MUL_MAT_ID over moe_eye (row e of the identity) gives
 //     src[e] * 1 plus zeros, i.e. src[e] itself (for finite src).
-//  4. SOFTMAX over the k gathered values, in index order by one invocation
-//     (k is small), as the reference does.
+//  4. SOFTMAX over the k gathered values: the max and the sum in index order,
+//     as the reference does (each of k invocations computes them and writes
+//     its own value).
 #include "common.glsl"
 #include "select_rank.glsl"
 
@@ -46,7 +47,7 @@ layout(push_constant, scalar) uniform Push {
 
 shared float sh_x[MAX_E];
 shared float sh_p[MAX_E];
-shared uint sh_key[MAX_E];
+shared uvec4 sh_key4[MAX_E / 4]; // rank keys, 4 a load; 0 past E (ranks after every element)
 shared uint sh_id[MAX_K];
 shared float sh_g[MAX_K];
 
@@ -71,21 +72,32 @@ void main() {
         for (uint e = tid; e < E; e += WG) sum += exp(sh_x[e] * s - m);
         sum = wg_sum(sum);
     }
-    for (uint e = tid; e < E; e += WG) {
-        const float pv = m == -1.0 / 0.0 ? 0.0 : exp(sh_x[e] * s - m) / sum;
-        sh_p[e] = pv;
-        sh_key[e] = rank_key(floatBitsToUint(pv));
-        if (pc.p != 0ul) F32Buf(pc.p + uint64_t(t) * pc.pnb1).v[e] = pv;
+    const uint E4 = (E + 3u) / 4u;
+    for (uint e = tid; e < E4 * 4u; e += WG) {
+        uint key = 0u;
+        if (e < E) {
+            const float pv = m == -1.0 / 0.0 ? 0.0 : exp(sh_x[e] * s - m) / sum;
+            sh_p[e] = pv;
+            key = rank_key(floatBitsToUint(pv));
+            if (pc.p != 0ul) F32Buf(pc.p + uint64_t(t) * pc.pnb1).v[e] = pv;
+        }
+        sh_key4[e / 4u][e % 4u] = key;
     }
     barrier();
 
-    // ---- 2. top-k: rank = how many elements rank before e
+    // ---- 2. top-k: rank = how many elements rank before e, counted over all
+    // E keys four at a time (independent loads, no early exit: a serial scan
+    // that stopped at k cost several microseconds on a big GPU); padding keys
+    // are 0 at indices >= E, which never rank before a real element
     for (uint e = tid; e < E; e += WG) {
-        const uint key = sh_key[e];
+        const uint key = sh_key4[e / 4u][e % 4u];
         uint r = 0u;
-        for (uint j = 0u; j < E && r < K; j++) {
-            const uint kj = sh_key[j];
-            r += (kj > key || (kj == key && j < e)) ? 1u : 0u;
+        for (uint j4 = 0u; j4 < E4; j4++) {
+            const uvec4 kj = sh_key4[j4];
+            const uvec4 j = uvec4(4u * j4) + uvec4(0u, 1u, 2u, 3u);
+            const uvec4 before = uvec4(greaterThan(kj, uvec4(key))) |
+                                 (uvec4(equal(kj, uvec4(key))) & uvec4(lessThan(j, uvec4(e))));
+            r += before.x + before.y + before.z + before.w;
         }
         if (r < K) sh_id[r] = e;
     }
@@ -100,21 +112,22 @@ void main() {
         if (pc.g != 0ul) F32Buf(pc.g + uint64_t(t) * pc.gnb2 + uint64_t(tid) * pc.gnb1).v[0] = v;
     }
 
-    // ---- 4. softmax over the k gathered values
+    // ---- 4. softmax over the k gathered values: invocation i < K writes y[i],
+    // each computing the max and the sum over all k in index order (the same
+    // value in every invocation, as one sequential pass would give)
     if (FINAL != 0u) {
         barrier();
-        if (tid == 0u) {
-            F32Buf yr = F32Buf(pc.y + uint64_t(t) * pc.ynb1); // [K]
+        if (tid < K) {
             const float s1 = pc.s1;
             float m1 = -1.0 / 0.0;
             for (uint i = 0u; i < K; i++) m1 = fmax_nonan(m1, sh_g[i] * s1);
-            if (m1 == -1.0 / 0.0) {
-                for (uint i = 0u; i < K; i++) yr.v[i] = 0.0;
-            } else {
+            float y = 0.0;
+            if (m1 != -1.0 / 0.0) {
                 float sum1 = 0.0;
                 for (uint i = 0u; i < K; i++) sum1 += exp(sh_g[i] * s1 - m1);
-                for (uint i = 0u; i < K; i++) yr.v[i] = exp(sh_g[i] * s1 - m1) / sum1;
+                y = exp(sh_g[tid] * s1 - m1) / sum1;
             }
+            F32Buf(pc.y + uint64_t(t) * pc.ynb1).v[tid] = y;
         }
     }
 }

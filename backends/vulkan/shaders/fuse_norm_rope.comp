@@ -27,7 +27,8 @@
 //             of range is flagged and skipped
 // One workgroup per (head, token): the sum of squares is a workgroup
 // reduction (norm_reduce.glsl), then each invocation rotates pairs
-// i = tid, tid + WG, ... and writes both elements of each.
+// i = tid, tid + WG, ... and writes both elements of each (with one pair per
+// invocation, its angle and inputs are fetched before the reduction).
 #include "common.glsl"
 #include "select_fp.glsl"
 #include "kv_slot.glsl"
@@ -69,6 +70,27 @@ void main() {
     const uint D = pc.d_nrot & 0xffffu, n_rot = pc.d_nrot >> 16, half_ = n_rot / 2u;
     F32Buf xr = F32Buf(pc.x + uint64_t(h) * pc.xnb1 + uint64_t(t) * pc.xnb2); // [D]
 
+    const bool has_w = pc.w != 0ul;
+    F32Buf wr = F32Buf(pc.w);
+    F32Buf fr = F32Buf(pc.freq);
+    const float p = float(I32Buf(pc.pos).v[t]);
+
+    // The rotation does not depend on the norm: when each invocation has at
+    // most one pair (half <= WG, the usual case), its angle, sin/cos, weights
+    // and elements are fetched and computed before the reduction rather than
+    // after it (one memory round trip less on the critical path).
+    const bool one_pair = half_ <= WG;
+    float s1 = 0.0, c1 = 1.0, a0 = 0.0, a1 = 0.0, w0 = 1.0, w1 = 1.0;
+    if (one_pair && tid < half_) {
+        sincos_exact(p * fr.v[tid], s1, c1);
+        a0 = xr.v[tid];
+        a1 = xr.v[tid + half_];
+        if (has_w) {
+            w0 = wr.v[tid];
+            w1 = wr.v[tid + half_];
+        }
+    }
+
     // ---- RMS_NORM: the head's inverse rms
     float ss = 0.0;
     for (uint c = tid; c < D; c += WG) {
@@ -88,20 +110,25 @@ void main() {
         orow = pc.dst + uint64_t(h) * pc.onb1 + uint64_t(slot) * pc.onb2 + uint64_t(blk) * pc.onb3; // [D]
     }
 
-    // ---- ROPE on the normed row
-    const bool has_w = pc.w != 0ul;
-    F32Buf wr = F32Buf(pc.w);
-    F32Buf fr = F32Buf(pc.freq);
-    const float p = float(I32Buf(pc.pos).v[t]);
-    for (uint i = tid; i < half_; i += WG) {
-        const float theta = p * fr.v[i];
-        float s, c;
-        sincos_exact(theta, s, c);
-        const float x0 = has_w ? wr.v[i] * (xr.v[i] * inv) : xr.v[i] * inv;
-        const float x1 = has_w ? wr.v[i + half_] * (xr.v[i + half_] * inv) : xr.v[i + half_] * inv;
-        if (store) {
-            put(orow, i, x0 * c - x1 * s);
-            put(orow, i + half_, x1 * c + x0 * s);
+    // ---- ROPE on the normed row (the same expressions either way)
+    if (one_pair) {
+        if (tid < half_ && store) {
+            const float x0 = has_w ? w0 * (a0 * inv) : a0 * inv;
+            const float x1 = has_w ? w1 * (a1 * inv) : a1 * inv;
+            put(orow, tid, x0 * c1 - x1 * s1);
+            put(orow, tid + half_, x1 * c1 + x0 * s1);
+        }
+    } else {
+        for (uint i = tid; i < half_; i += WG) {
+            const float theta = p * fr.v[i];
+            float s, c;
+            sincos_exact(theta, s, c);
+            const float x0 = has_w ? wr.v[i] * (xr.v[i] * inv) : xr.v[i] * inv;
+            const float x1 = has_w ? wr.v[i + half_] * (xr.v[i + half_] * inv) : xr.v[i + half_] * inv;
+            if (store) {
+                put(orow, i, x0 * c - x1 * s);
+                put(orow, i + half_, x1 * c + x0 * s);
+            }
         }
     }
     for (uint c = n_rot + tid; c < D; c += WG) { // partial rotary: the rest passes through

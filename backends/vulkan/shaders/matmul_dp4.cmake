@@ -16,4 +16,6 @@ sc_vk_shader(NAME mul_mat_vec_dp4_add SOURCE mul_mat_vec_dp4.comp DEFINES EPI_AD
 #   mul_mat_vec_dp4_id_swiglu  routed experts, gate/up pair (moe_gate_up)
 #   mul_mat_vec_dp4_id_moe     routed experts, down and the weighted slot sum (moe_down)
 sc_vk_shader(NAME mul_mat_vec_dp4_id_swiglu SOURCE mul_mat_vec_dp4.comp DEFINES MUL_MAT_ID EPI_SWIGLU)
+#   mul_mat_vec_dp4_id_swiglu_q8  the same writing y's int8 copy too (32 rows a workgroup)
+sc_vk_shader(NAME mul_mat_vec_dp4_id_swiglu_q8 SOURCE mul_mat_vec_dp4.comp DEFINES MUL_MAT_ID EPI_SWIGLU Q8OUT)
 sc_vk_shader(NAME mul_mat_vec_dp4_id_moe SOURCE mul_mat_vec_dp4.comp DEFINES MUL_MAT_ID EPI_MOE)

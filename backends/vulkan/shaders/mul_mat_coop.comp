@@ -86,6 +86,14 @@ const bool HAS_GIDX = (QFLAGS & QF_GIDX) != 0u;
 const bool BF16_ROUND = (QFLAGS & QF_BF16) != 0u;
 const uint QMASK = (1u << QBITS) - 1u;
 
+// Tiles (one module each; vk_op_matmul_coop.c's table mirrors them):
+//   mul_mat_coop       128 x 128, 8 subgroups of 64 x 32
+//   mul_mat_coop_m64   128 x 64,  8 subgroups of 32 x 32 (TILE_M64)
+//   mul_mat_coop_id    the same as m64, MUL_MAT_ID
+// Tried on an H200 and dropped: two shared stages with one barrier per K step
+// and the loads two steps ahead (BK 32, to stay within the 48 KB of shared
+// memory NVIDIA's Vulkan driver allows): 12-28% slower than m64; 4 subgroups
+// of 64 x 32 in a 128 x 64 tile (162 registers a lane): 30-60% slower.
 #if !defined(MUL_MAT_ID) && !defined(TILE_M64)
 const uint BN = 128u, BM = 128u, BK = 64u;
 const uint NSG = 8u, WGN = 2u;          // subgroups: 2 along n x 4 along m

@@ -48,7 +48,8 @@
 // reads its token's column). An expert id outside [0, E) sets the error flag
 // and the pair (its slot, with EPI_MOE) is left out.
 //   with EPI_SWIGLU (moe_gate_up): grid z = pairs; y [N, n_used, T] at
-//     i*y_nb1 + t*y_nb2 floats gets silu(W_e x) * (W2_e x).
+//     i*y_nb1 + t*y_nb2 floats gets silu(W_e x) * (W2_e x); with Q8OUT also
+//     y's int8 copy, at rw (unused by this epilogue).
 //   EPI_MOE (moe_down): grid z = tokens; the workgroup walks the n_used slots
 //     of t and folds them as the graph does (MUL by the routing weight rw
 //     [n_used, T] contiguous, ADDs in slot order, then the residual aux, of
@@ -115,13 +116,36 @@ shared float red[NRT * NC * BS];  // subgroups smaller than a team: their sums
 float silu(float v) { return v / (1.0 + exp(-v)); } // as eltwise.comp
 
 #ifdef Q8OUT
-// EPI_SWIGLU with Q8OUT (M = 1, NT * NR == 32 rows per workgroup, N % 32 == 0;
-// mul_mat_vec_dp4_swiglu_q8): the workgroup's 32 outputs are one int8 block of
-// y, written next to y for the down projection's GEMV (vk_rec_memo), so it
-// needs no quantize dispatch. Same arithmetic as quantize_q8.comp / q8_pack.
+// EPI_SWIGLU with Q8OUT (NT * NR == 32 rows per workgroup, N % 32 == 0;
+// mul_mat_vec_dp4_swiglu_q8 at M = 1, mul_mat_vec_dp4_id_swiglu_q8 per pair):
+// the workgroup's 32 outputs are one int8 block of y, written for the down
+// projection's GEMV (vk_rec_memo), so it needs no quantize dispatch. Same
+// arithmetic as quantize_q8.comp / q8_pack; the copy's ds follow its qs.
 shared float yq_sh[32];
 layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WU32 { uint v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
+
+// Block bi of the copy at yq (nq blocks in all) from yq_sh, after a barrier:
+// invocations 0..7 put word w together (byte t of word w: element
+// 8*(w/2) + 2t + w%2, the 4-bit order), invocation 0 also (d, sum).
+void q8out_block(uint64_t yq, uint nq, uint bi, uint tid) {
+    if (tid >= 8u) return;
+    float amax = 0.0;
+    for (uint e = 0; e < 32u; e++) amax = max(amax, abs(yq_sh[e]));
+    const float id = amax > 0.0 ? 127.0 / amax : 0.0;
+    const uint w = tid;
+    uint word = 0u;
+    [[unroll]] for (uint t = 0; t < 4u; t++) {
+        const int q = int(clamp(roundEven(yq_sh[8u * (w / 2u) + 2u * t + w % 2u] * id), -127.0, 127.0));
+        word |= (uint(q) & 0xffu) << (8u * t);
+    }
+    WU32(yq).v[bi * 8u + w] = word;
+    if (tid == 0u) {
+        int sum = 0;
+        for (uint e = 0; e < 32u; e++) sum += int(clamp(roundEven(yq_sh[e] * id), -127.0, 127.0));
+        WVec2(yq + 32u * uint64_t(nq)).v[bi] = vec2(amax / 127.0, float(sum));
+    }
+}
 #endif
 
 // The team's sums for NR rows from n0 of matrix m0 (and of m1, EPI_SWIGLU)
@@ -255,26 +279,9 @@ void main() {
         }
     }
 #ifdef Q8OUT
-    // block b = this workgroup's rows: invocations 0..7 put word w together
-    // (byte t of word w: element 8*(w/2) + 2t + w%2), invocation 0 also (d, sum)
+    // block b = this workgroup's rows
     barrier();
-    if (tid < 8u) {
-        float amax = 0.0;
-        for (uint e = 0; e < 32u; e++) amax = max(amax, abs(yq_sh[e]));
-        const float id = amax > 0.0 ? 127.0 / amax : 0.0;
-        const uint b = gl_WorkGroupID.x + pc.base_x, w = tid;
-        uint word = 0u;
-        [[unroll]] for (uint t = 0; t < 4u; t++) {
-            const int q = int(clamp(roundEven(yq_sh[8u * (w / 2u) + 2u * t + w % 2u] * id), -127.0, 127.0));
-            word |= (uint(q) & 0xffu) << (8u * t);
-        }
-        WU32(pc.yq).v[b * 8u + w] = word;
-        if (tid == 0u) {
-            int sum = 0;
-            for (uint e = 0; e < 32u; e++) sum += int(clamp(roundEven(yq_sh[e] * id), -127.0, 127.0));
-            WVec2(pc.yq + 32u * uint64_t(pc.N / 32u)).v[b] = vec2(amax / 127.0, float(sum));
-        }
-    }
+    q8out_block(pc.yq, pc.N / 32u, gl_WorkGroupID.x + pc.base_x, tid);
 #endif
 #elif defined(EPI_SWIGLU)
     // ---- one (slot, token) pair: silu(W_e x) * (W2_e x) -----------------------------------
@@ -288,8 +295,20 @@ void main() {
     const uint64_t eo = uint64_t(e) * pc.w_nb2;
     team_gemv(pc.w + eo, pc.aux + eo, pc.qs + 32u * uint64_t(col) * pc.nblk, pc.ds + 8u * uint64_t(col) * pc.nblk,
               n0, team, lane, v);
-    if (lane < NR && n0 + lane < pc.N)
-        WF32(pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2)).v[n0 + lane] = silu(v[0]) * v[NMAT - 1u];
+    if (lane < NR && n0 + lane < pc.N) {
+        const float o = silu(v[0]) * v[NMAT - 1u];
+        WF32(pc.y + 4u * (uint64_t(i) * pc.y_nb1 + uint64_t(t) * pc.y_nb2)).v[n0 + lane] = o;
+#ifdef Q8OUT
+        yq_sh[team] = o; // NR == 1
+#endif
+    }
+#ifdef Q8OUT
+    // block b of column p = i + n_used * t of the copy at pc.rw (y contiguous
+    // [N, n_used, T]: the down projection's x columns in that order)
+    barrier();
+    const uint nb = pc.N / 32u;
+    q8out_block(pc.rw, nb * gl_NumWorkGroups.z, p * nb + gl_WorkGroupID.x + pc.base_x, tid);
+#endif
 #else
     // ---- EPI_MOE: token t, its n_used slots folded in slot order -------------------------
     const uint t = gl_WorkGroupID.z;

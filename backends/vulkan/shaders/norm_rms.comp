@@ -33,14 +33,14 @@ layout(push_constant, scalar) uniform Push {
 const uint NCACHE = 16; // values per invocation kept in registers (rows <= 16 * WG)
 #ifdef Q8OUT
 // The int8 copy of the row (the GEMV's layout, quantize_q8.comp), built in
-// shared memory from the values in registers: per 32-block the max |y| (as
-// ordered uint bits) and the sum of the int8 values by shared atomics, the
-// bytes ORed into their words. The host picks this variant only for
+// shared memory from the values in registers: per 32-block the max |y| and
+// the sum of the int8 values (by subgroup operations on 32-lane subgroups,
+// else by shared atomics on the max's ordered uint bits), the bytes ORed into
+// their words. The host picks this variant only for
 // D % 32 == 0 and D <= NCACHE * WG.
 shared uint q8_words[NCACHE * WG / 4];
 shared uint q8_amax[NCACHE * WG / 32];
 shared int q8_sum[NCACHE * WG / 32];
-shared int q8_vals[WG]; // 32-lane subgroups: one block's int8 values at a time
 layout(buffer_reference, scalar, buffer_reference_align = 4) writeonly buffer WU32 { uint v[]; };
 layout(buffer_reference, scalar, buffer_reference_align = 8) writeonly buffer WVec2 { vec2 v[]; };
 #endif
@@ -63,8 +63,8 @@ void main() {
         float ss = 0.0;
 #ifdef Q8OUT
         const bool sg32 = gl_SubgroupSize == 32u; // uniform: a 32-block is one subgroup
+        for (uint i = tid; i < NCACHE * WG / 4; i += WG) q8_words[i] = 0u;
         if (!sg32) {
-            for (uint i = tid; i < NCACHE * WG / 4; i += WG) q8_words[i] = 0u;
             for (uint i = tid; i < NCACHE * WG / 32; i += WG) {
                 q8_amax[i] = 0u;
                 q8_sum[i] = 0;
@@ -91,35 +91,29 @@ void main() {
 #ifdef Q8OUT
         const uint nblk = pc.D / 32u;
         if (sg32) {
-            // subgroup s of the workgroup holds blocks (s*32 + j*WG) / 32: the
-            // block's max and sum by subgroup operations, its 8 words put
-            // together by lanes 0..7 from the values in shared memory. Word w,
-            // byte t is lane 8(w/2) + 2t + w%2 (4-bit order) or 4w + t.
+            // subgroup s of the workgroup holds blocks (s*32 + j*WG) / 32: each
+            // block's max and sum by subgroup operations, for every j with no
+            // branch or barrier between them (independent reductions the
+            // compiler can overlap: one after the other, with a barrier each,
+            // they made this norm several microseconds slower on a big GPU).
+            // Blocks past D hold zeros (D % 32 == 0) and write only into
+            // q8_words' unused tail. The bytes meet in q8_words by atomicOr.
             const uint l = gl_SubgroupInvocationID, s0 = tid - l;
-            const bool perm = pc.q8_perm != 0u;
             [[unroll]] for (uint j = 0; j < NCACHE; j++) {
-                const uint i0 = s0 + j * WG; // the block's first element (uniform in the subgroup)
-                if (i0 < pc.D) {
-                    const float amax = subgroupMax(abs(xv[j]));
-                    const float id = amax > 0.0 ? 127.0 / amax : 0.0;
-                    const int q = int(clamp(roundEven(xv[j] * id), -127.0, 127.0));
-                    const int sum = subgroupAdd(q);
-                    q8_vals[tid] = q;
-                    subgroupMemoryBarrierShared();
-                    subgroupBarrier();
-                    const uint b = i0 / 32u;
-                    if (l < 8u) {
-                        uint word = 0u;
-                        [[unroll]] for (uint t = 0; t < 4u; t++) {
-                            const uint src = perm ? 8u * (l / 2u) + 2u * t + l % 2u : 4u * l + t;
-                            word |= (uint(q8_vals[s0 + src]) & 0xffu) << (8u * t);
-                        }
-                        WU32(pc.qs).v[(row * nblk + b) * 8u + l] = word;
-                    }
-                    if (l == 0u) WVec2(pc.ds).v[row * nblk + b] = vec2(amax / 127.0, float(sum));
-                    subgroupBarrier(); // q8_vals is written again for the next block
-                }
+                const uint i = tid + j * WG;
+                const float amax = subgroupMax(abs(xv[j]));
+                const float id = amax > 0.0 ? 127.0 / amax : 0.0;
+                const int q = int(clamp(roundEven(xv[j] * id), -127.0, 127.0));
+                const int sum = subgroupAdd(q);
+                const uint p = l % 8u;
+                const uint word = (i / 32u) * 8u + (pc.q8_perm != 0u ? 2u * (l / 8u) + p % 2u : l / 4u);
+                const uint byte = pc.q8_perm != 0u ? p / 2u : l % 4u;
+                atomicOr(q8_words[word], (uint(q) & 0xffu) << (8u * byte));
+                const uint i0 = s0 + j * WG; // the block's first element
+                if (l == 0u && i0 < pc.D) WVec2(pc.ds).v[row * nblk + i0 / 32u] = vec2(amax / 127.0, float(sum));
             }
+            barrier();
+            for (uint k = tid; k < nblk * 8u; k += WG) WU32(pc.qs).v[row * nblk * 8u + k] = q8_words[k];
             return;
         }
         // other subgroup sizes: per block, amax, then d = amax / 127, the int8
