@@ -151,7 +151,15 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
     tail = &p12.pNext;
     if (v13 || pi->ext_subgroup_size_control) { *tail = &pssc; tail = &pssc.pNext; }
     if (v13 || pi->ext_int_dot) { *tail = &pdot; tail = &pdot.pNext; }
+    /* the compute unit count, where the vendor tells it (GEMM grid sizing) */
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV psm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    VkPhysicalDeviceShaderCorePropertiesAMD pcore = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    if (has_ext(ext, n_ext, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) { *tail = &psm; tail = &psm.pNext; }
+    if (has_ext(ext, n_ext, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) { *tail = &pcore; tail = &pcore.pNext; }
     lib->vkGetPhysicalDeviceProperties2(pd, &p2);
+    const uint64_t amd_cus = (uint64_t)pcore.shaderEngineCount * pcore.shaderArraysPerEngineCount *
+                             pcore.computeUnitsPerShaderArray;
+    pi->compute_units = psm.shaderSMCount ? psm.shaderSMCount : amd_cus <= 65536 ? (uint32_t)amd_cus : 0;
     snprintf(pi->driver_name, sizeof(pi->driver_name), "%s", p12.driverName);
     snprintf(pi->driver_info, sizeof(pi->driver_info), "%s", p12.driverInfo);
     pi->max_alloc = p11.maxMemoryAllocationSize;
@@ -207,6 +215,7 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
     c->max_workgroup_size = pi->props.limits.maxComputeWorkGroupInvocations;
     c->max_push_constants = pi->props.limits.maxPushConstantsSize;
     c->max_shared_bytes = pi->props.limits.maxComputeSharedMemorySize;
+    c->compute_units = pi->compute_units;
     c->subgroup_arithmetic = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                              !disabled("subgroup_arith");
@@ -252,7 +261,7 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
         goto out;
     }
 
-    /* "vk1.3 sg64 (32-64) arith fp16 int8 dot coopmat16x16x16 uma ts" */
+    /* "vk1.3 sg64 (32-64) arith fp16 int8 dot coopmat16x16x16 uma ts cu40" */
     char *f = pi->features, r[48];
     size_t fl = sizeof(pi->features);
     snprintf(f, fl, "vk%u.%u sg%u", VK_API_VERSION_MAJOR(pi->api_version), VK_API_VERSION_MINOR(pi->api_version),
@@ -271,6 +280,10 @@ static bool query_pdev(vk_lib *lib, VkPhysicalDevice pd, int index, vk_pdev *pi,
     }
     if (c->unified_memory) append(f, fl, "%s", " uma");
     if (c->timestamps) append(f, fl, "%s", " ts");
+    if (c->compute_units) {
+        snprintf(r, sizeof(r), " cu%u", c->compute_units);
+        append(f, fl, "%s", r);
+    }
     ok = true;
 out:
     vk_free(ext);

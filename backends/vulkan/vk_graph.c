@@ -71,6 +71,11 @@ struct vk_rec {
     vk_range wr[VK_MAX_RANGES], rd[VK_MAX_RANGES];
     int n_wr, n_rd;
     bool overflow;         /* too many ranges: the next node gets a barrier */
+    /* vk_rec_scratch_node: one region every node may reuse */
+    uint64_t nscr_addr;
+    size_t nscr_size;
+    bool nscr_claim;       /* the current node uses it */
+    bool nscr_used;        /* a dispatch using it ran since the last barrier */
 };
 
 struct vk_stream {
@@ -207,6 +212,7 @@ static void barrier(vk_rec *r) {
     r->n_barrier++;
     r->n_wr = r->n_rd = 0;
     r->overflow = false;
+    r->nscr_used = false;
 }
 
 int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size, uint32_t gx, uint32_t gy,
@@ -255,9 +261,23 @@ int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size,
         s->q_node[s->qn / 2] = r->node_index;
         s->qn += 2;
     }
+    if (r->nscr_claim) r->nscr_used = true;
     r->node_dispatches++;
     r->n_dispatch++;
     r->cb_dispatches++;
+    return SC_OK;
+}
+
+int vk_rec_scratch_node(vk_rec *r, size_t bytes, uint64_t *addr) {
+    if (bytes > r->nscr_size) { /* a larger region; the old one stays unused until the graph is done */
+        int rc = vk_rec_scratch(r, bytes, &r->nscr_addr);
+        if (rc != SC_OK) return rc;
+        r->nscr_size = bytes;
+        r->nscr_used = false; /* nobody has touched the new region */
+    }
+    if (r->nscr_used) r->need_barrier = true; /* an earlier node's dispatches may still use it */
+    r->nscr_claim = true;
+    *addr = r->nscr_addr;
     return SC_OK;
 }
 
@@ -359,6 +379,7 @@ static void node_begin(vk_rec *r, const sc_tensor *node) {
     r->need_barrier = hazard;
     r->node_dispatches = 0;
     r->independent = false;
+    r->nscr_claim = false;
 }
 
 /* Before a fused group's first dispatch: node_begin over every member. */

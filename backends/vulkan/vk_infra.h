@@ -153,6 +153,7 @@ typedef struct vk_pdev {
     uint32_t queue_family;
     uint32_t timestamp_bits;
     VkDeviceSize max_alloc;                  /* maxMemoryAllocationSize */
+    uint32_t compute_units;                  /* SMs / CUs where a vendor extension tells; 0: unknown */
     vk_caps caps;
     bool mapped_device_memory;               /* device buffers are host-visible and mapped */
     /* features / extensions to enable */

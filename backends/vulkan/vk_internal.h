@@ -67,6 +67,7 @@ typedef struct vk_caps {
     bool int_dot_accelerated;      /* 4x8-bit packed signed dot product runs in hardware */
     uint32_t coopmat_m, coopmat_n, coopmat_k; /* a subgroup-scope f16 x f16 -> f32 shape (coop_matrix) */
     uint32_t max_shared_bytes;     /* maxComputeSharedMemorySize */
+    uint32_t compute_units;        /* SMs / CUs (VK_NV_shader_sm_builtins, VK_AMD_shader_core_properties); 0: unknown */
 } vk_caps;
 
 const vk_caps *vk_dev_caps(const vk_dev *d);
@@ -104,6 +105,12 @@ int vk_dispatch(vk_rec *r, vk_pipeline *p, const void *push, uint32_t push_size,
 /* Device memory for this graph only (e.g. int8 copies of activations),
  * 256-byte aligned, contents undefined; *addr its device address. */
 int vk_rec_scratch(vk_rec *r, size_t bytes, uint64_t *addr);
+/* Scratch for the current node's own dispatches only (e.g. a GEMM's partial
+ * sums before its summing pass): one region that every node of the graph
+ * reuses, so its size is the largest request, not the sum. The recorder puts
+ * a barrier in front of the node's next dispatch when an earlier node's
+ * dispatches may still be using it. Contents undefined; 256-byte aligned. */
+int vk_rec_scratch_node(vk_rec *r, size_t bytes, uint64_t *addr);
 /* Added: the next vk_dispatch of the current node reads and writes nothing
  * an earlier dispatch of this node wrote (one grid split into pieces, or
  * independent outputs), so the recorder puts no barrier in front of it.

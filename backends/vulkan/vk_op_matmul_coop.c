@@ -62,12 +62,19 @@ _Static_assert(sizeof(coop_group_push) == 40, "coop_group_push layout");
 
 enum {
     SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_CM_M, SPEC_CM_N, SPEC_CM_K,
-    SPEC_SGS, SPEC_OPTS, SPEC_COUNT
+    SPEC_SGS, SPEC_OPTS, SPEC_SPLITK, SPEC_COUNT
 };
 #define OPT_WVEC 1u
 #define OPT_XVEC 2u
 #define OPT_QVEC 4u /* 4-bit codes fetched 32 at a time (mul_mat_coop.comp) */
 #define OPT_XF16 8u /* x read as x_to_f16.comp's f16 rows */
+
+typedef struct splitk_push { /* mul_mat_splitk.comp */
+    uint64_t part, y;
+    uint32_t N, M, S, y_nb1;
+    uint32_t gx, pad_;
+} splitk_push;
+_Static_assert(sizeof(splitk_push) == 40, "splitk_push layout");
 
 typedef struct xh_push { /* x_to_f16.comp */
     uint64_t x, xh;
@@ -223,7 +230,35 @@ bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
 }
 
 static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
+
 static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+/* Splits along K for a GEMM of `tiles` workgroups over K: 1 unless the device
+ * tells its compute units (vk_caps.compute_units) and the grid fills it in
+ * fewer than 4 waves of 2 workgroups a unit (m64 runs two an SM on an H200).
+ * S in 1..4 minimizes the waves' time, ceil(tiles * S / slots) / S, plus 5%
+ * per extra split (the partials' traffic and the summing pass), keeping at
+ * least 4 K steps a split. STRIXCORE_VK_MATMUL "splitk=N" (1..8) forces N
+ * (tests; an M x N partial must fit 32 bits of elements). */
+static uint32_t pick_splitk(const vk_caps *c, uint64_t tiles, uint64_t K, uint32_t bk, uint64_t elems) {
+    if (!vk_spirv_find("mul_mat_splitk") || elems * 8u > UINT32_MAX) return 1;
+    const char *s = getenv("STRIXCORE_VK_MATMUL");
+    const char *e = s ? strstr(s, "splitk=") : NULL;
+    if (e) {
+        long n = strtol(e + 7, NULL, 10);
+        return n < 1 ? 1u : n > 8 ? 8u : (uint32_t)n;
+    }
+    if (!c->compute_units) return 1;
+    const uint64_t slots = 2ull * c->compute_units;
+    if (tiles >= 4 * slots) return 1;
+    uint32_t best = 1;
+    double best_cost = (double)div_up(tiles, slots);
+    for (uint32_t S = 2; S <= 4 && K / S >= 4u * bk; S++) {
+        const double cost = (double)div_up(tiles * S, slots) / S * (1.0 + 0.05 * (S - 1));
+        if (cost < best_cost) best = S, best_cost = cost;
+    }
+    return best;
+}
 
 /* Specialization constants of mul_mat_coop.comp for weight w and activations
  * x (both paths); returns the subgroup size, *req whether it must be required. */
@@ -288,6 +323,7 @@ static uint32_t coop_spec(const vk_caps *c, const coop_tile *t, const sc_tensor 
     spec[SPEC_CM_N] = c->coopmat_n;
     spec[SPEC_CM_K] = c->coopmat_k;
     spec[SPEC_SGS] = sgs;
+    spec[SPEC_SPLITK] = 1;
     if (w->type == SC_TYPE_QG) {
         const sc_quant_info *q = &w->quant;
         spec[SPEC_QBITS] = q->bits;
@@ -332,6 +368,21 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
                         : SC_ENOTSUP;
     if (xrc != SC_OK && xrc != SC_ENOTSUP) return xrc;
 
+    /* A grid too small to fill the device in whole waves is split along K
+     * (partials into scratch, then mul_mat_splitk.comp sums them). */
+    const uint64_t gx = div_up(N, t->bn), gz = nbatch;
+    const uint32_t gy = div_up(M, t->bm);
+    const uint32_t S = nbatch == 1 ? pick_splitk(c, gx * gy, (uint64_t)w->ne[0], t->bk, N * M) : 1;
+    uint64_t part = 0, y = pc.y;
+    const uint32_t y_nb1 = pc.y_nb1;
+    if (S > 1) {
+        int rc = vk_rec_scratch_node(r, (size_t)(S * N * M * 4u), &part);
+        if (rc != SC_OK) return rc;
+        pc.y = part;
+        pc.y_nb1 = (uint32_t)N;
+        spec[SPEC_SPLITK] = S;
+    }
+
     /* m64 (128 x 64 tiles, 8 subgroups of 32 x 32) by default: 110 registers
      * a lane against 166 for m128, so two workgroups share an SM. H200, q4g128
      * at M = 512: K=5120 N=5120 347 -> 320 us, N=17408 894 -> 804 us;
@@ -346,10 +397,27 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
                c->coopmat_k, sgs, req ? " (required)" : "");
     }
 
+    if (S > 1) { /* grid z = the splits */
+        for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
+            pc.base_x = (uint32_t)x0;
+            pc.base_z = 0;
+            const uint64_t nx = gx - x0 < MAX_GRID ? gx - x0 : MAX_GRID;
+            if (x0 > 0) vk_rec_independent(r);
+            int rc = vk_dispatch(r, p, &pc, sizeof pc, (uint32_t)nx, gy, S);
+            if (rc != SC_OK) return rc;
+        }
+        const uint32_t sspec[3] = {256, 1, 1};
+        vk_pipeline *ps = vk_pipeline_get(d, "mul_mat_splitk", sizeof(splitk_push), sspec, 3, 0);
+        if (!ps) return SC_EBACKEND;
+        const uint64_t groups = div_up(N * M, 256);
+        const uint32_t sgx = groups < MAX_GRID ? (uint32_t)groups : MAX_GRID;
+        splitk_push sp = {.part = part, .y = y, .N = (uint32_t)N, .M = (uint32_t)M, .S = S, .y_nb1 = y_nb1,
+                          .gx = sgx};
+        return vk_dispatch(r, ps, &sp, sizeof sp, sgx, (uint32_t)div_up(groups, sgx), 1);
+    }
+
     /* grid x = row tiles, y = column tiles, z = batch; x and z split past 65535
      * (the pieces write disjoint outputs: no barrier between them) */
-    const uint64_t gx = div_up(N, t->bn), gz = nbatch;
-    const uint32_t gy = div_up(M, t->bm);
     for (uint64_t z0 = 0; z0 < gz; z0 += MAX_GRID)
         for (uint64_t x0 = 0; x0 < gx; x0 += MAX_GRID) {
             pc.base_x = (uint32_t)x0;

@@ -24,6 +24,8 @@ if(SC_VK_HAVE_COOPMAT_NV AND TARGET sc_spv_coopmat_khr)
   sc_vk_shader(NAME mul_mat_coop_id SOURCE mul_mat_coop.comp DEFINES MUL_MAT_ID=1 NV_TO_KHR)
   # its activations as f16 rows (OPT_XF16), shared by the GEMMs that read them
   sc_vk_shader(NAME x_to_f16 SOURCE x_to_f16.comp)
+  # the sum of the partial products of a GEMM split along K (SPLITK)
+  sc_vk_shader(NAME mul_mat_splitk SOURCE mul_mat_splitk.comp)
 else()
   message(STATUS "Vulkan backend: glslc lacks GL_NV_cooperative_matrix: no mul_mat_coop module")
 endif()

@@ -68,6 +68,11 @@ layout(constant_id = 8) const uint CM_N = 16u;  //   columns of B and C
 layout(constant_id = 9) const uint CM_K = 16u;  //   columns of A, rows of B (a multiple of 8)
 layout(constant_id = 10) const uint SGS = 32u;  // the subgroup size the pipeline runs with
 layout(constant_id = 11) const uint OPTS = 0u;  // OPT_* below
+// MUL_MAT split along K (one matrix only, ne2 = ne3 = 1): grid z = the split
+// s < SPLITK, which sums K steps [s * KS, (s + 1) * KS) (KS a multiple of BK)
+// into its own partial y at pc.y + s * M * y_nb1 floats; mul_mat_splitk.comp
+// adds the partials in split order. For grids too small to fill the device.
+layout(constant_id = 12) const uint SPLITK = 1u;
 
 const uint W_F16 = 1u, W_BF16 = 2u, W_QG = 5u;
 const uint QF_GIDX = 1u, QF_BF16 = 2u;
@@ -354,12 +359,17 @@ void main() {
     const uint n0 = (gl_WorkGroupID.x + pc.base_x) * BN;
 #ifndef MUL_MAT_ID
     const uint m0 = gl_WorkGroupID.y * BM;
-    const uint z = gl_WorkGroupID.z + pc.base_z;
+    const uint z = SPLITK > 1u ? 0u : gl_WorkGroupID.z + pc.base_z;
     const uint i2 = z % pc.ne2, i3 = z / pc.ne2;
     g_mat = pc.w + uint64_t(i2 / pc.r2) * pc.w_nb2 + uint64_t(i3 / pc.r3) * pc.w_nb3;
     g_row_words = (pc.K * QBITS + 31u) / 32u;
     const uint64_t xb = pc.x + 4u * (uint64_t(i2) * pc.x_nb2 + uint64_t(i3) * pc.x_nb3);
-    const uint64_t yb = pc.y + 4u * (uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3);
+    // this workgroup's K steps [kbeg, kend), and its partial's base (SPLITK)
+    const uint ks = SPLITK > 1u ? gl_WorkGroupID.z : 0u;
+    const uint kstep = SPLITK > 1u ? ((pc.K + SPLITK - 1u) / SPLITK + BK - 1u) / BK * BK : pc.K;
+    const uint kbeg = min(pc.K, ks * kstep), kend = min(pc.K, kbeg + kstep);
+    const uint64_t yb = pc.y + 4u * (uint64_t(i2) * pc.y_nb2 + uint64_t(i3) * pc.y_nb3 +
+                                     uint64_t(ks) * pc.M * pc.y_nb1);
 #else
     const uint ex = gl_WorkGroupID.y;
     g_mat = pc.w + uint64_t(ex) * pc.w_nb2;
@@ -376,6 +386,7 @@ void main() {
         const uint c = (tid + i * NT) / CPR;
         xcol[i] = c < g_mcount ? pair_x(colp[c]) : 0ul;
     }
+    const uint kbeg = 0u, kend = pc.K;
 #endif
 
     fcoopmatNV<32, gl_ScopeSubgroup, CM_M, CM_N> acc[FN * FM];
@@ -390,26 +401,26 @@ void main() {
     uvec4 xh[XCH];
     const uint qn = tid / 2u, qc = (tid % 2u) * 4u;
     if (QVEC) {
-        qv = fetch_q4(n0 + qn, qc * 8u, qsz);
+        qv = fetch_q4(n0 + qn, kbeg + qc * 8u, qsz);
     } else {
         [[unroll]] for (uint i = 0; i < WCH; i++) {
             const uint c = tid + i * NT;
-            wr[i] = fetch_w(n0 + c / CPR, (c % CPR) * 8u);
+            wr[i] = fetch_w(n0 + c / CPR, kbeg + (c % CPR) * 8u);
         }
     }
     [[unroll]] for (uint i = 0; i < XCH; i++) {
         const uint c = tid + i * NT;
 #ifndef MUL_MAT_ID
-        if (XF16) xh[i] = fetch_xh(m0 + c / CPR, (c % CPR) * 8u);
-        else fetch_x(xb, m0 + c / CPR, (c % CPR) * 8u, xa[i], xc[i]);
+        if (XF16) xh[i] = fetch_xh(m0 + c / CPR, kbeg + (c % CPR) * 8u);
+        else fetch_x(xb, m0 + c / CPR, kbeg + (c % CPR) * 8u, xa[i], xc[i]);
 #else
-        if (XF16) xh[i] = fetch_xh(xcol[i], (c % CPR) * 8u);
-        else fetch_x(xcol[i], (c % CPR) * 8u, xa[i], xc[i]);
+        if (XF16) xh[i] = fetch_xh(xcol[i], kbeg + (c % CPR) * 8u);
+        else fetch_x(xcol[i], kbeg + (c % CPR) * 8u, xa[i], xc[i]);
 #endif
     }
 
     // ---- the hot loop: K in BK steps -------------------------------------------------
-    for (uint k0 = 0; k0 < pc.K; k0 += BK) {
+    for (uint k0 = kbeg; k0 < kend; k0 += BK) {
         barrier(); // the previous step's tiles are consumed
         if (QVEC) {
             [[unroll]] for (uint i = 0; i < 4u; i++)
@@ -426,7 +437,7 @@ void main() {
             Xs[(c / CPR) * ROWQ + c % CPR] = XF16 ? xh[i] : to_f16x8(xa[i], xc[i]);
         }
         barrier();
-        if (k0 + BK < pc.K) { // next step's loads in flight during the MMAs
+        if (k0 + BK < kend) { // next step's loads in flight during the MMAs
             if (QVEC) {
                 qv = fetch_q4(n0 + qn, k0 + BK + qc * 8u, qsz);
             } else {
