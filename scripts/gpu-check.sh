@@ -37,6 +37,24 @@ tail -n 5 "$OUT/backend-ops.txt"
 row "backend-ops -b $DEV" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(grep -E 'passed|failed' "$OUT/backend-ops.txt" | tail -n 1)"
 if [ $rc != 0 ]; then grep -E "FAIL" "$OUT/backend-ops.txt" | head -n 20; fi
 
+# Vulkan: the matrix paths only a GPU runs (lavapipe has no cooperative
+# matrices): every MUL_MAT / MUL_MAT_ID case on the matrix units, and MUL_MAT
+# split along K into 3 parts
+if [ "$BACKEND" = vulkan ]; then
+  for v in coopmin=1,coopidmin=1 coopmin=1,splitk=3; do
+    f="$OUT/backend-ops-${v//[=,]/-}.txt"
+    STRIXCORE_VK_MATMUL=$v "$G/bin/backend-ops" test -b "$DEV" -o mul_mat >"$f" 2>&1
+    rc=$?
+    if [ "$v" = coopmin=1,coopidmin=1 ]; then
+      STRIXCORE_VK_MATMUL=$v "$G/bin/backend-ops" test -b "$DEV" -o mul_mat_id >>"$f" 2>&1
+      rc=$((rc | $?))
+    fi
+    row "backend-ops matmuls, STRIXCORE_VK_MATMUL=$v" "$([ $rc = 0 ] && echo pass || echo FAIL)" \
+      "$(grep -E 'tests passed' "$f" | tr -s ' ' | paste -sd ';' -)"
+    if [ $rc != 0 ]; then grep -E "FAIL" "$f" | head -n 10; fi
+  done
+fi
+
 # The logit fixtures as ctest runs them (tests/fixtures/CMakeLists.txt): the
 # exact paths (on Vulkan STRIXCORE_VK_MATMUL=exact keeps the f32 GEMV) with the
 # 2e-5-of-range bound and greedy identity, then the default int8-activation
