@@ -551,7 +551,6 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     pc.ids_nb1 = u32_of(ids->nb[1] / 4);
     vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
-    const vk_caps *caps = vk_dev_caps(d);
     const bool use_gemm = !vk_mm_gemv_mul_mat_id(d, w, npairs);
 
     uint32_t spec[SPEC_COUNT];
@@ -560,16 +559,9 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     const bool wvec = weight_vec_ok(w), xvec = x_vec_ok(x);
 
     if (use_gemm) {
-        /* 1. sort the pairs by expert: u32 off[E + 1], list[npairs] in scratch */
+        /* 1. the pairs sorted by expert: u32 off[E + 1], list[npairs] */
         uint64_t lists = 0;
-        int rc = vk_rec_scratch(r, (size_t)(E + 1 + (int64_t)npairs) * 4u, &lists);
-        if (rc != SC_OK) return rc;
-        mmg_push gp = {.ids = pc.ids, .out = lists, .err = pc.err, .n_used = pc.n_used, .T = pc.T,
-                       .ids_nb1 = pc.ids_nb1, .E = pc.E};
-        uint32_t gspec[3] = {caps->max_workgroup_size >= 256 ? 256u : caps->max_workgroup_size, 1, 1};
-        vk_pipeline *gpipe = vk_pipeline_get(d, "mul_mat_id_group", sizeof gp, gspec, 3, 0);
-        if (!gpipe) return SC_EBACKEND;
-        rc = vk_dispatch(r, gpipe, &gp, sizeof gp, 1, 1, 1);
+        int rc = vk_mm_id_lists(r, ids, pc.E, &lists);
         if (rc != SC_OK) return rc;
         /* 2. one workgroup per (64 rows, expert) over the expert's pairs */
         pc.ids = lists;
@@ -591,6 +583,29 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     if (!p) return SC_EBACKEND;
     return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]), 1,
                                 npairs);
+}
+
+int vk_mm_id_lists(vk_rec *r, const sc_tensor *ids, uint32_t E, uint64_t *lists) {
+    vk_dev *d = vk_rec_dev(r);
+    const vk_caps *caps = vk_dev_caps(d);
+    const uint64_t n_used = (uint64_t)ids->ne[0], T = (uint64_t)ids->ne[1], npairs = n_used * T;
+    const uint64_t bytes = (T - 1) * ids->nb[1] + n_used * 4u;
+    const uint64_t tag = (0x1d5ull << 52) ^ ((uint64_t)E << 32) ^ (n_used << 16) ^ (uint64_t)ids->nb[1];
+    if (vk_rec_memo_get(r, tag, vk_addr(ids), bytes, lists)) {
+        VK_LOG(SC_LOG_DEBUG, "id lists: shared (%llu pairs, %u experts)", (unsigned long long)npairs, E);
+        return SC_OK;
+    }
+    int rc = vk_rec_scratch(r, (size_t)(E + 1 + npairs) * 4u, lists);
+    if (rc != SC_OK) return rc;
+    mmg_push gp = {.ids = vk_addr(ids), .out = *lists, .err = vk_rec_error_addr(r), .n_used = (uint32_t)n_used,
+                   .T = (uint32_t)T, .ids_nb1 = (uint32_t)(ids->nb[1] / 4), .E = E};
+    uint32_t gspec[3] = {caps->max_workgroup_size >= 256 ? 256u : caps->max_workgroup_size, 1, 1};
+    vk_pipeline *gpipe = vk_pipeline_get(d, "mul_mat_id_group", sizeof gp, gspec, 3, 0);
+    if (!gpipe) return SC_EBACKEND;
+    rc = vk_dispatch(r, gpipe, &gp, sizeof gp, 1, 1, 1);
+    if (rc != SC_OK) return rc;
+    vk_rec_memo_put(r, tag, vk_addr(ids), bytes, *lists); /* the caller's GEMM gets the barrier */
+    return SC_OK;
 }
 
 int vk_record_matmul(vk_rec *r, const sc_tensor *node) {

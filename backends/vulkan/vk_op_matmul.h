@@ -60,6 +60,13 @@ bool vk_mm_gemv_modules(const char *base);
 void vk_mm_push_quant(const sc_tensor *w, uint32_t *q_scales, uint32_t *q_zeros, uint32_t *q_gidx,
                       uint32_t *group_size, uint32_t *G);
 
+/* MUL_MAT_ID's pairs sorted by expert (mul_mat_id_group.comp's u32 off[E + 1],
+ * list[n_used * T] in scratch, at *lists) for ids i32 [n_used, T]: the copy
+ * an earlier node of the graph made from the same ids (vk_rec_memo: a MoE
+ * layer's gate, up and down projections share one), else the sort dispatch
+ * now; the caller's next dispatch must be its own (it gets the barrier). */
+int vk_mm_id_lists(vk_rec *r, const sc_tensor *ids, uint32_t E, uint64_t *lists);
+
 /* Dispatch gx * gy * gz workgroups, splitting x and z past 65535 (the
  * shaders add *base_x / *base_z, fields of push, to their workgroup ids). */
 int vk_mm_dispatch_split(vk_rec *r, vk_pipeline *p, void *push, uint32_t push_size, uint32_t *base_x,

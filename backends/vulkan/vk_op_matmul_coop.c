@@ -23,8 +23,9 @@
  *   w [K, N, E], x f32 [K, X, T] (X == n_used or 1), ids i32 [n_used, T]
  *   -> y f32 [N, n_used, T]
  *
- * mul_mat_id_group.comp sorts the (i, t) pairs by expert into scratch (the
- * dispatch vk_op_matmul.c's grouped GEMM records, made here too), then
+ * mul_mat_id_group.comp sorts the (i, t) pairs by expert into scratch
+ * (vk_mm_id_lists, shared with vk_op_matmul.c's grouped GEMM and with the
+ * layer's other expert GEMMs), then
  * module mul_mat_coop_id (mul_mat_coop.comp -DMUL_MAT_ID) runs one workgroup
  * per (128 weight rows, expert, zsplit-th of the expert's 64-column tiles),
  * gathering the pairs' x columns and scattering y. Same numerics as above.
@@ -53,12 +54,6 @@ typedef struct coop_id_push {
 } coop_id_push;
 _Static_assert(sizeof(coop_id_push) == 120, "coop_id_push layout");
 
-/* mul_mat_id_group.comp's push block: the twin of mmg_push in vk_op_matmul.c */
-typedef struct coop_group_push {
-    uint64_t ids, out, err;
-    uint32_t n_used, T, ids_nb1, E;
-} coop_group_push;
-_Static_assert(sizeof(coop_group_push) == 40, "coop_group_push layout");
 
 enum {
     SPEC_LX, SPEC_LY, SPEC_LZ, SPEC_WTYPE, SPEC_QBITS, SPEC_QFLAGS, SPEC_GMODE, SPEC_CM_M, SPEC_CM_N, SPEC_CM_K,
@@ -461,18 +456,10 @@ int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     const uint64_t N = (uint64_t)w->ne[1], E = (uint64_t)w->ne[2];
     const uint64_t n_used = (uint64_t)ids->ne[0], T = (uint64_t)ids->ne[1], npairs = n_used * T;
 
-    /* 1. the pairs sorted by expert: u32 off[E + 1], list[npairs] in scratch
-     *    (as vk_op_matmul.c's grouped GEMM sorts them) */
+    /* 1. the pairs sorted by expert: u32 off[E + 1], list[npairs] (shared with
+     *    the layer's other expert GEMMs: vk_mm_id_lists) */
     uint64_t lists = 0;
-    int rc = vk_rec_scratch(r, (size_t)(E + 1 + npairs) * 4u, &lists);
-    if (rc != SC_OK) return rc;
-    coop_group_push gp = {.ids = vk_addr(ids), .out = lists, .err = vk_rec_error_addr(r),
-                          .n_used = (uint32_t)n_used, .T = (uint32_t)T,
-                          .ids_nb1 = (uint32_t)(ids->nb[1] / 4), .E = (uint32_t)E};
-    uint32_t gspec[3] = {c->max_workgroup_size >= 256 ? 256u : c->max_workgroup_size, 1, 1};
-    vk_pipeline *gpipe = vk_pipeline_get(d, "mul_mat_id_group", sizeof gp, gspec, 3, 0);
-    if (!gpipe) return SC_EBACKEND;
-    rc = vk_dispatch(r, gpipe, &gp, sizeof gp, 1, 1, 1);
+    int rc = vk_mm_id_lists(r, ids, (uint32_t)E, &lists);
     if (rc != SC_OK) return rc;
 
     /* 2. the GEMM over each expert's pairs (after a barrier: it reads the lists) */

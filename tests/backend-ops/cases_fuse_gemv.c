@@ -314,6 +314,9 @@ void bo_cases_fuse_gemv(bo_list *l) {
     add_moe_case(l, "moe_sum", "", build_moe_down, bo_qg(4, 128, false, false), 256, 96, 16, 8, 8, 64);
     add_moe_case(l, "moe_sum", "_nores", build_moe_down_nores, bo_dense(SC_TYPE_F16), 64, 33, 8, 4, 4, 80);
     add_moe_case(l, "moe_sum", "", build_moe_down, bo_dense(SC_TYPE_F32), 33, 7, 4, 2, 2, 100);
+    /* a whole expert block at a prefill size: gate, up and down as GEMMs over
+     * the pairs sorted once (Vulkan: vk_mm_id_lists), then the combine */
+    add_moe_case(l, "moe_sum", "_ffn", build_moe_ffn, bo_qg(4, 128, false, false), 256, 64, 16, 8, 1, 64);
     /* the whole expert block (moe_gate_up + moe_down): K = D, N = I */
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_qg(4, 128, false, false), 256, 128, 16, 8, 1, 1);
     add_moe_case(l, "moe_down", "_ffn", build_moe_ffn, bo_dense(SC_TYPE_BF16), 64, 33, 8, 4, 1, 2);
