@@ -86,6 +86,10 @@ struct sc_engine {
     int kv_free, kv_total;      /* snapshot taken when no step runs */
     uint64_t prompt_tokens, generation_tokens, steps, finished;
     uint64_t preemptions, prefix_queries, prefix_hits;
+    /* Requests ended, by vLLM's finished_reason, counted under mu in the same
+     * critical section that takes them out of running/waiting: a stats
+     * snapshot never shows a request gone but not yet counted. */
+    uint64_t ended_stop, ended_length, ended_abort;
 
     /* batch buffers, stepping thread only */
     int32_t *tokens, *seqs;
@@ -133,6 +137,16 @@ static bool is_eos(const req *r, int32_t id) {
         if (r->eos[i] == id)
             return true;
     return false;
+}
+
+/* Count a request that leaves the engine (e->mu held). */
+static void count_end(sc_engine_t *e, sc_finish f) {
+    if (f == SC_FINISH_EOS || f == SC_FINISH_STOP)
+        e->ended_stop++;
+    else if (f == SC_FINISH_LENGTH)
+        e->ended_length++;
+    else
+        e->ended_abort++;
 }
 
 static void fire_abort(req *r) {
@@ -383,6 +397,7 @@ int sc_engine_cancel(sc_engine_t *e, uint64_t id) {
         e->n_waiting--;
         r->next = e->aborts;
         e->aborts = r;
+        count_end(e, SC_FINISH_ABORT);
         rc = SC_OK;
         goto out;
     }
@@ -400,6 +415,7 @@ int sc_engine_cancel(sc_engine_t *e, uint64_t id) {
             sc_model_kv_blocks(e->m, &e->kv_free, NULL);
             r->next = e->aborts;
             e->aborts = r;
+            count_end(e, SC_FINISH_ABORT);
             rc = SC_OK;
         }
         goto out;
@@ -437,6 +453,9 @@ void sc_engine_stats_get(sc_engine_t *e, sc_engine_stats *s) {
     s->preemptions = e->preemptions;
     s->prefix_queries = e->prefix_queries;
     s->prefix_hits = e->prefix_hits;
+    s->ended_stop = e->ended_stop;
+    s->ended_length = e->ended_length;
+    s->ended_abort = e->ended_abort;
     s->max_num_seqs = e->max_seqs;
     s->block_size = sc_model_block_size(e->m);
     pthread_mutex_unlock(&e->mu);
@@ -739,10 +758,12 @@ int sc_engine_step(sc_engine_t *e) {
         if (r->finish == SC_FINISH_NONE) { /* cancelled mid-step: its abort is still owed */
             r->next = e->aborts;
             e->aborts = r;
+            count_end(e, SC_FINISH_ABORT);
         } else {
             r->next = done;
             done = r;
             e->finished++;
+            count_end(e, r->finish);
         }
     }
     if (n > 0 && rc >= 0)

@@ -273,6 +273,9 @@ static void api_stats(void *ctx, sc_serve_stats *out) {
     st.prefix_cache_hits = es.prefix_hits;
     st.max_num_seqs = es.max_num_seqs;
     st.block_size = es.block_size;
+    st.ended_stop = es.ended_stop;
+    st.ended_length = es.ended_length;
+    st.ended_abort = es.ended_abort;
     memcpy(out, &st, size); /* an older caller's shorter struct is written only up to its size */
 }
 

@@ -250,7 +250,16 @@ static void handle_metrics(plugin_t *p, sc_http_req_t *req) {
         m.prefix_cache_hits_total = st.prefix_cache_hits;
     }
     m.llama = p->flavor == OAI_FLAVOR_LLAMA;
-    memcpy(m.request_success, p->success, sizeof m.request_success);
+    if (SC_HAS_FIELD(&st, sc_serve_stats, ended_abort)) {
+        /* the core's counts agree with the gauges above: a request that has
+         * left num_requests_running is already counted */
+        m.request_success[OAI_FINISH_STOP] = st.ended_stop;
+        m.request_success[OAI_FINISH_LENGTH] = st.ended_length;
+        m.request_success[OAI_FINISH_ABORT] = st.ended_abort;
+    } else {
+        /* an older core: the loop's own counts, a moment behind the gauges */
+        memcpy(m.request_success, p->success, sizeof m.request_success);
+    }
     m.ttft = (oai_histogram_t){ oai_ttft_buckets, oai_ttft_n_buckets, p->ttft_counts, p->ttft_sum };
     m.e2e = (oai_histogram_t){ oai_e2e_buckets, oai_e2e_n_buckets, p->e2e_counts, p->e2e_sum };
     char *txt = oai_metrics_render(&m);

@@ -125,6 +125,7 @@ static struct {
     uint64_t next_id;
     int32_t running;
     uint64_t prompt_tokens, generation_tokens, finished, cancels;
+    uint64_t ended_stop, ended_length, ended_abort; /* by finished_reason, as the core counts */
 } engine = { .mu = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
 
 static uint64_t now_ns(void) {
@@ -232,6 +233,9 @@ static void job_step(job_t *j) {
         job_unlink(j);
         engine.running--;
         engine.finished++;
+        if (o.finish == SC_SERVE_LENGTH) engine.ended_length++;
+        else if (o.finish == SC_SERVE_EOS || o.finish == SC_SERVE_STOP) engine.ended_stop++;
+        else engine.ended_abort++;
     }
     pthread_mutex_unlock(&engine.mu);
     j->on_output(j->user, &o);
@@ -437,6 +441,11 @@ static void api_stats(void *ctx, sc_serve_stats *out) {
     out->prompt_tokens = engine.prompt_tokens;
     out->generation_tokens = engine.generation_tokens;
     out->finished = engine.finished;
+    if (SC_HAS_FIELD(out, sc_serve_stats, ended_abort)) { /* one snapshot with running */
+        out->ended_stop = engine.ended_stop;
+        out->ended_length = engine.ended_length;
+        out->ended_abort = engine.ended_abort;
+    }
     pthread_mutex_unlock(&engine.mu);
     if (SC_HAS_FIELD(out, sc_serve_stats, block_size)) {
         out->max_num_seqs = 16;

@@ -333,6 +333,11 @@ static void test_cancel(void **state) {
     assert_int_equal(st.kv_blocks_free, free0);
     assert_int_equal(st.running, 0);
     assert_int_equal(st.waiting, 0);
+    /* counted in the same snapshot that shows them gone, before their
+     * final callbacks run (a /metrics scrape must never see them in neither) */
+    assert_int_equal(st.ended_abort, 3);
+    assert_int_equal(st.ended_stop + st.ended_length, 0);
+    assert_int_equal(got[0].n_final + got[1].n_final + got[2].n_final, 0);
     assert_true(sc_engine_has_work(e));
     assert_int_equal(sc_engine_step(e), 0);
     assert_false(sc_engine_has_work(e));
@@ -348,6 +353,8 @@ static void test_cancel(void **state) {
     assert_int_equal(got[0].n_after + got[1].n_after + got[2].n_after, 0);
     sc_engine_stats_get(e, &st);
     assert_int_equal(st.kv_blocks_free, free0);
+    assert_int_equal(st.ended_length, 1);
+    assert_int_equal(st.ended_abort, 3);
 
     /* destroy aborts what is left */
     add(e, 3, &got[3], &ids[3]);

@@ -122,6 +122,11 @@ typedef struct sc_engine_stats {
     uint64_t prefix_hits;         /* of which found */
     int max_num_seqs;
     int block_size;
+    /* Requests ended, by vLLM's finished_reason: "stop" (eos or a stop
+     * sequence), "length", "abort" (cancelled, or a backend error). A request
+     * is counted in the same locked step that takes it out of running/waiting
+     * and frees its KV blocks, so one snapshot is consistent. */
+    uint64_t ended_stop, ended_length, ended_abort;
 } sc_engine_stats;
 SC_API void sc_engine_stats_get(sc_engine_t *e, sc_engine_stats *s);
 

@@ -495,6 +495,10 @@ typedef struct sc_serve_stats {
     uint64_t prefix_cache_hits;     /* of which found */
     int32_t max_num_seqs;           /* slots: requests that may run at once */
     int32_t block_size;             /* tokens per KV block */
+    /* Requests ended, by vLLM's finished_reason ("stop", "length", "abort"),
+     * consistent with running/waiting/kv_blocks_free of the same snapshot: a
+     * request that has left them is already counted here. */
+    uint64_t ended_stop, ended_length, ended_abort;
 } sc_serve_stats;
 
 /* The core's serving table. Every function may be called from any thread.
