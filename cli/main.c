@@ -2,7 +2,7 @@
  * cli/main.c - the `strixcore` command: global options, config file, and the
  * command table.
  *
- *   strixcore [--backend auto|cpu|hip|vulkan|NAME] [--config FILE] [-v|-vv]
+ *   strixcore [--backend auto|cpu|hip|vulkan|NAME] [--config FILE] [-v|-vv] [--graphs|--enforce-eager]
  *             [--log-format text|json] <command> [args]
  *
  * Settings are applied in increasing priority: built-in defaults, the
@@ -43,6 +43,9 @@ static void usage(FILE *f) {
           "  --config FILE                       read settings from FILE (`key = value` lines)\n"
           "  -v, -vv                             log info / debug messages to stderr\n"
           "  --log-format text|json              format of log lines\n"
+          "  --graphs                            capture repeated decode steps into GPU graphs and\n"
+          "                                      replay them (HIP backend: hipGraph / CUDA graphs)\n"
+          "  --enforce-eager                     launch every kernel eagerly (the default)\n"
           "  -h, --help                          show this help\n"
           "  --version                           show the version and plugin ABI\n"
           "\n"
@@ -56,7 +59,8 @@ static void usage(FILE *f) {
     fputs("\n"
           "config keys: backend, plugin_path (repeatable), log_level (error|warn|info|debug),\n"
           "             log_format (text|json)\n"
-          "environment: STRIXCORE_PLUGIN_PATH  colon-separated plugin directories or .so files\n",
+          "environment: STRIXCORE_PLUGIN_PATH  colon-separated plugin directories or .so files\n"
+          "             STRIXCORE_HIP_GRAPHS   1: as --graphs (the flags win over it)\n",
           f);
 }
 
@@ -257,6 +261,9 @@ int main(int argc, char **argv) {
             verbose++;
         } else if (strcmp(a, "-vv") == 0) {
             verbose += 2;
+        } else if (strcmp(a, "--graphs") == 0 || strcmp(a, "--enforce-eager") == 0) {
+            /* backends read their execution mode when a stream is made */
+            setenv("STRIXCORE_HIP_GRAPHS", strcmp(a, "--graphs") == 0 ? "1" : "0", 1);
         } else if ((v = option_value(argc, argv, &i, "--backend", &missing)) != NULL) {
             backend = v;
         } else if ((v = option_value(argc, argv, &i, "--config", &missing)) != NULL) {

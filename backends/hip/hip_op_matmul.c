@@ -1,0 +1,380 @@
+/*
+ * backends/hip/hip_op_matmul.c - the matmul family on HIP: MUL_MAT and
+ * MUL_MAT_ID (kernels/matmul_*.hip, arguments kernels/matmul.h; the
+ * reference is backends/cpu/ref_matmul.c).
+ *
+ *   MUL_MAT    w [K, N, B2, B3] (f32/f16/bf16/QG), x f32 [K, M, b2, b3]
+ *              -> y f32 [N, M, b2, b3]; batch (i2, i3) reads weight matrix
+ *              (i2 / (b2/B2), i3 / (b3/B3)).
+ *   MUL_MAT_ID w [K, N, E], x f32 [K, X, T] (X == n_used or 1), ids i32
+ *              [n_used, T] -> y f32 [N, n_used, T].
+ *              (The SC_TENSOR_ONE_HOT routing stack is an ordinary f32 weight here.)
+ *
+ * Paths and launch geometry:
+ *   GEMV  (MUL_MAT with M <= GEMV_MAX_M; MUL_MAT_ID with fewer than
+ *         GROUP_MIN_AVG pairs per expert on average): k_mm_gemv_<w>, 128
+ *         threads = 4 warps x 2 weight rows, up to 4 columns a block; grid
+ *         (ceil(N / 8), ceil(M / 4), batches) or (ceil(N / 8), 1, pairs):
+ *         MUL_MAT_ID reads only the selected experts' weights. f32
+ *         arithmetic on the reference's dequantised weights (nmse ~1e-14).
+ *   dp4   the GEMV on int8 activations for 4/8-bit QG without g_idx, whole
+ *         32-code groups, K % 32 == 0: k_mm_quant_q8 (x -> int8 blocks of 32
+ *         in node scratch, 256 threads, a block of 32 per warp) then
+ *         k_mm_gemv_dp4_q4/_q8 (the GEMV's geometry). About 4x fewer ALU
+ *         instructions per weight than dequantising to f32 (what makes a
+ *         decode GEMV on a fast memory ALU-bound). Numerics: x rounded to 8
+ *         bits per block of 32 (nmse ~1.5e-5 on uniform data), the weights
+ *         not rounded to f16/bf16 (relative 2^-12 / 2^-9): within
+ *         backend-ops' QG bound (5e-5, cases_matmul.c, which allows this for
+ *         exactly this reason) and the path the Vulkan backend and the CPU's
+ *         fast path take by default. STRIXCORE_HIP_MATMUL=exact turns it off
+ *         (the end-to-end comparisons against transformers want that).
+ *   GEMM  (MUL_MAT with more columns): k_mm_gemm_<w>, 64 x 64 output tiles,
+ *         256 threads; grid (ceil(M / 64), ceil(N / 64), batches). On gfx11
+ *         (hip_caps()->wmma) f16/bf16/QG weights take k_mm_gemm_wmma_<w>
+ *         (x rounded to f16, or bf16 for bf16 weights: nmse ~1e-7 / 1e-6);
+ *         f32 weights always the f32 FMA kernel.
+ *   grouped MUL_MAT_ID (the rest): k_mm_id_lists sorts the pairs by expert
+ *         into node scratch (one block), then the GEMM kernels run one block
+ *         per (expert, 64-pair tile) work item x 64 rows: grid
+ *         (ceil(pairs / 64) + min(E, pairs), ceil(N / 64)); blocks past the
+ *         real number of work items return at once.
+ *
+ * STRIXCORE_HIP_MATMUL (comma-separated, for tests and measurements):
+ *   exact   no dp4 (every GEMV on the reference's f32 weights)
+ *   dp4     dp4 wherever it can run, also past GEMV_MAX_M (MUL_MAT) and for
+ *           every MUL_MAT_ID that its GEMV takes
+ *   gemv    the GEMV for every M and per pair for every MUL_MAT_ID
+ *   gemm    the GEMM for every M, the grouped path for every MUL_MAT_ID
+ *   nowmma  the f32 FMA GEMM even where WMMA is available
+ *   wmma    the WMMA GEMM kernels whatever hip_caps says: only for testing a
+ *           build whose EMU kernels emulate WMMA (elsewhere they are empty)
+ *
+ * Supported: what the reference accepts, with 32-bit counts (K < 2^28, N,
+ * M, pairs), batches <= 65535, 4-byte aligned QG slabs and element-aligned
+ * dense strides; MUL_MAT_ID needs the GEMV (pairs <= 65535) or the grouped
+ * path (E <= 1024). Range errors (an expert id outside 0..E-1, a g_idx entry
+ * outside 0..G-1) cannot be reported from the device: such a pair's column
+ * is left unwritten, such a weight uses group 0.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hip_internal.h"
+#include "matmul.h"
+
+#define GEMV_MAX_M 8     /* MUL_MAT columns up to which the GEMV runs (2 passes of 4) */
+#define GROUP_MIN_AVG 8  /* MUL_MAT_ID: pairs per expert from which the grouped GEMM runs */
+#define MAX_K (1 << 28)  /* bit offsets k * bits stay below 2^32 */
+
+/* ---- STRIXCORE_HIP_MATMUL ------------------------------------------------------------ */
+enum { OPT_EXACT = 1, OPT_DP4 = 2, OPT_GEMV = 4, OPT_GEMM = 8, OPT_NOWMMA = 16, OPT_WMMA = 32 };
+
+static unsigned opts(void) {
+    static int cached = -1; /* a benign race: every thread computes the same value */
+    if (cached < 0) {
+        const char *s = getenv("STRIXCORE_HIP_MATMUL");
+        unsigned f = 0;
+        if (s) {
+            if (strstr(s, "exact")) f |= OPT_EXACT;
+            if (strstr(s, "dp4")) f |= OPT_DP4;
+            if (strstr(s, "gemv")) f |= OPT_GEMV;
+            if (strstr(s, "gemm")) f |= OPT_GEMM;
+            if (strstr(s, "nowmma")) f |= OPT_NOWMMA;
+            else if (strstr(s, "wmma")) f |= OPT_WMMA;
+        }
+        cached = (int)f;
+    }
+    return (unsigned)cached;
+}
+
+/* ---- checks ------------------------------------------------------------------------------- */
+static size_t elem_size(int32_t type) {
+    switch (type) {
+    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
+    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
+    default: return 0;
+    }
+}
+
+static bool shape_ok(const sc_tensor *t) {
+    if (!t) return false;
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (t->ne[d] < 1 || t->ne[d] > INT32_MAX) return false;
+    return true;
+}
+
+/* contiguous rows of `type`, every stride and the address element-aligned */
+static bool rows_ok(const sc_tensor *t, int32_t type) {
+    const size_t es = elem_size(type);
+    if (!shape_ok(t) || t->type != type || t->nb[0] != es) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (t->nb[d] % es != 0) return false;
+    return (uintptr_t)t->data % es == 0; /* data: NULL before allocation */
+}
+
+/* The QG layout of core/src/quant.c (sc__quant_check), plus 4-byte aligned
+ * slabs: the kernels read codes as u32 words. */
+static bool qg_ok(const sc_tensor *w) {
+    const sc_quant_info *q = &w->quant;
+    const uint64_t K = (uint64_t)w->ne[0], N = (uint64_t)w->ne[1];
+    if (q->bits != 2 && q->bits != 3 && q->bits != 4 && q->bits != 8) return false;
+    if (q->group_size == 0 || q->n_groups != (K + q->group_size - 1) / q->group_size) return false;
+    if (q->row_bytes != (K * q->bits + 31) / 32 * 4 || w->nb[1] != q->row_bytes) return false;
+    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
+    uint64_t end = N * q->row_bytes;
+    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
+    end = q->scales_offset + N * q->n_groups * 2u;
+    if (q->zeros_offset < end) return false;
+    end = q->zeros_offset + N * q->n_groups;
+    if (q->flags & SC_QUANT_HAS_GIDX) {
+        if (q->gidx_offset < end || (q->gidx_offset & 3u)) return false;
+        end = q->gidx_offset + K * 4u;
+    }
+    if (w->nb[2] < end) return false;
+    return w->nb[2] % 4 == 0 && w->nb[3] % 4 == 0 && (uintptr_t)w->data % 4 == 0;
+}
+
+static bool weight_ok(const sc_tensor *w) {
+    if (!shape_ok(w) || w->ne[0] >= MAX_K) return false;
+    if (w->type == SC_TYPE_QG) return qg_ok(w);
+    if (w->type != SC_TYPE_F32 && w->type != SC_TYPE_F16 && w->type != SC_TYPE_BF16) return false;
+    return rows_ok(w, w->type);
+}
+
+/* QG whose every 32-code unit lies in one group (the fast GEMV kernels) */
+static bool qg_units(const sc_tensor *w) {
+    const sc_quant_info *q = &w->quant;
+    return w->type == SC_TYPE_QG && !(q->flags & SC_QUANT_HAS_GIDX) && (q->group_size % 32 == 0 || q->n_groups == 1);
+}
+
+/* May the dp4 GEMV take this weight? */
+static bool dp4_ok(const sc_tensor *w) {
+    if (opts() & OPT_EXACT) return false;
+    return qg_units(w) && (w->quant.bits == 4 || w->quant.bits == 8) && w->ne[0] % SC_MM_Q8_BLOCK == 0;
+}
+
+/* Path choices, shared by supports and run. */
+static bool mm_gemv(const sc_tensor *w, int64_t M) {
+    const unsigned o = opts();
+    if ((uint64_t)M > (uint64_t)HIP_GRID_YZ_MAX * SC_MM_GEMV_COLS) return false; /* grid y */
+    if (o & OPT_GEMV) return true;
+    if (o & OPT_GEMM) return false;
+    return M <= GEMV_MAX_M || ((o & OPT_DP4) && dp4_ok(w));
+}
+
+static bool mmid_grouped(const sc_tensor *w, int64_t npairs) {
+    const int64_t E = w->ne[2];
+    const bool gemv_ok = npairs <= (int64_t)HIP_GRID_YZ_MAX, group_ok = E <= SC_MM_ID_MAX_E;
+    const unsigned o = opts();
+    if (!gemv_ok || !group_ok) return !gemv_ok;
+    if (o & OPT_GEMV) return false;
+    if (o & OPT_GEMM) return true;
+    return npairs >= GROUP_MIN_AVG * E;
+}
+
+static bool supports_mul_mat(const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(node, SC_TYPE_F32)) return false;
+    if (w->ne[0] != x->ne[0]) return false;
+    if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return false;
+    if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
+        return false;
+    if (x->ne[2] * x->ne[3] > (int64_t)HIP_GRID_YZ_MAX) return false;           /* grid z */
+    if (hip_div_up(w->ne[1], SC_MM_TILE) > HIP_GRID_YZ_MAX) return false;       /* GEMM grid y */
+    return true;
+}
+
+static bool supports_mul_mat_id(const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(ids, SC_TYPE_I32) || !rows_ok(node, SC_TYPE_F32))
+        return false;
+    if (w->ne[3] != 1 || x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
+    if (w->ne[0] != x->ne[0]) return false;
+    const int64_t n_used = ids->ne[0], T = ids->ne[1];
+    if (x->ne[1] != 1 && x->ne[1] != n_used) return false;
+    if (x->ne[2] != T) return false;
+    if (node->ne[0] != w->ne[1] || node->ne[1] != n_used || node->ne[2] != T || node->ne[3] != 1) return false;
+    const int64_t npairs = n_used * T;
+    if (npairs > INT32_MAX / 2) return false;
+    if (npairs > (int64_t)HIP_GRID_YZ_MAX && w->ne[2] > SC_MM_ID_MAX_E) return false; /* neither path */
+    return hip_div_up(w->ne[1], SC_MM_TILE) <= HIP_GRID_YZ_MAX;
+}
+
+bool hip_supports_matmul(hip_dev *d, const sc_tensor *node) {
+    (void)d;
+    if (!node) return false;
+    if (node->op == SC_OP_MUL_MAT) return supports_mul_mat(node);
+    if (node->op == SC_OP_MUL_MAT_ID) return supports_mul_mat_id(node);
+    return false;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------ */
+/* the largest of 16, 8, 4 (or 2, 1) dividing every value */
+static uint32_t align_of(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+    const uint64_t v = a | b | c | d;
+    for (uint32_t al = 16; al > 1; al /= 2)
+        if (v % al == 0) return al;
+    return 1;
+}
+
+static sc_mm_weight weight_args(const sc_tensor *w) {
+    sc_mm_weight a;
+    memset(&a, 0, sizeof a);
+    a.base = w->data;
+    a.nb1 = (int64_t)w->nb[1];
+    a.nb2 = (int64_t)w->nb[2];
+    a.nb3 = (int64_t)w->nb[3];
+    a.K = (uint32_t)w->ne[0];
+    a.N = (uint32_t)w->ne[1];
+    a.q_gidx = -1;
+    a.group_size = a.G = 1;
+    if (w->type == SC_TYPE_QG) {
+        const sc_quant_info *q = &w->quant;
+        a.q_scales = (int64_t)q->scales_offset;
+        a.q_zeros = (int64_t)q->zeros_offset;
+        if (q->flags & SC_QUANT_HAS_GIDX) a.q_gidx = (int64_t)q->gidx_offset;
+        a.bits = q->bits;
+        a.group_size = q->group_size;
+        a.G = q->n_groups;
+        a.bf16_round = (q->flags & SC_QUANT_BF16_ROUND) ? 1u : 0u;
+    }
+    /* matrices past the first only exist when ne > 1: their stride does not count otherwise */
+    a.align = align_of((uintptr_t)w->data, w->nb[1], w->ne[2] > 1 ? w->nb[2] : 0, w->ne[3] > 1 ? w->nb[3] : 0);
+    return a;
+}
+
+static bool x_vec(const sc_tensor *x) {
+    return align_of((uintptr_t)x->data, x->ne[1] > 1 ? x->nb[1] : 0, x->ne[2] > 1 ? x->nb[2] : 0,
+                    x->ne[3] > 1 ? x->nb[3] : 0) >= 16;
+}
+
+/* kernel names by weight */
+static const char *gemv_kernel(const sc_tensor *w) {
+    switch (w->type) {
+    case SC_TYPE_F32: return "k_mm_gemv_f32";
+    case SC_TYPE_F16: return "k_mm_gemv_f16";
+    case SC_TYPE_BF16: return "k_mm_gemv_bf16";
+    default: break;
+    }
+    if (!qg_units(w)) return "k_mm_gemv_qg";
+    static const char *const names[2][9] = {
+        {NULL, NULL, "k_mm_gemv_q2", "k_mm_gemv_q3", "k_mm_gemv_q4", NULL, NULL, NULL, "k_mm_gemv_q8"},
+        {NULL, NULL, "k_mm_gemv_q2_bf", "k_mm_gemv_q3_bf", "k_mm_gemv_q4_bf", NULL, NULL, NULL, "k_mm_gemv_q8_bf"},
+    };
+    return names[(w->quant.flags & SC_QUANT_BF16_ROUND) ? 1 : 0][w->quant.bits];
+}
+
+static const char *gemm_kernel(hip_stream *s, const sc_tensor *w) {
+    const bool wmma = (hip_caps(hip_stream_dev(s))->wmma && !(opts() & OPT_NOWMMA)) || (opts() & OPT_WMMA);
+    switch (w->type) {
+    case SC_TYPE_F32: return "k_mm_gemm_f32";
+    case SC_TYPE_F16: return wmma ? "k_mm_gemm_wmma_f16" : "k_mm_gemm_f16";
+    case SC_TYPE_BF16: return wmma ? "k_mm_gemm_wmma_bf16" : "k_mm_gemm_bf16";
+    default: break;
+    }
+    if (!wmma) return "k_mm_gemm_qg";
+    return (w->quant.flags & SC_QUANT_BF16_ROUND) ? "k_mm_gemm_wmma_qg_bf" : "k_mm_gemm_wmma_qg";
+}
+
+/* x -> int8 blocks in node scratch for the dp4 GEMV: ncols columns of x
+ * [K, ne1, ne2, ...] (column q = c1 + ne1 * (c2 + ne2 * c3)). */
+static int quantize_x(hip_stream *s, const sc_tensor *x, const sc_tensor *w, int64_t ne1, int64_t ne2, int64_t ncols,
+                      sc_mm_gemv_args *a) {
+    const int64_t K = x->ne[0], nblk = K / SC_MM_Q8_BLOCK;
+    const size_t qbytes = ((size_t)ncols * (size_t)K + 255) & ~(size_t)255;
+    uint8_t *scratch = hip_scratch(s, qbytes + (size_t)ncols * (size_t)nblk * 8u);
+    if (!scratch) return SC_ENOMEM;
+    sc_mm_q8_args q = {
+        .x = x->data, .xq = (int8_t *)scratch, .xd = (float *)(scratch + qbytes),
+        .nb1 = (int64_t)x->nb[1], .nb2 = (int64_t)x->nb[2], .nb3 = (int64_t)x->nb[3],
+        .ne1 = (uint32_t)ne1, .ne2 = (uint32_t)ne2, .ncols = (uint32_t)ncols, .K = (uint32_t)K,
+        .perm = w->quant.bits == 4 ? 1u : 0u,
+    };
+    a->xq = q.xq;
+    a->xd = q.xd;
+    const int64_t warps = ncols * nblk, per_block = SC_MM_Q8_THREADS / 32;
+    return HIP_LAUNCH(s, "k_mm_quant_q8", hip_div_up(warps, per_block), 1, 1, SC_MM_Q8_THREADS, q);
+}
+
+/* ---- MUL_MAT -------------------------------------------------------------------------------- */
+static int run_mul_mat(hip_stream *s, const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    const int64_t N = w->ne[1], M = x->ne[1], nbatch = x->ne[2] * x->ne[3];
+    const sc_mm_weight wa = weight_args(w);
+    const sc_mm_cols ca = {
+        .x = x->data, .y = node->data, .ids = NULL,
+        .x_nb1 = (int64_t)x->nb[1], .x_nb2 = (int64_t)x->nb[2], .x_nb3 = (int64_t)x->nb[3],
+        .y_nb1 = (int64_t)node->nb[1], .y_nb2 = (int64_t)node->nb[2], .y_nb3 = (int64_t)node->nb[3],
+        .M = (uint32_t)M, .ne2 = (uint32_t)x->ne[2],
+        .r2 = (uint32_t)(x->ne[2] / w->ne[2]), .r3 = (uint32_t)(x->ne[3] / w->ne[3]),
+        .xvec = x_vec(x) ? 1u : 0u,
+    };
+    const unsigned gx = hip_div_up(N, SC_MM_GEMV_WARPS * SC_MM_GEMV_ROWS);
+
+    if (mm_gemv(w, M)) {
+        sc_mm_gemv_args a = {.w = wa, .c = ca};
+        if (dp4_ok(w)) {
+            int rc = quantize_x(s, x, w, M, x->ne[2], M * nbatch, &a);
+            if (rc != SC_OK) return rc;
+            return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx,
+                              hip_div_up(M, SC_MM_GEMV_COLS), nbatch, SC_MM_GEMV_THREADS, a);
+        }
+        return HIP_LAUNCH(s, gemv_kernel(w), gx, hip_div_up(M, SC_MM_GEMV_COLS), nbatch, SC_MM_GEMV_THREADS, a);
+    }
+    sc_mm_gemm_args g = {.w = wa, .c = ca, .lists = NULL};
+    return HIP_LAUNCH(s, gemm_kernel(s, w), hip_div_up(M, SC_MM_TILE), hip_div_up(N, SC_MM_TILE), nbatch,
+                      SC_MM_GEMM_THREADS, g);
+}
+
+/* ---- MUL_MAT_ID ----------------------------------------------------------------------------- */
+static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    const int64_t N = w->ne[1], E = w->ne[2], n_used = ids->ne[0], T = ids->ne[1], X = x->ne[1];
+    const int64_t npairs = n_used * T;
+    const sc_mm_weight wa = weight_args(w);
+    const sc_mm_cols ca = {
+        .x = x->data, .y = node->data, .ids = ids->data,
+        .x_nb1 = (int64_t)x->nb[1], .x_nb2 = (int64_t)x->nb[2], .x_nb3 = (int64_t)x->nb[3],
+        .y_nb1 = (int64_t)node->nb[1], .y_nb2 = (int64_t)node->nb[2], .y_nb3 = (int64_t)node->nb[3],
+        .ids_nb1 = (int64_t)ids->nb[1],
+        .M = (uint32_t)n_used, .ne2 = (uint32_t)T, .r2 = 1, .r3 = 1,
+        .x_bcast = X == 1 ? 1u : 0u, .E = (uint32_t)E,
+        .xvec = x_vec(x) ? 1u : 0u,
+    };
+
+    if (!mmid_grouped(w, npairs)) {
+        /* GEMV per (i, t) pair: grid z */
+        sc_mm_gemv_args a = {.w = wa, .c = ca};
+        const unsigned gx = hip_div_up(N, SC_MM_GEMV_WARPS * SC_MM_GEMV_ROWS);
+        if (dp4_ok(w)) {
+            int rc = quantize_x(s, x, w, X, T, X * T, &a);
+            if (rc != SC_OK) return rc;
+            return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx, 1, npairs,
+                              SC_MM_GEMV_THREADS, a);
+        }
+        return HIP_LAUNCH(s, gemv_kernel(w), gx, 1, npairs, SC_MM_GEMV_THREADS, a);
+    }
+
+    /* grouped: 1. the pairs sorted by expert, 2. a GEMM block per (work item, 64 rows) */
+    const int64_t max_items = (npairs + SC_MM_TILE - 1) / SC_MM_TILE + (E < npairs ? E : npairs);
+    const uint32_t off_at = 4, items_at = (uint32_t)((off_at + E + 1 + 3) & ~3), list_at = items_at + 2 * (uint32_t)max_items;
+    uint32_t *lists = hip_scratch(s, ((size_t)list_at + (size_t)npairs) * 4u);
+    if (!lists) return SC_ENOMEM;
+    sc_mm_id_lists_args la = {
+        .ids = ids->data, .lists = lists, .ids_nb1 = (int64_t)ids->nb[1],
+        .n_used = (uint32_t)n_used, .T = (uint32_t)T, .E = (uint32_t)E,
+        .off_at = off_at, .items_at = items_at, .list_at = list_at,
+    };
+    int rc = HIP_LAUNCH(s, "k_mm_id_lists", 1, 1, 1, SC_MM_ID_THREADS, la);
+    if (rc != SC_OK) return rc;
+    sc_mm_gemm_args g = {.w = wa, .c = ca, .lists = lists, .off_at = off_at, .items_at = items_at, .list_at = list_at};
+    return HIP_LAUNCH(s, gemm_kernel(s, w), max_items, hip_div_up(N, SC_MM_TILE), 1, SC_MM_GEMM_THREADS, g);
+}
+
+int hip_run_matmul(hip_stream *s, const sc_tensor *node) {
+    if (!node) return SC_EINVAL;
+    if (node->op == SC_OP_MUL_MAT) return run_mul_mat(s, node);
+    if (node->op == SC_OP_MUL_MAT_ID) return run_mul_mat_id(s, node);
+    return SC_ENOTSUP;
+}
