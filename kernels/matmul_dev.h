@@ -53,21 +53,21 @@ template <int NW>
 static __device__ __forceinline__ void mm_load_words(const uint32_t *__restrict__ p, uint32_t align,
                                                      uint32_t (&q)[NW]) {
     if (NW % 4 == 0 && align >= 16) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < NW / 4; i++) {
             const mm_u4 v = ((const mm_u4 *)p)[i];
-MM_UNROLL
+            MM_UNROLL
             for (int j = 0; j < 4; j++) q[4 * i + j] = v.v[j];
         }
     } else if (NW % 2 == 0 && align >= 8) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < NW / 2; i++) {
             const mm_u2 v = ((const mm_u2 *)p)[i];
             q[2 * i] = v.v[0];
             q[2 * i + 1] = v.v[1];
         }
     } else {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < NW; i++) q[i] = p[i];
     }
 }
@@ -76,13 +76,13 @@ MM_UNROLL
 static __device__ __forceinline__ void mm_load_x8(const float *__restrict__ x, uint32_t k, bool vec, float (&v)[8]) {
     if (vec) {
         const mm_u4 a = ((const mm_u4 *)(x + k))[0], b = ((const mm_u4 *)(x + k))[1];
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 4; i++) {
             v[i] = __uint_as_float(a.v[i]);
             v[4 + i] = __uint_as_float(b.v[i]);
         }
     } else {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = x[k + i];
     }
 }
@@ -135,7 +135,7 @@ template <int WT>
 static __device__ __forceinline__ void mm_w_load8(const sc_mm_weight &w, const uint8_t *mat, uint32_t n, uint32_t k,
                                                   float (&v)[8]) {
     if (n >= w.N || k >= w.K) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = 0.0f;
         return;
     }
@@ -145,7 +145,7 @@ MM_UNROLL
         if (full && w.align >= 16) {
             uint32_t q[WT == MW_F32 ? 8 : 4];
             mm_load_words<WT == MW_F32 ? 8 : 4>((const uint32_t *)row + k / (WT == MW_F32 ? 1 : 2), 16, q);
-MM_UNROLL
+            MM_UNROLL
             for (int i = 0; i < 8; i++) {
                 if (WT == MW_F32) v[i] = __uint_as_float(q[i]);
                 else if (WT == MW_F16) v[i] = sc_h2f((uint16_t)(q[i / 2] >> (16 * (i % 2))));
@@ -153,7 +153,7 @@ MM_UNROLL
             }
             return;
         }
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<WT>(w, mat, n, k + i) : 0.0f;
         return;
     }
@@ -168,11 +168,11 @@ MM_UNROLL
         const float s = sc_h2f(((const uint16_t *)(mat + w.q_scales))[(int64_t)n * w.G + g]);
         const int z = (mat + w.q_zeros)[(int64_t)n * w.G + g];
         const bool bf = w.bf16_round != 0;
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = mm_qg_weight((uint32_t)(win >> (i * bits)) & mask, s, z, bf);
         return;
     }
-MM_UNROLL
+    MM_UNROLL
     for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<MW_QG>(w, mat, n, k + i) : 0.0f;
 }
 

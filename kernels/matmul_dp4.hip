@@ -62,13 +62,13 @@ static __device__ __forceinline__ void mm_gemv_dp4(const sc_mm_gemv_args &p) {
     const uint32_t K = w.K, nc = job.nc, nblk = K / SC_MM_Q8_BLOCK;
 
     uint32_t nr[R]; /* rows past N read row N - 1 and are not written */
-MM_UNROLL
+    MM_UNROLL
     for (int r = 0; r < R; r++) nr[r] = n0 + r < w.N ? n0 + r : w.N - 1;
 
     float acc[R][MC];
-MM_UNROLL
+    MM_UNROLL
     for (int r = 0; r < R; r++)
-MM_UNROLL
+        MM_UNROLL
         for (int c = 0; c < MC; c++) acc[r][c] = 0.0f;
 
     /* ---- hot loop: one block of 32 codes per lane per step ---- */
@@ -77,7 +77,7 @@ MM_UNROLL
         uint32_t q[R][BITS];
         float scale[R];
         int zoff[R]; /* what multiplies the block's sum of q */
-MM_UNROLL
+        MM_UNROLL
         for (int r = 0; r < R; r++) {
             const uint8_t *row = job.w + (int64_t)nr[r] * w.nb1;
             mm_load_words<BITS>((const uint32_t *)row + (int64_t)u * BITS, w.align, q[r]);
@@ -85,7 +85,7 @@ MM_UNROLL
             const int z = (job.w + w.q_zeros)[(int64_t)nr[r] * w.G + g];
             zoff[r] = BITS == 8 ? 128 - z : -z;
         }
-MM_UNROLL
+        MM_UNROLL
         for (int c = 0; c < MC; c++) {
             if ((uint32_t)c >= nc) break;
             const int64_t col = (int64_t)job.q + c;
@@ -94,17 +94,17 @@ MM_UNROLL
             const int a[8] = {(int)a0.v[0], (int)a0.v[1], (int)a0.v[2], (int)a0.v[3],
                               (int)a1.v[0], (int)a1.v[1], (int)a1.v[2], (int)a1.v[3]};
             const float d = p.xd[(col * nblk + u) * 2], s = p.xd[(col * nblk + u) * 2 + 1];
-MM_UNROLL
+            MM_UNROLL
             for (int r = 0; r < R; r++) {
                 int dot = 0;
                 if constexpr (BITS == 4) {
-MM_UNROLL
+                    MM_UNROLL
                     for (int j = 0; j < 4; j++) {
                         dot = sc_dot4_i8((int)(q[r][j] & 0x0f0f0f0fu), a[2 * j], dot);
                         dot = sc_dot4_i8((int)((q[r][j] >> 4) & 0x0f0f0f0fu), a[2 * j + 1], dot);
                     }
                 } else {
-MM_UNROLL
+                    MM_UNROLL
                     for (int j = 0; j < 8; j++) dot = sc_dot4_i8((int)(q[r][j] ^ 0x80808080u), a[j], dot);
                 }
                 acc[r][c] = fmaf(scale[r] * d, (float)dot + (float)zoff[r] * s, acc[r][c]);
@@ -113,11 +113,11 @@ MM_UNROLL
     }
 
     /* ---- reduce; lane r*MC + c writes y[n0 + r, c] ---- */
-MM_UNROLL
+    MM_UNROLL
     for (int c = 0; c < MC; c++) {
         if ((uint32_t)c >= nc) break;
         float *yc = (float *)((uint8_t *)job.y + (int64_t)c * job.y_cs);
-MM_UNROLL
+        MM_UNROLL
         for (int r = 0; r < R; r++) {
             const float sum = sc_warp_sum(acc[r][c]);
             if (lane == (uint32_t)(r * MC + c) && n0 + r < w.N) yc[n0 + r] = sum;

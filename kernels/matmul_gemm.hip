@@ -17,10 +17,16 @@
  *   k_mm_gemm_wmma_<w>  gfx11 WMMA (v_wmma_f32_16x16x16_f16 / _bf16, wave32):
  *                       tiles stored as 16-bit [n][k] and [m][k]; warp w of 8
  *                       owns the 16 x 16 output blocks (m block w % 4, n blocks
- *                       2(w/4), 2(w/4)+1). x is rounded to f16 (bf16 for bf16
- *                       weights and bf16-rounded QG), the weights are exact in
- *                       it. Built only where SC_HIP_WMMA (elsewhere the kernel
- *                       is empty and the host never picks it).
+ *                       2(w/4), 2(w/4)+1). The weights are exact in the 16-bit
+ *                       type: f16 for f16 and QG, bf16 for bf16 and bf16-rounded
+ *                       QG. x is rounded to f16 (2^-11), or split into two bf16
+ *                       (hi + lo, two WMMAs: bf16 alone errs by 2^-9). Built
+ *                       where SC_HIP_WMMA; elsewhere the kernel is empty and the
+ *                       host never picks it, except in EMU test builds with
+ *                       -DSC_MM_EMU_WMMA, where the instruction is emulated
+ *                       with the layout below (STRIXCORE_HIP_MATMUL=wmma then
+ *                       runs these kernels on EMU: a check of the tiling, not
+ *                       of the hardware's layout).
  *
  * WMMA operand layout (gfx11, wave32; AMD's "WMMA on RDNA 3" and LLVM's
  * AMDGPU tests): D = A (16 x 16, M x K) * B (16 x 16, K x N) + C.
@@ -92,7 +98,7 @@ static __device__ __forceinline__ void mm_tile_x8(const float *x, uint32_t k, ui
         mm_load_x8(x, k, vec, v);
         return;
     }
-MM_UNROLL
+    MM_UNROLL
     for (int i = 0; i < 8; i++) v[i] = (x && k + i < K) ? x[k + i] : 0.0f;
 }
 
@@ -117,9 +123,9 @@ static __device__ __forceinline__ void mm_gemm_f32(const sc_mm_gemm_args &p) {
     const bool xvec = p.c.xvec != 0;
 
     float acc[4][4];
-MM_UNROLL
+    MM_UNROLL
     for (int i = 0; i < 4; i++)
-MM_UNROLL
+        MM_UNROLL
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
     for (uint32_t k0 = 0; k0 < K; k0 += TK) {
@@ -127,30 +133,30 @@ MM_UNROLL
         mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, wv);
         mm_tile_x8(xcol, k0 + lk, K, xvec, xv);
         __syncthreads(); /* the previous step's reads are done */
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) {
             sm.w[lk + i][lr / 4].v[lr % 4] = __float_as_uint(wv[i]);
             sm.x[lk + i][lr / 4].v[lr % 4] = __float_as_uint(xv[i]);
         }
         __syncthreads();
         /* hot loop: a 4 x 4 outer product per k */
-MM_UNROLL
+        MM_UNROLL
         for (int kk = 0; kk < TK; kk++) {
             const mm_u4 a = sm.w[kk][tx], b = sm.x[kk][ty];
-MM_UNROLL
+            MM_UNROLL
             for (int i = 0; i < 4; i++)
-MM_UNROLL
+                MM_UNROLL
                 for (int j = 0; j < 4; j++)
                     acc[i][j] = fmaf(__uint_as_float(a.v[i]), __uint_as_float(b.v[j]), acc[i][j]);
         }
     }
 
-MM_UNROLL
+    MM_UNROLL
     for (int j = 0; j < 4; j++) {
         const uint32_t m = 4 * ty + j;
         if (m >= t.ncols) break;
         float *y = mm_tile_y(t, p.c, m);
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 4; i++) {
             const uint32_t n = t.n0 + 4 * tx + i;
             if (n < p.w.N) y[n] = acc[i][j];
@@ -160,24 +166,37 @@ MM_UNROLL
 
 /* ---- WMMA GEMM (gfx11) ----------------------------------------------------------------------- */
 #if SC_HIP_WMMA
+#define MM_WMMA 1
 typedef _Float16 mm_v16h __attribute__((ext_vector_type(16)));
 typedef short mm_v16s __attribute__((ext_vector_type(16)));
 typedef float mm_v8f __attribute__((ext_vector_type(8)));
+#elif defined(SC_HIP_EMU) && defined(SC_MM_EMU_WMMA)
+#define MM_WMMA 1
+struct mm_v8f {
+    float v[8];
+    float &operator[](int i) { return v[i]; }
+};
+#else
+#define MM_WMMA 0
+#endif
+
+#if MM_WMMA
 struct mm_u8w {
     uint32_t v[8];
 };
 
 #define WPITCH (TK / 8 + 1) /* 16-byte words per row (8 16-bit values each): 80 bytes, fewer bank conflicts */
-struct mm_smem_16 {
-    mm_u4 w[TILE][WPITCH]; /* [n][k / 8] */
-    mm_u4 x[TILE][WPITCH]; /* [m][k / 8] */
+template <bool BF> struct mm_smem_16 {
+    mm_u4 w[TILE][WPITCH];             /* [n][k / 8] */
+    mm_u4 x[TILE][WPITCH];             /* [m][k / 8] */
+    mm_u4 xl[BF ? TILE : 1][WPITCH];   /* bf16 only: x - bf16(x), rounded to bf16 again */
 };
 
 /* 16 consecutive 16-bit values (32 bytes) of a shared row from word s */
 static __device__ __forceinline__ mm_u8w mm_lds16(const mm_u4 *s) {
     const mm_u4 a = s[0], b = s[1];
     mm_u8w r;
-MM_UNROLL
+    MM_UNROLL
     for (int i = 0; i < 4; i++) {
         r.v[i] = a.v[i];
         r.v[4 + i] = b.v[i];
@@ -187,12 +206,26 @@ MM_UNROLL
 
 template <bool BF>
 static __device__ __forceinline__ mm_v8f mm_wmma(const mm_u8w &a, const mm_u8w &b, mm_v8f c) {
+#if !SC_HIP_WMMA /* EMU test build: D[2i + l/16][l%16] += sum_k A[2i + l/16][k] * B[k][l%16] */
+    const int l = (int)sc_lane();
+    for (int i = 0; i < 8; i++) {
+        float s = 0.0f;
+        for (int k = 0; k < 16; k++) {
+            const uint16_t ak = (uint16_t)(a.v[k / 2] >> (16 * (k % 2))), bk = (uint16_t)(b.v[k / 2] >> (16 * (k % 2)));
+            const float av = sc_shfl(BF ? sc_bf2f(ak) : sc_h2f(ak), 2 * i + l / 16); /* row 2i + l/16 is lane 2i + l/16's */
+            s += av * (BF ? sc_bf2f(bk) : sc_h2f(bk));
+        }
+        c[i] += s;
+    }
+    return c;
+#else
     if constexpr (BF)
         return __builtin_amdgcn_wmma_f32_16x16x16_bf16_w32(__builtin_bit_cast(mm_v16s, a),
                                                            __builtin_bit_cast(mm_v16s, b), c);
     else
         return __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(__builtin_bit_cast(mm_v16h, a),
                                                           __builtin_bit_cast(mm_v16h, b), c);
+#endif
 }
 
 template <bool BF> static __device__ __forceinline__ uint32_t mm_pack16(float lo, float hi) {
@@ -202,12 +235,14 @@ template <bool BF> static __device__ __forceinline__ uint32_t mm_pack16(float lo
 
 template <int WT, bool BF>
 static __device__ __forceinline__ void mm_gemm_wmma(const sc_mm_gemm_args &p) {
-#if SC_HIP_WMMA
-    __shared__ mm_smem_16 sm;
+#if MM_WMMA
+    __shared__ mm_smem_16<BF> sm;
     const mm_tile t = mm_gemm_tile(p);
     if (!t.ok) return; /* the whole block */
     const uint32_t tid = threadIdx.x, lane = sc_lane(), warp = tid / SC_WARP, K = p.w.K;
-    const uint32_t lr = tid % TILE, lk = (tid / TILE) * 8; /* loads: row / column lr, k lk .. lk+7 */
+    /* loads: row / column lr, k lk .. lk+7; 4 neighbouring threads take one row's 32 k
+     * (contiguous in memory and in shared memory) */
+    const uint32_t lr = tid / 4, lk = (tid % 4) * 8;
     const uint32_t mb = (warp % 4) * 16, nb = (warp / 4) * 32; /* this warp's m block, first n block */
     const float *xcol = lr < t.ncols ? mm_tile_x(t, p.c, lr) : 0;
     const bool xvec = p.c.xvec != 0;
@@ -217,29 +252,39 @@ static __device__ __forceinline__ void mm_gemm_wmma(const sc_mm_gemm_args &p) {
         float wv[8], xv[8];
         mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, wv);
         mm_tile_x8(xcol, k0 + lk, K, xvec, xv);
-        mm_u4 wp, xp;
-MM_UNROLL
+        mm_u4 wp, xp, xl;
+        MM_UNROLL
         for (int i = 0; i < 4; i++) {
             wp.v[i] = mm_pack16<BF>(wv[2 * i], wv[2 * i + 1]);
             xp.v[i] = mm_pack16<BF>(xv[2 * i], xv[2 * i + 1]);
+            /* bf16: x ~ hi + lo to about 2^-16 (bf16 alone, 2^-9, errs past the 1e-5 nmse of a 16-bit weight) */
+            xl.v[i] = BF ? mm_pack16<BF>(xv[2 * i] - sc_bf2f((uint16_t)xp.v[i]),
+                                         xv[2 * i + 1] - sc_bf2f((uint16_t)(xp.v[i] >> 16)))
+                         : 0u;
         }
         __syncthreads(); /* the previous step's reads are done */
         sm.w[lr][lk / 8] = wp;
         sm.x[lr][lk / 8] = xp;
+        if (BF) sm.xl[BF ? lr : 0][lk / 8] = xl;
         __syncthreads();
         /* hot loop: two 16-deep k steps, two WMMAs each */
-MM_UNROLL
+        MM_UNROLL
         for (int kk = 0; kk < TK; kk += 16) {
             const mm_u8w a = mm_lds16(&sm.x[mb + lane % 16][kk / 8]);
             const mm_u8w b0 = mm_lds16(&sm.w[nb + lane % 16][kk / 8]);
             const mm_u8w b1 = mm_lds16(&sm.w[nb + 16 + lane % 16][kk / 8]);
             c0 = mm_wmma<BF>(a, b0, c0);
             c1 = mm_wmma<BF>(a, b1, c1);
+            if (BF) {
+                const mm_u8w al = mm_lds16(&sm.xl[BF ? mb + lane % 16 : 0][kk / 8]);
+                c0 = mm_wmma<BF>(al, b0, c0);
+                c1 = mm_wmma<BF>(al, b1, c1);
+            }
         }
     }
 
     /* element i of lane l: y[n = n block + l % 16, m = mb + 2i + l / 16] */
-MM_UNROLL
+    MM_UNROLL
     for (int i = 0; i < 8; i++) {
         const uint32_t m = mb + 2 * i + lane / 16;
         if (m >= t.ncols) continue;

@@ -30,20 +30,20 @@ static __device__ __forceinline__ void mm_unit_chunk(const uint32_t (&q)[mw_trai
                                                      int zero, float (&v)[8]) {
     typedef mw_traits<WT> T;
     if (WT == MW_F32) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = __uint_as_float(q[i]);
     } else if (WT == MW_F16) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = sc_h2f((uint16_t)(q[i / 2] >> (16 * (i % 2))));
     } else if (WT == MW_BF16) {
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = __uint_as_float((i % 2) ? (q[i / 2] & 0xffff0000u) : (q[i / 2] << 16));
     } else {
         /* chunk j: codes 8j .. 8j+7 at bit 8*bits*j of the unit (compile-time after unrolling) */
         const int B = T::QBITS, bo = 8 * B * j, wi = bo / 32, sh = bo % 32;
         const uint64_t lo = q[wi], hi = (sh + 8 * B > 32 && wi + 1 < T::NW) ? q[wi + 1] : 0u;
         const uint64_t win = (lo | (hi << 32)) >> sh;
-MM_UNROLL
+        MM_UNROLL
         for (int i = 0; i < 8; i++) {
             const int code = (int)((win >> (i * B)) & ((1u << B) - 1u));
             v[i] = mm_qg_round<BF>(scale * (float)(code - zero));
@@ -63,16 +63,16 @@ static __device__ __forceinline__ void mm_gemv(const sc_mm_gemv_args &p) {
     const bool xvec = p.c.xvec != 0;
 
     const uint8_t *rows[R]; /* rows past N read row N - 1 and are not written */
-MM_UNROLL
+    MM_UNROLL
     for (int r = 0; r < R; r++) rows[r] = job.w + (int64_t)(n0 + r < w.N ? n0 + r : w.N - 1) * w.nb1;
     const float *xc[MC];
-MM_UNROLL
+    MM_UNROLL
     for (int c = 0; c < MC; c++) xc[c] = (const float *)((const uint8_t *)job.x + (int64_t)c * job.x_cs);
 
     float acc[R][MC];
-MM_UNROLL
+    MM_UNROLL
     for (int r = 0; r < R; r++)
-MM_UNROLL
+        MM_UNROLL
         for (int c = 0; c < MC; c++) acc[r][c] = 0.0f;
 
     /* ---- hot loop: whole units, one per lane per step (none for MW_QG, or
@@ -83,7 +83,7 @@ MM_UNROLL
         uint32_t q[R][T::NW];
         float scale[R];
         int zero[R];
-MM_UNROLL
+        MM_UNROLL
         for (int r = 0; r < R; r++) {
             mm_load_words<T::NW>((const uint32_t *)rows[r] + (int64_t)u * T::NW, w.align, q[r]);
             scale[r] = 0.0f;
@@ -94,19 +94,19 @@ MM_UNROLL
                 zero[r] = (job.w + w.q_zeros)[(int64_t)n * w.G + g];
             }
         }
-MM_UNROLL
+        MM_UNROLL
         for (int j = 0; j < T::UK / 8; j++) {
             float wv[R][8];
-MM_UNROLL
+            MM_UNROLL
             for (int r = 0; r < R; r++) mm_unit_chunk<WT, BF>(q[r], j, scale[r], zero[r], wv[r]);
-MM_UNROLL
+            MM_UNROLL
             for (int c = 0; c < MC; c++) {
                 if ((uint32_t)c >= nc) break;
                 float xv[8];
                 mm_load_x8(xc[c], k0 + 8 * j, xvec, xv);
-MM_UNROLL
+                MM_UNROLL
                 for (int r = 0; r < R; r++)
-MM_UNROLL
+                    MM_UNROLL
                     for (int i = 0; i < 8; i++) acc[r][c] = fmaf(wv[r][i], xv[i], acc[r][c]);
             }
         }
@@ -115,26 +115,26 @@ MM_UNROLL
     /* ---- the rest of K (all of it for MW_QG): one weight per lane per step ---- */
     for (uint32_t k = nunits * T::UK + lane; k < K; k += SC_WARP) {
         float wk[R];
-MM_UNROLL
+        MM_UNROLL
         for (int r = 0; r < R; r++) {
             const uint32_t n = n0 + r < w.N ? n0 + r : w.N - 1;
             wk[r] = mm_w_at<(WT == MW_QG || T::QBITS != 0) ? MW_QG : WT>(w, job.w, n, k);
         }
-MM_UNROLL
+        MM_UNROLL
         for (int c = 0; c < MC; c++) {
             if ((uint32_t)c >= nc) break;
             const float xk = xc[c][k];
-MM_UNROLL
+            MM_UNROLL
             for (int r = 0; r < R; r++) acc[r][c] = fmaf(wk[r], xk, acc[r][c]);
         }
     }
 
     /* ---- reduce over the warp; lane r*MC + c writes y[n0 + r, c] ---- */
-MM_UNROLL
+    MM_UNROLL
     for (int c = 0; c < MC; c++) {
         if ((uint32_t)c >= nc) break; /* uniform: every lane takes the same shuffles */
         float *yc = (float *)((uint8_t *)job.y + (int64_t)c * job.y_cs);
-MM_UNROLL
+        MM_UNROLL
         for (int r = 0; r < R; r++) {
             const float s = sc_warp_sum(acc[r][c]);
             if (lane == (uint32_t)(r * MC + c) && n0 + r < w.N) yc[n0 + r] = s;

@@ -92,8 +92,10 @@ fixtures() { # name env-assignment test_fixtures-args...
   worst=$(grep -oE 'max abs err [0-9.e+-]+' "$OUT/fixtures-$name.txt" | awk '{print $4}' | sort -g | tail -n 1)
   row "fixtures/$name" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(tail -n 1 "$OUT/fixtures-$name.txt"); worst logit err ${worst:-?}"
 }
-fixtures qwen3 STRIXCORE_VK_MATMUL=exact "$G/fixtures/qwen3"
-fixtures quant STRIXCORE_VK_MATMUL=exact "$G/fixtures/quant"
+EXACT=STRIXCORE_VK_MATMUL=exact
+[ "$BACKEND" = hip ] && EXACT=STRIXCORE_HIP_MATMUL=exact
+fixtures qwen3 "$EXACT" "$G/fixtures/qwen3"
+fixtures quant "$EXACT" "$G/fixtures/quant"
 fixtures quant-int8-stepwise STRIXCORE_GPU_CHECK=1 --rel-bound 0.15 --no-greedy --stepwise "$G/fixtures/quant"
 
 # --backend BACKEND for run and serve, on the tiny fixture model (tokenizer and

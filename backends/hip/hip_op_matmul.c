@@ -26,13 +26,15 @@
  *         bits per block of 32 (nmse ~1.5e-5 on uniform data), the weights
  *         not rounded to f16/bf16 (relative 2^-12 / 2^-9): within
  *         backend-ops' QG bound (5e-5, cases_matmul.c, which allows this for
- *         exactly this reason) and the path the Vulkan backend and the CPU's
- *         fast path take by default. STRIXCORE_HIP_MATMUL=exact turns it off
- *         (the end-to-end comparisons against transformers want that).
+ *         exactly this reason; the worst case there is 3.2e-5, on EMU) and
+ *         the path the Vulkan backend and the CPU's fast path take by
+ *         default. STRIXCORE_HIP_MATMUL=exact turns it off (the end-to-end
+ *         comparisons against transformers want that).
  *   GEMM  (MUL_MAT with more columns): k_mm_gemm_<w>, 64 x 64 output tiles,
  *         256 threads; grid (ceil(M / 64), ceil(N / 64), batches). On gfx11
  *         (hip_caps()->wmma) f16/bf16/QG weights take k_mm_gemm_wmma_<w>
- *         (x rounded to f16, or bf16 for bf16 weights: nmse ~1e-7 / 1e-6);
+ *         (x rounded to f16 for f16 and QG weights, nmse ~1e-7; split into
+ *         two bf16 for bf16 and bf16-rounded QG weights, ~2^-16 relative);
  *         f32 weights always the f32 FMA kernel.
  *   grouped MUL_MAT_ID (the rest): k_mm_id_lists sorts the pairs by expert
  *         into node scratch (one block), then the GEMM kernels run one block
@@ -148,19 +150,23 @@ static bool qg_units(const sc_tensor *w) {
     return w->type == SC_TYPE_QG && !(q->flags & SC_QUANT_HAS_GIDX) && (q->group_size % 32 == 0 || q->n_groups == 1);
 }
 
-/* May the dp4 GEMV take this weight? */
-static bool dp4_ok(const sc_tensor *w) {
+/* May the dp4 GEMV take this weight, for ncols columns of x (int8 copies
+ * of at most DP4_MAX_BYTES in node scratch, one warp of the quantizer per
+ * block of 32)? ncols 0: any number. */
+#define DP4_MAX_BYTES ((int64_t)256 << 20)
+static bool dp4_ok(const sc_tensor *w, int64_t ncols) {
     if (opts() & OPT_EXACT) return false;
-    return qg_units(w) && (w->quant.bits == 4 || w->quant.bits == 8) && w->ne[0] % SC_MM_Q8_BLOCK == 0;
+    if (!qg_units(w) || (w->quant.bits != 4 && w->quant.bits != 8) || w->ne[0] % SC_MM_Q8_BLOCK != 0) return false;
+    return ncols == 0 || ncols * w->ne[0] <= DP4_MAX_BYTES;
 }
 
-/* Path choices, shared by supports and run. */
+/* Path choices. */
 static bool mm_gemv(const sc_tensor *w, int64_t M) {
     const unsigned o = opts();
     if ((uint64_t)M > (uint64_t)HIP_GRID_YZ_MAX * SC_MM_GEMV_COLS) return false; /* grid y */
     if (o & OPT_GEMV) return true;
     if (o & OPT_GEMM) return false;
-    return M <= GEMV_MAX_M || ((o & OPT_DP4) && dp4_ok(w));
+    return M <= GEMV_MAX_M || ((o & OPT_DP4) && dp4_ok(w, 0));
 }
 
 static bool mmid_grouped(const sc_tensor *w, int64_t npairs) {
@@ -314,7 +320,7 @@ static int run_mul_mat(hip_stream *s, const sc_tensor *node) {
 
     if (mm_gemv(w, M)) {
         sc_mm_gemv_args a = {.w = wa, .c = ca};
-        if (dp4_ok(w)) {
+        if (dp4_ok(w, M * nbatch)) {
             int rc = quantize_x(s, x, w, M, x->ne[2], M * nbatch, &a);
             if (rc != SC_OK) return rc;
             return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx,
@@ -347,7 +353,7 @@ static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
         /* GEMV per (i, t) pair: grid z */
         sc_mm_gemv_args a = {.w = wa, .c = ca};
         const unsigned gx = hip_div_up(N, SC_MM_GEMV_WARPS * SC_MM_GEMV_ROWS);
-        if (dp4_ok(w)) {
+        if (dp4_ok(w, X * T)) {
             int rc = quantize_x(s, x, w, X, T, X * T, &a);
             if (rc != SC_OK) return rc;
             return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx, 1, npairs,

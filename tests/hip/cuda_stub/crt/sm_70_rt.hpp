@@ -1,0 +1,1 @@
+/* empty: tests/hip/cuda_stub/cuda_runtime.h says why */
