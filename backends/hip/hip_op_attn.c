@@ -43,68 +43,47 @@
 
 #include "attn.h"
 #include "hip_internal.h"
+#include "sc_tensor_checks.h"
 
 #define HIP_ATTN_DECODE_MAX_T 8  /* more query tokens than this take the prefill kernel */
 #define HIP_ATTN_WAVES 4         /* split the keys until the grid has this many blocks per CU */
 #define HIP_ATTN_DEFAULT_CUS 40  /* when the device does not say (Strix Halo: 40) */
 
 /* ---- shape checks ------------------------------------------------------------------------- */
-static size_t elsize(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    default: return 0;
-    }
-}
 
 static bool is_cache_type(int32_t type) {
     return type == SC_TYPE_F32 || type == SC_TYPE_F16 || type == SC_TYPE_BF16;
-}
-
-/* type matches, rows contiguous, every dim >= 1, strides multiples of the element */
-static bool rows_ok(const sc_tensor *t, int32_t type) {
-    const size_t es = elsize(type);
-    if (!t || t->type != type || es == 0 || t->nb[0] != es) return false;
-    for (int i = 0; i < SC_MAX_DIMS; i++)
-        if (t->ne[i] < 1 || t->nb[i] % es != 0) return false;
-    return true;
-}
-
-static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
-    for (int i = 0; i < SC_MAX_DIMS; i++)
-        if (a->ne[i] != b->ne[i]) return false;
-    return true;
 }
 
 /* The paged operands shared by both ops (the reference's check_paged), with
  * the counts the kernels hold in int32. */
 static bool paged_ok(const sc_tensor *cache, const sc_tensor *bt, const sc_tensor *pos, const sc_tensor *seq,
                      int64_t T) {
-    if (!cache || !is_cache_type(cache->type) || !rows_ok(cache, cache->type)) return false;
-    if (!rows_ok(bt, SC_TYPE_I32) || bt->ne[2] != 1 || bt->ne[3] != 1) return false;
-    if (!rows_ok(pos, SC_TYPE_I32) || pos->ne[0] != T || pos->ne[1] != 1 || pos->ne[2] != 1 || pos->ne[3] != 1)
+    if (!cache || !is_cache_type(cache->type) || !sc_chk_rows_of(cache, cache->type)) return false;
+    if (!sc_chk_rows_of(bt, SC_TYPE_I32) || bt->ne[2] != 1 || bt->ne[3] != 1) return false;
+    if (!sc_chk_rows_of(pos, SC_TYPE_I32) || pos->ne[0] != T || pos->ne[1] != 1 || pos->ne[2] != 1 || pos->ne[3] != 1)
         return false;
-    if (seq && (!rows_ok(seq, SC_TYPE_I32) || !same_shape(seq, pos))) return false;
+    if (seq && (!sc_chk_rows_of(seq, SC_TYPE_I32) || !sc_chk_same_shape(seq, pos))) return false;
     return cache->ne[0] * cache->ne[1] <= INT32_MAX && cache->ne[2] * bt->ne[0] <= INT32_MAX &&
            cache->ne[3] <= INT32_MAX && bt->ne[1] <= INT32_MAX && T <= INT32_MAX;
 }
 
 static bool supports_kv_write(const sc_tensor *node) {
     const sc_tensor *cache = node->src[0], *src = node->src[1];
-    if (!rows_ok(src, SC_TYPE_F32) || src->ne[3] != 1) return false;
+    if (!sc_chk_rows_of(src, SC_TYPE_F32) || src->ne[3] != 1) return false;
     if (!paged_ok(cache, node->src[2], node->src[3], node->src[4], src->ne[2])) return false;
     if (src->ne[0] != cache->ne[0] || src->ne[1] != cache->ne[1]) return false;
-    return rows_ok(node, cache->type) && same_shape(node, cache);
+    return sc_chk_rows_of(node, cache->type) && sc_chk_same_shape(node, cache);
 }
 
 static bool supports_attention(const sc_tensor *node) {
     const sc_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2];
-    if (!rows_ok(q, SC_TYPE_F32) || q->ne[3] != 1) return false;
+    if (!sc_chk_rows_of(q, SC_TYPE_F32) || q->ne[3] != 1) return false;
     if (!paged_ok(k, node->src[3], node->src[4], node->src[5], q->ne[2])) return false;
-    if (!v || !is_cache_type(v->type) || !rows_ok(v, v->type) || !same_shape(k, v)) return false;
+    if (!v || !is_cache_type(v->type) || !sc_chk_rows_of(v, v->type) || !sc_chk_same_shape(k, v)) return false;
     if (q->ne[0] != k->ne[0] || q->ne[1] % k->ne[1] != 0) return false;
     if (q->ne[0] % 4 != 0 || q->ne[0] > ATTN_MAX_D || q->ne[1] > (int64_t)HIP_GRID_YZ_MAX) return false;
-    return rows_ok(node, SC_TYPE_F32) && same_shape(node, q);
+    return sc_chk_rows_of(node, SC_TYPE_F32) && sc_chk_same_shape(node, q);
 }
 
 bool hip_supports_attn(hip_dev *d, const sc_tensor *node) {
@@ -130,7 +109,7 @@ static int run_kv_copy(hip_stream *s, const sc_tensor *node, const sc_tensor *ca
         .src = cache->data, .dst = node->data,
         .snb1 = (int64_t)cache->nb[1], .snb2 = (int64_t)cache->nb[2], .snb3 = (int64_t)cache->nb[3],
         .dnb1 = (int64_t)node->nb[1], .dnb2 = (int64_t)node->nb[2], .dnb3 = (int64_t)node->nb[3],
-        .RW = (int32_t)(cache->ne[0] * (int64_t)elsize(cache->type) / 2),
+        .RW = (int32_t)(cache->ne[0] * (int64_t)sc_chk_elem_size(cache->type) / 2),
         .Hkv = (int32_t)cache->ne[1], .BS = (int32_t)cache->ne[2],
     };
     c.words = (int64_t)c.RW * cache->ne[1] * cache->ne[2] * cache->ne[3];
@@ -167,7 +146,7 @@ static const char *type_tag(int32_t type) {
 /* Rows of a cache may be read 4 elements at a time (16 bytes of f32, 8 of a
  * 16-bit type) when the base address and every stride are multiples of that. */
 static int32_t rows_vec(const sc_tensor *t) {
-    const size_t al = 4 * elsize(t->type);
+    const size_t al = 4 * sc_chk_elem_size(t->type);
     return (uintptr_t)t->data % al == 0 && t->nb[1] % al == 0 && t->nb[2] % al == 0 && t->nb[3] % al == 0;
 }
 

@@ -13,6 +13,7 @@
  * multiple of 4 bytes and shapes whose dims do not fit the kernel's 32-bit
  * fields (ne[d] < 2^31, rows <= 65535^2). One launch per node.
  */
+#include "sc_tensor_checks.h"
 #include "hip_internal.h"
 
 #include "eltwise.h"
@@ -29,17 +30,11 @@ static bool rows_f32(const sc_tensor *t) {
     return rows <= (uint64_t)HIP_GRID_YZ_MAX * HIP_GRID_YZ_MAX;
 }
 
-static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
-}
-
 bool hip_supports_eltwise(hip_dev *d, const sc_tensor *node) {
     (void)d;
     if (!node) return false;
     const sc_tensor *a = node->src[0], *b = node->src[1];
-    if (!rows_f32(node) || !rows_f32(a) || !same_shape(node, a)) return false;
+    if (!rows_f32(node) || !rows_f32(a) || !sc_chk_same_shape(node, a)) return false;
     switch (node->op) {
     case SC_OP_ADD:
     case SC_OP_MUL:
@@ -47,7 +42,7 @@ bool hip_supports_eltwise(hip_dev *d, const sc_tensor *node) {
         for (int i = 0; i < SC_MAX_DIMS; i++)
             if (a->ne[i] % b->ne[i] != 0) return false;
         return true;
-    case SC_OP_SWIGLU: return rows_f32(b) && same_shape(a, b);
+    case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
     case SC_OP_SILU: return true;
     default: return false;

@@ -63,6 +63,7 @@
 #include <string.h>
 
 #include "hip_internal.h"
+#include "sc_tensor_checks.h"
 #include "matmul.h"
 
 #define GEMV_MAX_M 8     /* MUL_MAT columns up to which the GEMV runs (2 passes of 4) */
@@ -91,54 +92,23 @@ static unsigned opts(void) {
 }
 
 /* ---- checks ------------------------------------------------------------------------------- */
-static size_t elem_size(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    default: return 0;
-    }
-}
-
-static bool shape_ok(const sc_tensor *t) {
-    if (!t) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1 || t->ne[d] > INT32_MAX) return false;
-    return true;
-}
 
 /* contiguous rows of `type`, every stride and the address element-aligned */
 static bool rows_ok(const sc_tensor *t, int32_t type) {
-    const size_t es = elem_size(type);
-    if (!shape_ok(t) || t->type != type || t->nb[0] != es) return false;
+    const size_t es = sc_chk_elem_size(type);
+    if (!sc_chk_shape_ok32(t) || t->type != type || t->nb[0] != es) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
         if (t->nb[d] % es != 0) return false;
     return (uintptr_t)t->data % es == 0; /* data: NULL before allocation */
 }
 
-/* The QG layout of core/src/quant.c (sc__quant_check), plus 4-byte aligned
- * slabs: the kernels read codes as u32 words. */
+/* The QG layout, plus 4-byte aligned slabs: the kernels read codes as u32 words. */
 static bool qg_ok(const sc_tensor *w) {
-    const sc_quant_info *q = &w->quant;
-    const uint64_t K = (uint64_t)w->ne[0], N = (uint64_t)w->ne[1];
-    if (q->bits != 2 && q->bits != 3 && q->bits != 4 && q->bits != 8) return false;
-    if (q->group_size == 0 || q->n_groups != (K + q->group_size - 1) / q->group_size) return false;
-    if (q->row_bytes != (K * q->bits + 31) / 32 * 4 || w->nb[1] != q->row_bytes) return false;
-    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
-    uint64_t end = N * q->row_bytes;
-    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
-    end = q->scales_offset + N * q->n_groups * 2u;
-    if (q->zeros_offset < end) return false;
-    end = q->zeros_offset + N * q->n_groups;
-    if (q->flags & SC_QUANT_HAS_GIDX) {
-        if (q->gidx_offset < end || (q->gidx_offset & 3u)) return false;
-        end = q->gidx_offset + K * 4u;
-    }
-    if (w->nb[2] < end) return false;
-    return w->nb[2] % 4 == 0 && w->nb[3] % 4 == 0 && (uintptr_t)w->data % 4 == 0;
+    return sc_chk_qg_layout(w, NULL) && w->nb[2] % 4 == 0 && w->nb[3] % 4 == 0 && (uintptr_t)w->data % 4 == 0;
 }
 
 static bool weight_ok(const sc_tensor *w) {
-    if (!shape_ok(w) || w->ne[0] >= MAX_K) return false;
+    if (!sc_chk_shape_ok32(w) || w->ne[0] >= MAX_K) return false;
     if (w->type == SC_TYPE_QG) return qg_ok(w);
     if (w->type != SC_TYPE_F32 && w->type != SC_TYPE_F16 && w->type != SC_TYPE_BF16) return false;
     return rows_ok(w, w->type);
@@ -182,10 +152,7 @@ static bool mmid_grouped(const sc_tensor *w, int64_t npairs) {
 static bool supports_mul_mat(const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1];
     if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(node, SC_TYPE_F32)) return false;
-    if (w->ne[0] != x->ne[0]) return false;
-    if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return false;
-    if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
-        return false;
+    if (!sc_chk_mul_mat_shape(node)) return false;
     if (x->ne[2] * x->ne[3] > (int64_t)HIP_GRID_YZ_MAX) return false;           /* grid z */
     if (hip_div_up(w->ne[1], SC_MM_TILE) > HIP_GRID_YZ_MAX) return false;       /* GEMM grid y */
     return true;
@@ -195,12 +162,8 @@ static bool supports_mul_mat_id(const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
     if (!weight_ok(w) || !rows_ok(x, SC_TYPE_F32) || !rows_ok(ids, SC_TYPE_I32) || !rows_ok(node, SC_TYPE_F32))
         return false;
-    if (w->ne[3] != 1 || x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
-    if (w->ne[0] != x->ne[0]) return false;
+    if (!sc_chk_mul_mat_id_shape(node)) return false;
     const int64_t n_used = ids->ne[0], T = ids->ne[1];
-    if (x->ne[1] != 1 && x->ne[1] != n_used) return false;
-    if (x->ne[2] != T) return false;
-    if (node->ne[0] != w->ne[1] || node->ne[1] != n_used || node->ne[2] != T || node->ne[3] != 1) return false;
     const int64_t npairs = n_used * T;
     if (npairs > INT32_MAX / 2) return false;
     if (npairs > (int64_t)HIP_GRID_YZ_MAX && w->ne[2] > SC_MM_ID_MAX_E) return false; /* neither path */

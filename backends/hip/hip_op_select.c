@@ -20,78 +20,21 @@
  * element or row concerned is left unwritten, the others are done.
  */
 #include "hip_internal.h"
+#include "sc_tensor_checks.h"
 #include "select.h"
 
 /* ---- shared helpers -------------------------------------------------------------------------- */
 
-static size_t type_size(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    case SC_TYPE_I8: return 1;
-    default: return 0; /* QG and unknown */
-    }
-}
-
 static bool is_int(int32_t type) { return type == SC_TYPE_I32 || type == SC_TYPE_I8; }
-
-static bool shape_ok(const sc_tensor *t) {
-    if (!t) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1) return false;
-    return true;
-}
-
-/* `type` with contiguous rows, every other stride a multiple of the element size */
-static bool rows_of(const sc_tensor *t, int32_t type) {
-    const size_t es = type_size(type);
-    if (!shape_ok(t) || t->type != type || es == 0 || t->nb[0] != es) return false;
-    for (int d = 1; d < SC_MAX_DIMS; d++)
-        if (t->nb[d] % es != 0) return false;
-    return true;
-}
 
 static int64_t n_elems(const sc_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 
 /* ---- GET_ROWS -------------------------------------------------------------------------------- */
 
-/* The QG layout check of core/src/quant.c (sc__quant_check), which a plugin cannot call. */
-static bool qg_ok(const sc_tensor *t) {
-    const sc_quant_info *q = &t->quant;
-    const int64_t K = t->ne[0], N = t->ne[1];
-    if (K <= 0 || N <= 0 || K > INT32_MAX || N > INT32_MAX) return false;
-    if (!(q->bits == 2 || q->bits == 3 || q->bits == 4 || q->bits == 8) || q->group_size == 0) return false;
-    const uint64_t G = ((uint64_t)K + q->group_size - 1) / q->group_size;
-    const uint64_t row_bytes = ((uint64_t)K * q->bits + 31u) / 32u * 4u;
-    if (q->n_groups != G || q->row_bytes != row_bytes) return false;
-    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
-    if (t->nb[1] != q->row_bytes) return false;
-    uint64_t end = (uint64_t)N * q->row_bytes;
-    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
-    end = q->scales_offset + (uint64_t)N * G * 2u;
-    if (q->zeros_offset < end) return false;
-    end = q->zeros_offset + (uint64_t)N * G;
-    if (q->flags & SC_QUANT_HAS_GIDX) {
-        if (q->gidx_offset < end || (q->gidx_offset & 3u)) return false;
-        end = q->gidx_offset + (uint64_t)K * 4u;
-    }
-    return (uint64_t)t->nb[2] >= end;
-}
 
 static bool supports_get_rows(const sc_tensor *node) {
     const sc_tensor *table = node->src[0], *ids = node->src[1];
-    if (!shape_ok(table) || table->ne[2] != 1 || table->ne[3] != 1) return false;
-    if (table->type == SC_TYPE_QG) {
-        if (!qg_ok(table)) return false;
-    } else if (table->type == SC_TYPE_F32 || table->type == SC_TYPE_F16 || table->type == SC_TYPE_BF16) {
-        if (!rows_of(table, table->type)) return false;
-    } else {
-        return false;
-    }
-    if (!rows_of(ids, SC_TYPE_I32) || ids->ne[1] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
-    if (!rows_of(node, SC_TYPE_F32)) return false;
-    if (node->ne[0] != table->ne[0] || node->ne[1] != ids->ne[0] || node->ne[2] != 1 || node->ne[3] != 1)
-        return false;
+    if (!sc_chk_get_rows(node)) return false;
     return table->ne[0] <= INT32_MAX && table->ne[1] <= INT32_MAX && ids->ne[0] <= INT32_MAX;
 }
 
@@ -145,14 +88,14 @@ static flat flatten(const sc_tensor *t) {
             nd++;
         }
     }
-    if (nd == 0) f.nb[0] = (int64_t)type_size(t->type);
+    if (nd == 0) f.nb[0] = (int64_t)sc_chk_elem_size(t->type);
     return f;
 }
 
 static bool supports_cpy(const sc_tensor *node) {
     const sc_tensor *a = node->src[0];
-    if (!shape_ok(a) || !shape_ok(node)) return false;
-    const size_t sa = type_size(a->type), sd = type_size(node->type);
+    if (!sc_chk_shape_ok(a) || !sc_chk_shape_ok(node)) return false;
+    const size_t sa = sc_chk_elem_size(a->type), sd = sc_chk_elem_size(node->type);
     if (sa == 0 || sd == 0 || is_int(a->type) != is_int(node->type)) return false;
     const int64_t n = n_elems(a);
     if (n != n_elems(node) || n > INT32_MAX) return false; /* 32-bit element indices */
@@ -168,7 +111,7 @@ static int run_cpy(hip_stream *s, const sc_tensor *node) {
     int64_t n = n_elems(a);
     /* A dense copy between equal types moves bytes: as 16-byte words (or
      * 4-byte ones) when the size and both addresses allow. */
-    const int64_t es = (int64_t)type_size(ta), bytes = n * es;
+    const int64_t es = (int64_t)sc_chk_elem_size(ta), bytes = n * es;
     if (ta == td && fa.ne[0] == n && fd.ne[0] == n && fa.nb[0] == es && fd.nb[0] == es) {
         const uintptr_t pa = (uintptr_t)a->data, pd = (uintptr_t)node->data;
         int64_t w = 0;
@@ -201,7 +144,7 @@ static int run_cpy(hip_stream *s, const sc_tensor *node) {
 
 static bool supports_top_k(const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    if (!rows_of(x, SC_TYPE_F32) || !rows_of(node, SC_TYPE_I32)) return false;
+    if (!sc_chk_rows_of(x, SC_TYPE_F32) || !sc_chk_rows_of(node, SC_TYPE_I32)) return false;
     const int32_t k = sc_op_param_i32(node, 0);
     if (k < 1 || k > x->ne[0] || x->ne[0] > INT32_MAX) return false;
     if (node->ne[0] != k || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
@@ -211,7 +154,7 @@ static bool supports_top_k(const sc_tensor *node) {
 
 static bool supports_argmax(const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    if (!rows_of(x, SC_TYPE_F32) || !rows_of(node, SC_TYPE_I32)) return false;
+    if (!sc_chk_rows_of(x, SC_TYPE_F32) || !sc_chk_rows_of(node, SC_TYPE_I32)) return false;
     if (node->ne[0] != x->ne[1] || node->ne[1] != x->ne[2] || node->ne[2] != x->ne[3] || node->ne[3] != 1)
         return false;
     return x->ne[0] <= INT32_MAX && hip_nrows(x) <= INT32_MAX;

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "sc_tensor_checks.h"
 #include "hip_internal.h"
 
 typedef struct hip_family {
@@ -43,45 +44,21 @@ bool hip_supports_attn(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; retur
 int hip_run_attn(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
 #endif
 
-enum { F_ELTWISE, F_NORM, F_SELECT, F_MATMUL, F_ATTN, F_COUNT };
-
-static const hip_family families[F_COUNT] = {
+static const hip_family families[SC_FAM_COUNT] = {
     FAM(eltwise, SC_HIP_HAVE_FAMILY_eltwise), FAM(norm, SC_HIP_HAVE_FAMILY_norm),
     FAM(select, SC_HIP_HAVE_FAMILY_select),   FAM(matmul, SC_HIP_HAVE_FAMILY_matmul),
     FAM(attn, SC_HIP_HAVE_FAMILY_attn),
 };
 
-/* The family of each op; -1: no work (NONE, VIEW) or unknown. */
-static int family_of(int32_t op) {
-    switch (op) {
-    case SC_OP_ADD:
-    case SC_OP_MUL:
-    case SC_OP_SCALE:
-    case SC_OP_SILU:
-    case SC_OP_SWIGLU: return F_ELTWISE;
-    case SC_OP_RMS_NORM:
-    case SC_OP_SOFTMAX:
-    case SC_OP_ROPE: return F_NORM;
-    case SC_OP_GET_ROWS:
-    case SC_OP_CPY:
-    case SC_OP_TOP_K:
-    case SC_OP_ARGMAX: return F_SELECT;
-    case SC_OP_MUL_MAT:
-    case SC_OP_MUL_MAT_ID: return F_MATMUL;
-    case SC_OP_KV_WRITE:
-    case SC_OP_ATTENTION: return F_ATTN;
-    default: return -1; /* includes ops added to the ABI after this was written */
-    }
-}
 
 bool hip_ops_supports(hip_dev *d, const sc_tensor *node) {
-    int f = family_of(node->op);
+    int f = sc_chk_op_family(node->op);
     if (f < 0 || !families[f].supports) return false;
     return families[f].supports(d, node);
 }
 
 int hip_ops_run(hip_stream *s, const sc_tensor *node) {
-    int f = family_of(node->op);
+    int f = sc_chk_op_family(node->op);
     if (f < 0 || !families[f].run) return SC_ENOTSUP;
     return families[f].run(s, node);
 }
@@ -90,7 +67,7 @@ const char *hip_ops_families(void) {
     static char buf[96];
     size_t o = 0;
     buf[0] = '\0';
-    for (int f = 0; f < F_COUNT; f++) {
+    for (int f = 0; f < SC_FAM_COUNT; f++) {
         if (!families[f].supports) continue;
         int n = snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? ", " : "", families[f].name);
         if (n > 0 && (size_t)n < sizeof(buf) - o) o += (size_t)n;

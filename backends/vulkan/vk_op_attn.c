@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc_tensor_checks.h"
 #include "vk_internal.h"
 #include "vk_op_matmul_dp4.h"
 
@@ -105,13 +106,6 @@ _Static_assert(sizeof(attn_push) == 128, "attn_push must match the shaders' bloc
 _Static_assert(sizeof(attn_reduce_push) <= 128, "push constants over the guaranteed 128 bytes");
 
 /* ---- shape checks ------------------------------------------------------------------- */
-static size_t elsize(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    default: return 0;
-    }
-}
 
 static bool is_cache_type(int32_t type) {
     return type == SC_TYPE_F32 || type == SC_TYPE_F16 || type == SC_TYPE_BF16;
@@ -119,15 +113,9 @@ static bool is_cache_type(int32_t type) {
 
 /* type matches and rows are contiguous (docs/ops.md), every dim >= 1 */
 static bool rows_ok(const sc_tensor *t, int32_t type) {
-    if (!t || t->type != type || t->nb[0] != elsize(type)) return false;
+    if (!t || t->type != type || t->nb[0] != sc_chk_elem_size(type)) return false;
     for (int i = 0; i < SC_MAX_DIMS; i++)
         if (t->ne[i] < 1) return false;
-    return true;
-}
-
-static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
-    for (int i = 0; i < SC_MAX_DIMS; i++)
-        if (a->ne[i] != b->ne[i]) return false;
     return true;
 }
 
@@ -145,7 +133,7 @@ static bool paged_ok(const sc_tensor *cache, const sc_tensor *bt, const sc_tenso
     if (!rows_ok(bt, SC_TYPE_I32) || bt->ne[2] != 1 || bt->ne[3] != 1 || !fits_u32(bt->nb[1])) return false;
     if (!rows_ok(pos, SC_TYPE_I32) || pos->ne[0] != T || pos->ne[1] != 1 || pos->ne[2] != 1 || pos->ne[3] != 1)
         return false;
-    if (seq && (!rows_ok(seq, SC_TYPE_I32) || !same_shape(seq, pos))) return false;
+    if (seq && (!rows_ok(seq, SC_TYPE_I32) || !sc_chk_same_shape(seq, pos))) return false;
     /* dims the shaders hold in u32 (the grids split T themselves) */
     return fits_u32((uint64_t)cache->ne[0] * (uint64_t)cache->ne[1]) && fits_u32((uint64_t)cache->ne[2]) &&
            fits_u32((uint64_t)cache->ne[3]) && fits_u32((uint64_t)bt->ne[0]) && fits_u32((uint64_t)bt->ne[1]) &&
@@ -157,7 +145,7 @@ static bool supports_kv_write(const sc_tensor *node) {
     if (!rows_ok(src, SC_TYPE_F32) || src->ne[3] != 1 || !fits_u32(src->nb[1]) || !fits_u32(src->nb[2])) return false;
     if (!paged_ok(cache, node->src[2], node->src[3], node->src[4], src->ne[2])) return false;
     if (src->ne[0] != cache->ne[0] || src->ne[1] != cache->ne[1]) return false;
-    if (!rows_ok(node, cache->type) || !same_shape(node, cache) || !strides_u32(node)) return false;
+    if (!rows_ok(node, cache->type) || !sc_chk_same_shape(node, cache) || !strides_u32(node)) return false;
     /* grid x = ceil(D * Hkv / WG) */
     return (uint64_t)cache->ne[0] * (uint64_t)cache->ne[1] <= (uint64_t)VK_MAX_GRID * VK_KV_WRITE_WG;
 }
@@ -169,11 +157,11 @@ static bool supports_attention(vk_dev *d, const sc_tensor *node) {
     if (caps->max_workgroup_size < VK_ATTN_DECODE_WG || caps->max_workgroup_size < VK_ATTN_PREFILL_WG) return false;
     if (!rows_ok(q, SC_TYPE_F32) || q->ne[3] != 1 || !fits_u32(q->nb[1]) || !fits_u32(q->nb[2])) return false;
     if (!paged_ok(k, node->src[3], node->src[4], node->src[5], q->ne[2])) return false;
-    if (!v || !is_cache_type(v->type) || !rows_ok(v, v->type) || !same_shape(k, v) || !strides_u32(v)) return false;
+    if (!v || !is_cache_type(v->type) || !rows_ok(v, v->type) || !sc_chk_same_shape(k, v) || !strides_u32(v)) return false;
     if (q->ne[0] != k->ne[0] || q->ne[1] % k->ne[1] != 0) return false;
     if (q->ne[0] > VK_ATTN_MAX_D || !fits_u32((uint64_t)q->ne[1])) return false;
     /* the output is written as contiguous [D, H, T] (a new node always is) */
-    if (!rows_ok(node, SC_TYPE_F32) || !same_shape(node, q) || node->nb[1] != (size_t)q->ne[0] * 4 ||
+    if (!rows_ok(node, SC_TYPE_F32) || !sc_chk_same_shape(node, q) || node->nb[1] != (size_t)q->ne[0] * 4 ||
         node->nb[2] != node->nb[1] * (size_t)q->ne[1])
         return false;
     return true;
@@ -206,7 +194,7 @@ static int record_kv_copy(vk_rec *r, const sc_tensor *node, const sc_tensor *cac
         .src = a, .dst = b,
         .src_nb1 = (uint32_t)cache->nb[1], .src_nb2 = (uint32_t)cache->nb[2], .src_nb3 = (uint32_t)cache->nb[3],
         .dst_nb1 = (uint32_t)node->nb[1], .dst_nb2 = (uint32_t)node->nb[2], .dst_nb3 = (uint32_t)node->nb[3],
-        .RW = (uint32_t)((size_t)cache->ne[0] * elsize(cache->type) / 2),
+        .RW = (uint32_t)((size_t)cache->ne[0] * sc_chk_elem_size(cache->type) / 2),
         .Hkv = (uint32_t)cache->ne[1], .BS = (uint32_t)cache->ne[2], .NB = (uint32_t)cache->ne[3],
     };
     const uint64_t words = (uint64_t)pc.RW * pc.Hkv * pc.BS * pc.NB;

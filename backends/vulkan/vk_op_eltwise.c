@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "sc_tensor_checks.h"
 #include "vk_internal.h"
 
 /* Must match the push-constant block of eltwise.comp. */
@@ -34,15 +35,9 @@ static bool rows_f32(const sc_tensor *t) {
     return rows <= UINT32_MAX && (vk_addr(t) % sizeof(float)) == 0;
 }
 
-static bool same_shape(const sc_tensor *a, const sc_tensor *b) {
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (a->ne[d] != b->ne[d]) return false;
-    return true;
-}
-
 bool vk_supports_eltwise(vk_dev *dev, const sc_tensor *node) {
     const sc_tensor *a = node->src[0], *b = node->src[1];
-    if (!rows_f32(node) || !rows_f32(a) || !same_shape(node, a)) return false;
+    if (!rows_f32(node) || !rows_f32(a) || !sc_chk_same_shape(node, a)) return false;
     switch (node->op) {
     case SC_OP_ADD:
     case SC_OP_MUL:
@@ -50,7 +45,7 @@ bool vk_supports_eltwise(vk_dev *dev, const sc_tensor *node) {
         for (int d = 0; d < SC_MAX_DIMS; d++)
             if (a->ne[d] % b->ne[d] != 0) return false;
         return true;
-    case SC_OP_SWIGLU: return rows_f32(b) && same_shape(a, b);
+    case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
     case SC_OP_SILU: return true;
     default: return false;

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sc_tensor_checks.h"
 #include "vk_op_matmul.h"
 #include "vk_op_matmul_coop.h"
 #include "vk_op_matmul_dp4.h"
@@ -131,60 +132,30 @@ static unsigned dbg_flags(void) {
 }
 
 /* ---- checks ------------------------------------------------------------------------------ */
-static bool shape_ok(const sc_tensor *t) {
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1 || t->ne[d] > INT32_MAX) return false;
-    return true;
-}
-
-static size_t elem_size(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    default: return 0;
-    }
-}
 
 /* Contiguous rows of `type`, every stride a multiple of the element size and
  * (in elements) below 2^32, as the shaders index. */
 bool vk_mm_rows_ok(const sc_tensor *t, int32_t type) {
-    const size_t es = elem_size(type);
-    if (!t || t->type != type || !shape_ok(t) || t->nb[0] != es) return false;
+    const size_t es = sc_chk_elem_size(type);
+    if (!t || t->type != type || !sc_chk_shape_ok32(t) || t->nb[0] != es) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
         if (t->nb[d] % es != 0 || t->nb[d] / es > UINT32_MAX) return false;
     return ((uintptr_t)t->data % es) == 0; /* data: NULL before allocation */
 }
 
-/* The QG layout rules of core/src/quant.c (sc__quant_check), plus what the
- * shaders need: u32-aligned slabs (codes are read as words), offsets below
- * 2^32, K * bits below 2^32. */
+/* The QG layout, plus what the shaders need: u32-aligned slabs (codes are
+ * read as words), offsets below 2^32, K * bits below 2^32. */
 static bool qg_ok(const sc_tensor *w) {
-    const sc_quant_info *q = &w->quant;
-    const uint64_t K = (uint64_t)w->ne[0], N = (uint64_t)w->ne[1];
-    if (q->bits != 2 && q->bits != 3 && q->bits != 4 && q->bits != 8) return false;
-    if (q->group_size == 0 || q->n_groups != (K + q->group_size - 1) / q->group_size) return false;
-    if (q->row_bytes != (K * q->bits + 31) / 32 * 4 || w->nb[1] != q->row_bytes) return false;
-    if (K * q->bits > UINT32_MAX) return false;
-    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
-    uint64_t end = N * q->row_bytes;
-    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
-    end = q->scales_offset + N * q->n_groups * 2u;
-    if (q->zeros_offset < end) return false;
-    end = q->zeros_offset + N * q->n_groups;
-    if (q->flags & SC_QUANT_HAS_GIDX) {
-        if (q->gidx_offset < end || (q->gidx_offset & 3u)) return false;
-        end = q->gidx_offset + K * 4u;
-    }
-    if (w->nb[2] < end || end > UINT32_MAX) return false;
-    if (w->nb[2] % 4 || w->nb[3] % 4 || (uintptr_t)w->data % 4) return false;
-    return true;
+    uint64_t end = 0;
+    if (!sc_chk_qg_layout(w, &end) || end > UINT32_MAX || (uint64_t)w->ne[0] * w->quant.bits > UINT32_MAX) return false;
+    return w->nb[2] % 4 == 0 && w->nb[3] % 4 == 0 && (uintptr_t)w->data % 4 == 0;
 }
 
 bool vk_mm_weight_ok(const sc_tensor *w) {
-    if (!w || !shape_ok(w)) return false;
+    if (!w || !sc_chk_shape_ok32(w)) return false;
     if (w->type == SC_TYPE_QG) return qg_ok(w);
     if (w->type != SC_TYPE_F32 && w->type != SC_TYPE_F16 && w->type != SC_TYPE_BF16) return false;
-    const size_t es = elem_size(w->type);
+    const size_t es = sc_chk_elem_size(w->type);
     if (w->nb[0] != es || (uintptr_t)w->data % es) return false;
     for (int d = 1; d < SC_MAX_DIMS; d++)
         if (w->nb[d] % es) return false;
@@ -196,10 +167,7 @@ static bool has_module(const char *name) { return vk_spirv_find(name) != NULL; }
 static bool supports_mul_mat(vk_dev *d, const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1];
     if (!vk_mm_weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(node, SC_TYPE_F32)) return false;
-    if (w->ne[0] != x->ne[0]) return false;
-    if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0) return false;
-    if (node->ne[0] != w->ne[1] || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
-        return false;
+    if (!sc_chk_mul_mat_shape(node)) return false;
     if ((uint64_t)x->ne[2] * (uint64_t)x->ne[3] > UINT32_MAX) return false;
     /* grid y: GEMM column tiles, or GEMV column blocks on a device too small for the GEMM */
     if ((uint64_t)x->ne[1] > (uint64_t)MAX_GRID * GEMM_BM_MAX) return false;
@@ -214,12 +182,8 @@ static bool supports_mul_mat_id(vk_dev *d, const sc_tensor *node) {
     if (!vk_mm_weight_ok(w) || !vk_mm_rows_ok(x, SC_TYPE_F32) || !vk_mm_rows_ok(ids, SC_TYPE_I32) ||
         !vk_mm_rows_ok(node, SC_TYPE_F32))
         return false;
-    if (w->ne[3] != 1 || x->ne[3] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
-    if (w->ne[0] != x->ne[0]) return false;
+    if (!sc_chk_mul_mat_id_shape(node)) return false;
     const int64_t n_used = ids->ne[0], T = ids->ne[1];
-    if (x->ne[1] != 1 && x->ne[1] != n_used) return false;
-    if (x->ne[2] != T) return false;
-    if (node->ne[0] != w->ne[1] || node->ne[1] != n_used || node->ne[2] != T || node->ne[3] != 1) return false;
     if ((uint64_t)n_used * (uint64_t)T > UINT32_MAX / 2) return false;
     (void)d;
     return has_module("mul_mat_vec_id") && has_module("mul_mat_vec_id_nosg") && has_module("mul_mat_vec_id_f16") &&

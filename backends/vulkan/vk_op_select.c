@@ -26,6 +26,7 @@
  * dims). The scheduler runs those on the CPU.
  */
 
+#include "sc_tensor_checks.h"
 #include "vk_util.h"
 
 #define SEL_WG 256u     /* get_rows, cpy, top_k */
@@ -33,25 +34,7 @@
 
 /* ---- shared helpers ------------------------------------------------------- */
 
-static size_t type_size(int32_t type) {
-    switch (type) {
-    case SC_TYPE_F32: case SC_TYPE_I32: return 4;
-    case SC_TYPE_F16: case SC_TYPE_BF16: return 2;
-    case SC_TYPE_I8: return 1;
-    default: return 0; /* QG and unknown */
-    }
-}
-
 static bool is_int(int32_t type) { return type == SC_TYPE_I32 || type == SC_TYPE_I8; }
-
-/* `type` with contiguous rows, every other stride a multiple of the element size. */
-static bool rows_of(const sc_tensor *t, int32_t type) {
-    const size_t es = type_size(type);
-    if (!vk_shape_ok(t) || t->type != type || t->nb[0] != es) return false;
-    for (int d = 1; d < SC_MAX_DIMS; d++)
-        if (t->nb[d] % es != 0) return false;
-    return true;
-}
 
 static int64_t n_elems(const sc_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 
@@ -68,44 +51,10 @@ typedef struct get_rows_push { /* select_get_rows.comp */
 
 _Static_assert(offsetof(get_rows_push, D) == 72 && sizeof(get_rows_push) <= 128, "get_rows_push layout");
 
-/* The QG layout check of core/src/quant.c (sc__quant_check), which a plugin
- * cannot call. */
-static bool qg_ok(const sc_tensor *t) {
-    const sc_quant_info *q = &t->quant;
-    const int64_t K = t->ne[0], N = t->ne[1];
-    if (K <= 0 || N <= 0 || K > INT32_MAX || N > INT32_MAX) return false;
-    if (!(q->bits == 2 || q->bits == 3 || q->bits == 4 || q->bits == 8) || q->group_size == 0) return false;
-    const uint64_t G = ((uint64_t)K + q->group_size - 1) / q->group_size;
-    const uint64_t row_bytes = ((uint64_t)K * q->bits + 31u) / 32u * 4u;
-    if (q->n_groups != G || q->row_bytes != row_bytes) return false;
-    if ((q->flags & ~(uint32_t)(SC_QUANT_HAS_GIDX | SC_QUANT_BF16_ROUND)) != 0) return false;
-    if (t->nb[1] != q->row_bytes) return false;
-    uint64_t end = (uint64_t)N * q->row_bytes;
-    if (q->scales_offset < end || (q->scales_offset & 1u)) return false;
-    end = q->scales_offset + (uint64_t)N * G * 2u;
-    if (q->zeros_offset < end) return false;
-    end = q->zeros_offset + (uint64_t)N * G;
-    if (q->flags & SC_QUANT_HAS_GIDX) {
-        if (q->gidx_offset < end || (q->gidx_offset & 3u) || q->gidx_offset == 0) return false;
-        end = q->gidx_offset + (uint64_t)K * 4u;
-    }
-    return (uint64_t)t->nb[2] >= end;
-}
 
 static bool supports_get_rows(const sc_tensor *node) {
     const sc_tensor *table = node->src[0], *ids = node->src[1];
-    if (!vk_shape_ok(table) || table->ne[2] != 1 || table->ne[3] != 1) return false;
-    if (table->type == SC_TYPE_QG) {
-        if (!qg_ok(table)) return false;
-    } else if (table->type == SC_TYPE_F32 || table->type == SC_TYPE_F16 || table->type == SC_TYPE_BF16) {
-        if (!rows_of(table, table->type)) return false;
-    } else {
-        return false;
-    }
-    if (!rows_of(ids, SC_TYPE_I32) || ids->ne[1] != 1 || ids->ne[2] != 1 || ids->ne[3] != 1) return false;
-    if (!rows_of(node, SC_TYPE_F32)) return false;
-    if (node->ne[0] != table->ne[0] || node->ne[1] != ids->ne[0] || node->ne[2] != 1 || node->ne[3] != 1)
-        return false;
+    if (!sc_chk_get_rows(node)) return false;
     /* 32-bit counts: columns, rows, and the workgroups of the grid */
     const int64_t D = table->ne[0], n = ids->ne[0];
     return vk_fits_u32(D) && vk_fits_u32(table->ne[1]) && vk_fits_u32(n * ((D + 127) / 128)); /* wg >= 128 */
@@ -134,7 +83,7 @@ static int record_get_rows(vk_rec *r, const sc_tensor *node) {
         const sc_quant_info *q = &table->quant;
         pc.scales_off = q->scales_offset;
         pc.zeros_off = q->zeros_offset;
-        pc.gidx_off = (q->flags & SC_QUANT_HAS_GIDX) ? q->gidx_offset : 0; /* qg_ok: != 0 when present */
+        pc.gidx_off = (q->flags & SC_QUANT_HAS_GIDX) ? q->gidx_offset : 0; /* after the codes: != 0 when present */
         pc.bits = q->bits;
         pc.group_size = q->group_size;
         pc.G = q->n_groups;
@@ -176,7 +125,7 @@ static flat flatten(const sc_tensor *t) {
             nd++;
         }
     }
-    if (nd == 0) f.nb[0] = type_size(t->type);
+    if (nd == 0) f.nb[0] = sc_chk_elem_size(t->type);
     return f;
 }
 
@@ -189,7 +138,7 @@ static bool flat_fits(const flat *f) {
 static bool supports_cpy(const sc_tensor *node) {
     const sc_tensor *a = node->src[0];
     if (!vk_shape_ok(a) || !vk_shape_ok(node)) return false;
-    const size_t sa = type_size(a->type), sd = type_size(node->type);
+    const size_t sa = sc_chk_elem_size(a->type), sd = sc_chk_elem_size(node->type);
     if (sa == 0 || sd == 0 || is_int(a->type) != is_int(node->type)) return false;
     const int64_t n = n_elems(a);
     if (n != n_elems(node) || n > (int64_t)UINT32_MAX - SEL_WG) return false;
@@ -212,7 +161,7 @@ static int record_cpy(vk_rec *r, const sc_tensor *node) {
     int64_t n = n_elems(a);
     /* A dense copy between equal types moves bytes: as 32-bit words when the
      * sizes and addresses allow (one invocation per word, not per half). */
-    const size_t es = type_size(ta);
+    const size_t es = sc_chk_elem_size(ta);
     if (ta == td && es < 4 && fa.ne[0] == n && fd.ne[0] == n && fa.nb[0] == es && fd.nb[0] == es &&
         ((uint64_t)n * es) % 4 == 0 && vk_addr(a) % 4 == 0 && vk_addr(node) % 4 == 0) {
         n = n * (int64_t)es / 4;
@@ -253,7 +202,7 @@ _Static_assert(offsetof(topk_push, n) == 64 && offsetof(argmax_push, n) == 64, "
 
 static bool supports_top_k(const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    if (!rows_of(x, SC_TYPE_F32) || !rows_of(node, SC_TYPE_I32)) return false;
+    if (!sc_chk_rows_of(x, SC_TYPE_F32) || !sc_chk_rows_of(node, SC_TYPE_I32)) return false;
     const int32_t k = sc_op_param_i32(node, 0);
     if (k < 1 || k > x->ne[0] || x->ne[0] > INT32_MAX) return false;
     if (node->ne[0] != k || node->ne[1] != x->ne[1] || node->ne[2] != x->ne[2] || node->ne[3] != x->ne[3])
@@ -263,7 +212,7 @@ static bool supports_top_k(const sc_tensor *node) {
 
 static bool supports_argmax(const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    if (!rows_of(x, SC_TYPE_F32) || !rows_of(node, SC_TYPE_I32)) return false;
+    if (!sc_chk_rows_of(x, SC_TYPE_F32) || !sc_chk_rows_of(node, SC_TYPE_I32)) return false;
     if (node->ne[0] != x->ne[1] || node->ne[1] != x->ne[2] || node->ne[2] != x->ne[3] || node->ne[3] != 1)
         return false;
     return x->ne[0] <= INT32_MAX && vk_fits_u32(vk_n_rows(x));

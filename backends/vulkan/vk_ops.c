@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "sc_tensor_checks.h"
 #include "vk_infra.h"
 
 typedef bool (*vk_supports_fn)(vk_dev *d, const sc_tensor *node);
@@ -45,41 +46,17 @@ typedef struct vk_family {
 #define FAM_ATTN {"attn", NULL, NULL}
 #endif
 
-enum { F_ELTWISE, F_NORM, F_SELECT, F_MATMUL, F_ATTN, F_COUNT };
+static const vk_family families[SC_FAM_COUNT] = {FAM_ELTWISE, FAM_NORM, FAM_SELECT, FAM_MATMUL, FAM_ATTN};
 
-static const vk_family families[F_COUNT] = {FAM_ELTWISE, FAM_NORM, FAM_SELECT, FAM_MATMUL, FAM_ATTN};
-
-/* The family of each op; -1: no work (NONE, VIEW) or unknown. */
-static int family_of(int32_t op) {
-    switch (op) {
-    case SC_OP_ADD:
-    case SC_OP_MUL:
-    case SC_OP_SCALE:
-    case SC_OP_SILU:
-    case SC_OP_SWIGLU: return F_ELTWISE;
-    case SC_OP_RMS_NORM:
-    case SC_OP_SOFTMAX:
-    case SC_OP_ROPE: return F_NORM;
-    case SC_OP_GET_ROWS:
-    case SC_OP_CPY:
-    case SC_OP_TOP_K:
-    case SC_OP_ARGMAX: return F_SELECT;
-    case SC_OP_MUL_MAT:
-    case SC_OP_MUL_MAT_ID: return F_MATMUL;
-    case SC_OP_KV_WRITE:
-    case SC_OP_ATTENTION: return F_ATTN;
-    default: return -1; /* includes ops added to the ABI after this was written */
-    }
-}
 
 bool vk_ops_supports(vk_dev *d, const sc_tensor *node) {
-    int f = family_of(node->op);
+    int f = sc_chk_op_family(node->op);
     if (f < 0 || !families[f].supports) return false;
     return families[f].supports(d, node);
 }
 
 int vk_ops_record(vk_rec *r, const sc_tensor *node) {
-    int f = family_of(node->op);
+    int f = sc_chk_op_family(node->op);
     if (f < 0 || !families[f].record) return SC_ENOTSUP;
     return families[f].record(r, node);
 }
@@ -88,7 +65,7 @@ const char *vk_ops_families(void) {
     static char buf[96];
     size_t o = 0;
     buf[0] = '\0';
-    for (int f = 0; f < F_COUNT; f++) {
+    for (int f = 0; f < SC_FAM_COUNT; f++) {
         if (!families[f].supports) continue;
         int n = snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? ", " : "", families[f].name);
         if (n > 0 && (size_t)n < sizeof(buf) - o) o += (size_t)n;

@@ -6,17 +6,13 @@
 #ifndef STRIXCORE_VK_UTIL_H
 #define STRIXCORE_VK_UTIL_H
 
+#include "sc_tensor_checks.h"
 #include "vk_internal.h"
 
 #define VK_GRID_MAX 65535u /* workgroups per dimension of one dispatch (the guaranteed minimum limit) */
 
-/* Every dimension at least 1. */
-static inline bool vk_shape_ok(const sc_tensor *t) {
-    if (!t) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++)
-        if (t->ne[d] < 1) return false;
-    return true;
-}
+/* Present, every dimension at least 1. */
+static inline bool vk_shape_ok(const sc_tensor *t) { return sc_chk_shape_ok(t); }
 
 static inline int64_t vk_n_rows(const sc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 static inline bool vk_fits_u32(int64_t v) { return v >= 0 && v <= (int64_t)UINT32_MAX; }
