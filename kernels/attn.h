@@ -7,6 +7,11 @@
  *               block bt[p / BS, s], row p % BS
  *   pos, seq    i32 [T] (seq NULL: every token in sequence 0)
  *
+ * Range errors (the reference's SC_ERANGE: a sequence id outside 0..NSEQ-1, a
+ * negative position, a block index p / BS >= MB, a block id outside 0..NB-1)
+ * are reported in `err`, the stream's error word (hip_err_word, sc_report);
+ * the token (KV_WRITE) or key (ATTENTION) concerned is skipped.
+ *
  * Plain C: compiles as C11 (host) and as C++/HIP/CUDA (kernels).
  */
 #ifndef SC_KERNELS_ATTN_H
@@ -31,6 +36,7 @@ typedef struct attn_kv_write_args {
     uint8_t *dst;                 /* cache [D, Hkv, BS, NB] */
     const uint8_t *src;           /* f32, rows contiguous */
     const int32_t *bt, *pos, *seq; /* seq NULL: sequence 0 */
+    unsigned *err;                /* the stream's error word */
     int64_t src_nb1, src_nb2;     /* bytes */
     int64_t dst_nb1, dst_nb2, dst_nb3;
     int64_t bt_nb1;
@@ -63,6 +69,7 @@ typedef struct attn_args {
     const int32_t *bt, *pos, *seq;
     uint8_t *dst;                 /* NS == 1 */
     float *part;                  /* NS > 1 */
+    unsigned *err;                /* the stream's error word */
     int64_t q_nb1, q_nb2;
     int64_t k_nb1, k_nb2, k_nb3;
     int64_t v_nb1, v_nb2, v_nb3;

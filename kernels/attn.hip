@@ -18,8 +18,10 @@
  * can make a NaN) and weighs exactly 0. A query with no key of weight (its
  * sequence or position out of range) gets zeros, as the reference gives for
  * a row of -inf scores; keys whose block index or block id is out of range
- * are skipped (the reference fails the op with SC_ERANGE, which a kernel
- * cannot report).
+ * are skipped. Both are the reference's SC_ERANGE and are reported in p.err
+ * (sc_report), only by the blocks of kv head 0's first head group (they
+ * read every key any query of a token reads; a bad token: split 0 only), so
+ * the atomics stay few and off the hot loops.
  */
 #include "sc_hip.h"
 #include "attn.h"
@@ -147,7 +149,8 @@ static __device__ __forceinline__ void attn_store(const attn_args &p, int t, int
 /* ---- KV_WRITE ---------------------------------------------------------------------------------
  * Thread = element d of kv head h of token t (y): adjacent threads write
  * adjacent elements of one cache row. A token whose sequence, position,
- * block index or block id is out of range is skipped. */
+ * block index or block id is out of range is skipped and reported (by
+ * thread i == 0: once per token). */
 template <int TY>
 static __device__ __forceinline__ void kv_write(const attn_kv_write_args &p) {
     const int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); /* d + D * h */
@@ -155,9 +158,12 @@ static __device__ __forceinline__ void kv_write(const attn_kv_write_args &p) {
     const int d = i % p.D, h = i / p.D;
     for (int t = (int)blockIdx.y; t < p.T; t += (int)gridDim.y) {
         const int s = p.seq ? p.seq[t] : 0, ps = p.pos[t];
-        if (s < 0 || s >= p.NSEQ || ps < 0 || ps / p.BS >= p.MB) continue;
-        const int b = ((const int32_t *)((const uint8_t *)p.bt + (int64_t)s * p.bt_nb1))[ps / p.BS];
-        if (b < 0 || b >= p.NB) continue;
+        const bool slot_ok = s >= 0 && s < p.NSEQ && ps >= 0 && ps / p.BS < p.MB;
+        const int b = slot_ok ? ((const int32_t *)((const uint8_t *)p.bt + (int64_t)s * p.bt_nb1))[ps / p.BS] : -1;
+        if (b < 0 || b >= p.NB) { /* the reference's SC_ERANGE: the token is skipped */
+            if (i == 0) sc_report(p.err, SC_HIP_ERR_RANGE);
+            continue;
+        }
         const uint32_t x = ((const uint32_t *)(p.src + (int64_t)h * p.src_nb1 + (int64_t)t * p.src_nb2))[d];
         uint8_t *row = p.dst + (int64_t)h * p.dst_nb1 + (int64_t)(ps % p.BS) * p.dst_nb2 + (int64_t)b * p.dst_nb3;
         if (TY == AT_F32) {
@@ -221,6 +227,7 @@ static __device__ __forceinline__ void attn_decode(const attn_args &p) {
 
     const int s = p.seq ? p.seq[t] : 0, ps = p.pos[t];
     const bool tok_ok = s >= 0 && s < p.NSEQ && ps >= 0;
+    if (!tok_ok && tid == 0 && split == 0 && blockIdx.y == 0) sc_report(p.err, SC_HIP_ERR_RANGE); /* once per token */
     int kbeg, kend;
     attn_split_range(tok_ok ? ps + 1 : 0, split, p.NS, WG, kbeg, kend);
 
@@ -256,7 +263,9 @@ ATTN_UNROLL
         for (int i = 0; i < GHM; i++) sc[i] = ATTN_NEG;
         int64_t koff = -1, voff = -1;
         const int j = kb + tid;
-        if (j < kend && attn_slot(p, btrow, j, koff, voff)) {
+        const bool key_ok = j < kend && attn_slot(p, btrow, j, koff, voff);
+        if (!key_ok && j < kend && blockIdx.y == 0) sc_report(p.err, SC_HIP_ERR_RANGE); /* bad block: key skipped */
+        if (key_ok) {
             const uint8_t *row = kbase + koff;
             float dt[GHM];
 ATTN_UNROLL
@@ -416,6 +425,8 @@ static __device__ __forceinline__ void attn_prefill(const attn_args &p) {
             if (s >= 0 && s < p.NSEQ && pp >= 0) {
                 sq = s;
                 ps = pp;
+            } else if (blockIdx.y == 0 && split == 0) {
+                sc_report(p.err, SC_HIP_ERR_RANGE); /* the row reads no key */
             }
         }
         rseq_sh[tid] = sq;
@@ -459,8 +470,9 @@ ATTN_UNROLL
 
         for (int kb = kbeg; kb < kstop; kb += BK) {
             if (tid < BK) { /* rows of the tile's keys (the last P @ V is past the barrier above) */
-                int64_t ko = -1, vo = -1;
-                if (kb + tid >= kstop || !attn_slot(p, btrow, kb + tid, ko, vo)) ko = vo = -1;
+                int64_t ko = -1, vo = -1; /* left so when the key is past kstop or its block is bad */
+                if (kb + tid < kstop && !attn_slot(p, btrow, kb + tid, ko, vo) && blockIdx.y == 0)
+                    sc_report(p.err, SC_HIP_ERR_RANGE); /* the key is skipped */
                 koff_sh[tid] = ko;
                 voff_sh[tid] = vo;
             }

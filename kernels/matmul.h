@@ -21,6 +21,11 @@
  *   k_mm_gemm_<w>        tiled GEMM (f32 FMA), sc_mm_gemm_args
  *   k_mm_gemm_wmma_<w>   tiled GEMM on gfx11 WMMA (empty elsewhere), sc_mm_gemm_args
  *   k_mm_id_lists        MUL_MAT_ID pairs sorted by expert, sc_mm_id_lists_args
+ *
+ * Range errors (the reference's SC_ERANGE) go to the stream's error word
+ * (hip_err_word, sc_report), passed as sc_mm_cols.err / sc_mm_id_lists_args.err:
+ * an expert id outside 0..E-1 (its pair's y column is left unwritten) and a
+ * g_idx entry outside 0..G-1 (the weight is computed with group 0).
  */
 #ifndef SC_KERNELS_MATMUL_H
 #define SC_KERNELS_MATMUL_H
@@ -69,11 +74,13 @@ typedef struct sc_mm_weight {
 
 /* Where the x and y columns are. MUL_MAT: column m of batch (i2, i3) at
  * x + m*x_nb1 + i2*x_nb2 + i3*x_nb3 (y alike). MUL_MAT_ID: pair (i, t) reads
- * x + (x_bcast ? 0 : i)*x_nb1 + t*x_nb2 and writes y + i*y_nb1 + t*y_nb2. */
+ * x + (x_bcast ? 0 : i)*x_nb1 + t*x_nb2 and writes y + i*y_nb1 + t*y_nb2.
+ * err: where the GEMV / GEMM kernels report range errors (expert ids, g_idx). */
 typedef struct sc_mm_cols {
     const uint8_t *x;
     uint8_t *y;
     const uint8_t *ids;       /* MUL_MAT_ID: i32 [n_used, T], ids[i, t] at i*4 + t*ids_nb1; NULL: MUL_MAT */
+    unsigned *err;            /* the stream's error word (hip_err_word) */
     int64_t x_nb1, x_nb2, x_nb3;
     int64_t y_nb1, y_nb2, y_nb3;
     int64_t ids_nb1;
@@ -81,7 +88,7 @@ typedef struct sc_mm_cols {
     uint32_t ne2;             /* MUL_MAT: x ne[2]; MUL_MAT_ID: T */
     uint32_t r2, r3;          /* MUL_MAT: broadcast factors */
     uint32_t x_bcast;         /* MUL_MAT_ID: X == 1 */
-    uint32_t E;               /* MUL_MAT_ID: experts (ids outside 0..E-1 leave their column unwritten) */
+    uint32_t E;               /* MUL_MAT_ID: experts (an id outside 0..E-1: reported, its column unwritten) */
     uint32_t xvec;            /* every x column starts 16-byte aligned */
     uint32_t pad_;
 } sc_mm_cols;
@@ -131,10 +138,12 @@ typedef struct sc_mm_gemm_args {
 } sc_mm_gemm_args;
 
 /* k_mm_id_lists: one block of SC_MM_ID_THREADS threads; E <= SC_MM_ID_MAX_E.
- * Writes the lists above (pairs whose id is outside 0..E-1 are left out). */
+ * Writes the lists above (pairs whose id is outside 0..E-1 are reported in
+ * *err and left out). */
 typedef struct sc_mm_id_lists_args {
     const uint8_t *ids;       /* i32 [n_used, T] */
     uint32_t *lists;
+    unsigned *err;            /* the stream's error word (hip_err_word) */
     int64_t ids_nb1;
     uint32_t n_used, T, E;
     uint32_t off_at, items_at, list_at;

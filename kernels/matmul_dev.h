@@ -10,6 +10,11 @@
  * round16 is f16 rounding, or bf16 with SC_QUANT_BF16_ROUND. The product of
  * an f16 scale and an integer of at most 9 bits is exact in f32, so
  * sc_h2f(sc_f2h(...)) gives the reference's weight bit for bit.
+ *
+ * Range errors (the reference's SC_ERANGE) are reported in the stream's
+ * error word `err` (sc_mm_cols.err): a g_idx entry outside 0..G-1 (the weight
+ * then uses group 0) where the weight is read, an expert id outside 0..E-1
+ * (the pair is skipped) by mm_gemv_job.
  */
 #ifndef SC_KERNELS_MATMUL_DEV_H
 #define SC_KERNELS_MATMUL_DEV_H
@@ -98,10 +103,15 @@ static __device__ __forceinline__ float mm_qg_weight(uint32_t code, float scale,
     return bf16 ? mm_qg_round<true>(v) : mm_qg_round<false>(v);
 }
 
-static __device__ __forceinline__ uint32_t mm_qg_group(const sc_mm_weight &w, const uint8_t *slab, uint32_t k) {
+static __device__ __forceinline__ uint32_t mm_qg_group(const sc_mm_weight &w, const uint8_t *slab, uint32_t k,
+                                                      unsigned *err) {
     if (w.q_gidx >= 0) {
         const int32_t g = ((const int32_t *)(slab + w.q_gidx))[k];
-        return (g < 0 || (uint32_t)g >= w.G) ? 0u : (uint32_t)g; /* out of range: the CPU errs; group 0 here */
+        if (g < 0 || (uint32_t)g >= w.G) { /* the reference's SC_ERANGE: reported, group 0 here */
+            sc_report(err, SC_HIP_ERR_RANGE);
+            return 0u;
+        }
+        return (uint32_t)g;
     }
     return k / w.group_size;
 }
@@ -116,24 +126,26 @@ static __device__ __forceinline__ uint32_t mm_qg_code(const uint32_t *row, uint3
 
 /* ---- one weight, or 8, anywhere (tails, GEMM tiles) ---------------------------------------- */
 /* W[n][k] of the matrix at `mat` (weight type WT: MW_F32/F16/BF16, or any QG
- * kind: then every QG parameter is read from w). k < K, n < N. */
+ * kind: then every QG parameter is read from w). k < K, n < N. err: a g_idx
+ * entry out of range is reported there. */
 template <int WT>
-static __device__ __forceinline__ float mm_w_at(const sc_mm_weight &w, const uint8_t *mat, uint32_t n, uint32_t k) {
+static __device__ __forceinline__ float mm_w_at(const sc_mm_weight &w, const uint8_t *mat, uint32_t n, uint32_t k,
+                                               unsigned *err) {
     const uint8_t *row = mat + (int64_t)n * w.nb1;
     if (WT == MW_F32) return ((const float *)row)[k];
     if (WT == MW_F16) return sc_h2f(((const uint16_t *)row)[k]);
     if (WT == MW_BF16) return sc_bf2f(((const uint16_t *)row)[k]);
-    const uint32_t g = mm_qg_group(w, mat, k);
+    const uint32_t g = mm_qg_group(w, mat, k, err);
     const uint32_t code = mm_qg_code((const uint32_t *)row, w.bits, k);
     const float s = sc_h2f(((const uint16_t *)(mat + w.q_scales))[(int64_t)n * w.G + g]);
     const int z = (mat + w.q_zeros)[(int64_t)n * w.G + g];
     return mm_qg_weight(code, s, z, w.bf16_round != 0);
 }
 
-/* W[n][k .. k+7], zero past K or N; k % 8 == 0. WT as for mm_w_at. */
+/* W[n][k .. k+7], zero past K or N; k % 8 == 0. WT and err as for mm_w_at. */
 template <int WT>
 static __device__ __forceinline__ void mm_w_load8(const sc_mm_weight &w, const uint8_t *mat, uint32_t n, uint32_t k,
-                                                  float (&v)[8]) {
+                                                  unsigned *err, float (&v)[8]) {
     if (n >= w.N || k >= w.K) {
         MM_UNROLL
         for (int i = 0; i < 8; i++) v[i] = 0.0f;
@@ -154,7 +166,7 @@ static __device__ __forceinline__ void mm_w_load8(const sc_mm_weight &w, const u
             return;
         }
         MM_UNROLL
-        for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<WT>(w, mat, n, k + i) : 0.0f;
+        for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<WT>(w, mat, n, k + i, err) : 0.0f;
         return;
     }
     /* QG: the 8 codes share a group unless g_idx or a group size that is not a multiple of 8 */
@@ -173,7 +185,7 @@ static __device__ __forceinline__ void mm_w_load8(const sc_mm_weight &w, const u
         return;
     }
     MM_UNROLL
-    for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<MW_QG>(w, mat, n, k + i) : 0.0f;
+    for (int i = 0; i < 8; i++) v[i] = (k + i < w.K) ? mm_w_at<MW_QG>(w, mat, n, k + i, err) : 0.0f;
 }
 
 /* ---- the columns a GEMV block works on --------------------------------------------------- */
@@ -188,7 +200,9 @@ struct mm_job {
 };
 
 /* MUL_MAT: blockIdx.y = column block, blockIdx.z = batch (i2 + ne2 * i3).
- * MUL_MAT_ID: blockIdx.z = pair i + n_used * t, one column. */
+ * MUL_MAT_ID: blockIdx.z = pair i + n_used * t, one column; an expert id
+ * outside 0..E-1 gives ok = false, reported once per pair (block x 0,
+ * thread 0). */
 static __device__ __forceinline__ mm_job mm_gemv_job(const sc_mm_weight &w, const sc_mm_cols &c) {
     mm_job j;
     if (c.ids) {
@@ -196,6 +210,7 @@ static __device__ __forceinline__ mm_job mm_gemv_job(const sc_mm_weight &w, cons
         const int32_t e = *(const int32_t *)(c.ids + (int64_t)t * c.ids_nb1 + (int64_t)i * 4);
         const uint32_t xi = c.x_bcast ? 0u : i;
         j.ok = e >= 0 && (uint32_t)e < c.E;
+        if (!j.ok && blockIdx.x == 0 && threadIdx.x == 0) sc_report(c.err, SC_HIP_ERR_RANGE);
         j.w = w.base + (int64_t)(j.ok ? e : 0) * w.nb2;
         j.x = (const float *)(c.x + (int64_t)xi * c.x_nb1 + (int64_t)t * c.x_nb2);
         j.y = (float *)(c.y + (int64_t)i * c.y_nb1 + (int64_t)t * c.y_nb2);

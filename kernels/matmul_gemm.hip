@@ -130,7 +130,7 @@ static __device__ __forceinline__ void mm_gemm_f32(const sc_mm_gemm_args &p) {
 
     for (uint32_t k0 = 0; k0 < K; k0 += TK) {
         float wv[8], xv[8];
-        mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, wv);
+        mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, p.c.err, wv);
         mm_tile_x8(xcol, k0 + lk, K, xvec, xv);
         __syncthreads(); /* the previous step's reads are done */
         MM_UNROLL
@@ -250,7 +250,7 @@ static __device__ __forceinline__ void mm_gemm_wmma(const sc_mm_gemm_args &p) {
     mm_v8f c0 = {}, c1 = {};
     for (uint32_t k0 = 0; k0 < K; k0 += TK) {
         float wv[8], xv[8];
-        mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, wv);
+        mm_w_load8<MM_WLOAD(WT)>(p.w, t.w, t.n0 + lr, k0 + lk, p.c.err, wv);
         mm_tile_x8(xcol, k0 + lk, K, xvec, xv);
         mm_u4 wp, xp, xl;
         MM_UNROLL

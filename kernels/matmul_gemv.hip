@@ -118,7 +118,7 @@ static __device__ __forceinline__ void mm_gemv(const sc_mm_gemv_args &p) {
         MM_UNROLL
         for (int r = 0; r < R; r++) {
             const uint32_t n = n0 + r < w.N ? n0 + r : w.N - 1;
-            wk[r] = mm_w_at<(WT == MW_QG || T::QBITS != 0) ? MW_QG : WT>(w, job.w, n, k);
+            wk[r] = mm_w_at<(WT == MW_QG || T::QBITS != 0) ? MW_QG : WT>(w, job.w, n, k, p.c.err);
         }
         MM_UNROLL
         for (int c = 0; c < MC; c++) {

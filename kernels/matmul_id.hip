@@ -17,8 +17,8 @@
  *   3. write the offsets and the work items;
  *   4. place every pair (the order inside an expert is whatever the atomics
  *      give: each pair's output is computed alone, so y does not depend on it).
- * Pairs whose id is outside 0..E-1 are left out (their y columns are not
- * written; the CPU reference reports SC_ERANGE for them).
+ * A pair whose id is outside 0..E-1 (the reference's SC_ERANGE) is reported
+ * in p.err, once, while counting, and left out (its y column is not written).
  */
 #include "sc_hip.h"
 #include "matmul.h"
@@ -47,6 +47,7 @@ SC_KERNEL(k_mm_id_lists, sc_mm_id_lists_args, SC_MM_ID_THREADS) {
     for (uint32_t q = tid; q < npairs; q += NT) {
         const int32_t e = mm_id_of(p, q);
         if (e >= 0 && (uint32_t)e < E) atomicAdd(&sm.cnt[e], 1);
+        else sc_report(p.err, SC_HIP_ERR_RANGE);
     }
     __syncthreads();
 

@@ -25,7 +25,10 @@
  *   sc_shfl_xor(v, m)       butterfly exchange inside a warp, v float or int
  *   sc_shfl(v, lane)        read v of another lane of the warp
  *   sc_warp_sum(v), sc_warp_max(v)   all lanes get the result (float)
- *   atomicAdd(float* / int* / unsigned*, v)
+ *   atomicAdd(float* / int* / unsigned*, v), atomicOr(unsigned*, v)
+ *   sc_report(err, SC_HIP_ERR_RANGE)   flag a data-dependent range error (an
+ *                           id, position or block outside its table) in the
+ *                           stream's error word; the host returns SC_ERANGE
  *   sc_dot4_i8(a, b, acc)   acc + the dot product of 4 signed bytes packed in
  *                           int a and int b (v_dot4_i32_i8 / dp4a)
  *   sc_h2f(u16), sc_bf2f(u16)         f16 / bf16 bits -> float
@@ -52,6 +55,13 @@
 #endif
 
 #define SC_WARP 32
+
+/* Data-dependent errors kernels report (hip_err_word() on the host): the
+ * offending element is skipped, graph_compute returns SC_ERANGE. */
+#define SC_HIP_ERR_RANGE 1u
+static __device__ __forceinline__ void sc_report(unsigned *err, unsigned what) {
+    if (err) atomicOr(err, what);
+}
 
 /* ---- kernels ------------------------------------------------------------ */
 #if !defined(SC_HIP_EMU)

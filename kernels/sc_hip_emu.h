@@ -170,6 +170,7 @@ static inline int atomicMin(int *a, int v) {
     }
     return old;
 }
+static inline unsigned atomicOr(unsigned *a, unsigned v) { return __atomic_fetch_or(a, v, SC_EMU_MO); }
 static inline unsigned atomicExch(unsigned *a, unsigned v) { return __atomic_exchange_n(a, v, SC_EMU_MO); }
 static inline int atomicExch(int *a, int v) { return __atomic_exchange_n(a, v, SC_EMU_MO); }
 static inline float atomicExch(float *a, float v) {

@@ -23,11 +23,14 @@
 enum { SEL_T_F32 = 0, SEL_T_F16 = 1, SEL_T_BF16 = 2, SEL_T_I32 = 3, SEL_T_I8 = 4, SEL_T_U128 = 5 };
 
 /* k_get_rows_{f32,f16,bf16,qg}: grid (ceil(D / SEL_WG), min(n, 65535)),
- * SEL_WG threads; blocks stride over the output rows in y. */
+ * SEL_WG threads; blocks stride over the output rows in y. An id outside
+ * 0..V-1 or a g_idx entry outside 0..G-1 is reported in *err (sc_report) and
+ * its row / element left unwritten. */
 typedef struct sel_get_rows_args {
     const uint8_t *table;   /* row v at table + v * tnb1 (QG: the slab, codes row v at v * row_bytes) */
     const int32_t *ids;     /* [n], contiguous */
     float *y;               /* [D, n], row i at y + i * ynb1 bytes */
+    unsigned *err;          /* the stream's error word (hip_err_word) */
     int64_t tnb1, ynb1;     /* bytes */
     int64_t scales_off;     /* QG: f16 [V, G] */
     int64_t zeros_off;      /* QG: u8 [V, G] */
@@ -39,10 +42,12 @@ typedef struct sel_get_rows_args {
 /* k_cpy: element e (logical order, ne0 fastest) of src -> element e of dst.
  * Both shapes are merged over contiguous dims on the host (4 dims, element
  * strides). grid (min(ceil(n / SEL_WG), 65535 * 64), ...) as x only;
- * blocks stride over the elements. */
+ * blocks stride over the elements. An i32 -> i8 value outside -128..127 is
+ * reported in *err and its element left unwritten. */
 typedef struct sel_cpy_args {
     const uint8_t *src;
     uint8_t *dst;
+    unsigned *err;          /* the stream's error word (hip_err_word) */
     uint32_t sne[4];        /* src shape after merging */
     int64_t snb[4];         /* src byte strides */
     uint32_t dne[4];

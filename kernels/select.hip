@@ -18,8 +18,10 @@ typedef struct __attribute__((aligned(16))) sel_u4 {
 
 /* ---- GET_ROWS ----------------------------------------------------------------------------------
  * table [D, V], ids i32 [n] -> y f32 [D, n]. Thread = column k of output
- * row i (coalesced on both sides). An id outside 0..V-1 (the reference's
- * SC_ERANGE) leaves its output row unwritten.
+ * row i (coalesced on both sides). An id outside 0..V-1 or a g_idx entry
+ * outside 0..G-1 (the reference's SC_ERANGE) is reported in p.err (once
+ * per row, by its thread k == 0; once per column and block) and leaves that
+ * output row / column unwritten.
  * QG weight: W[v][k] = round16( scale[v][g] * (code - zero[v][g]) ), round16
  * = f16 (bf16 with bf16_round), g = g_idx[k] or k / group_size; the f32
  * product of an f16 scale and an integer of at most 9 bits is exact. */
@@ -29,9 +31,25 @@ template <int TT>
 static __device__ __forceinline__ void get_rows(const sel_get_rows_args &p) {
     const int32_t k = (int32_t)(blockIdx.x * blockDim.x + threadIdx.x); /* column */
     if (k >= p.D) return;
+    uint32_t g = 0; /* QG: the group of column k, the same in every row */
+    if (TT == GR_QG) {
+        if (p.gidx_off >= 0) {
+            const int32_t gi = ((const int32_t *)(p.table + p.gidx_off))[k];
+            if (gi < 0 || (uint32_t)gi >= p.G) { /* the reference's SC_ERANGE: column k stays unwritten */
+                sc_report(p.err, SC_HIP_ERR_RANGE);
+                return;
+            }
+            g = (uint32_t)gi;
+        } else {
+            g = (uint32_t)k / p.group_size;
+        }
+    }
     for (int32_t i = (int32_t)blockIdx.y; i < p.n; i += (int32_t)gridDim.y) {
         const int32_t id = p.ids[i];
-        if (id < 0 || id >= p.V) continue;
+        if (id < 0 || id >= p.V) { /* the reference's SC_ERANGE: row i stays unwritten */
+            if (k == 0) sc_report(p.err, SC_HIP_ERR_RANGE); /* once per row */
+            continue;
+        }
         const uint8_t *row = p.table + (int64_t)id * p.tnb1;
         uint32_t *yr = (uint32_t *)((uint8_t *)p.y + (int64_t)i * p.ynb1); /* [D] f32 bits */
         if (TT == GR_F32) {
@@ -49,14 +67,6 @@ static __device__ __forceinline__ void get_rows(const sel_get_rows_args &p) {
             uint32_t v = row[bit >> 3];
             if (shift + p.bits > 8u) v |= (uint32_t)row[(bit >> 3) + 1] << 8;
             const int32_t code = (int32_t)((v >> shift) & ((1u << p.bits) - 1u));
-            uint32_t g;
-            if (p.gidx_off >= 0) {
-                const int32_t gi = ((const int32_t *)(p.table + p.gidx_off))[k];
-                if (gi < 0 || (uint32_t)gi >= p.G) continue; /* the reference's SC_ERANGE */
-                g = (uint32_t)gi;
-            } else {
-                g = (uint32_t)k / p.group_size;
-            }
             const int64_t sg = (int64_t)id * p.G + g; /* [V, G] */
             const float scale = sc_h2f(((const uint16_t *)(p.table + p.scales_off))[sg]);
             const int32_t zero = (int32_t)p.table[p.zeros_off + sg];
@@ -76,7 +86,8 @@ SC_KERNEL(k_get_rows_qg, sel_get_rows_args, SEL_WG) { get_rows<GR_QG>(p); }
  * contiguous dims, so a dense tensor is one dim here and a dense same-type
  * copy arrives as SEL_T_U128 (or SEL_T_I32) words. Casts: float <-> float
  * through f32 (RNE to the halves), i8 -> i32 sign-extends, i32 -> i8 keeps
- * -128..127 and leaves other elements unwritten (the reference's SC_ERANGE). */
+ * -128..127; another value is reported in p.err (the reference's SC_ERANGE)
+ * and its element left unwritten. */
 static __device__ __forceinline__ int64_t cpy_offset(uint32_t e, const uint32_t ne[4], const int64_t nb[4]) {
     const uint32_t i0 = e % ne[0];
     e /= ne[0];
@@ -111,6 +122,7 @@ SC_KERNEL(k_cpy, sel_cpy_args, SEL_WG) {
         } else if (p.stype == SEL_T_I32) { /* -> i8 */
             const int32_t v = *(const int32_t *)s;
             if (v >= -128 && v <= 127) *(int8_t *)d = (int8_t)v;
+            else sc_report(p.err, SC_HIP_ERR_RANGE);
         } else if (p.dtype == SEL_T_F32 && p.stype == SEL_T_BF16) { /* exact: bits shift */
             *(uint32_t *)d = (uint32_t)*(const uint16_t *)s << 16;
         } else {

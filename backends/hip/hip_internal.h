@@ -71,6 +71,14 @@ int hip_launch(hip_stream *s, const char *name, const unsigned grid[3], const un
 /* Enqueue a byte fill of device memory. */
 int hip_memset(hip_stream *s, void *dst, uint8_t value, size_t size);
 
+/* The stream's error word (a device u32): kernels atomicOr SC_HIP_ERR_RANGE
+ * (kernels/sc_hip.h sc_report) into it when an id, position, block or g_idx
+ * entry is out of range and skip that element; graph_compute clears it before
+ * the nodes run and returns SC_ERANGE when it is set afterwards (the
+ * reference's answer to the same input). Pass it in the kernel's args. */
+unsigned *hip_err_word(hip_stream *s);
+#define SC_HIP_ERR_RANGE 1u
+
 /* Device scratch for one node (e.g. int8 copies of activations, split-K
  * partials): valid for the launches this node enqueues; the next node may
  * reuse it. NULL when it cannot be had (the op then fails with SC_ENOMEM). */

@@ -30,8 +30,10 @@
  * Supported: what the reference accepts with head_dim % 4 == 0 and <= 256,
  * and counts that fit the kernels' 32-bit indices; the rest runs on the CPU.
  * Range errors (a sequence, position, block index or block id out of range:
- * the reference's SC_ERANGE) cannot be reported from the device: KV_WRITE
- * skips the token, ATTENTION the key (a query with no key gets zeros).
+ * the reference's SC_ERANGE) are reported by the kernels in the stream's
+ * error word (hip_err_word, passed as the args' err), and graph_compute
+ * returns SC_ERANGE; KV_WRITE skips the token, ATTENTION the key (a query
+ * with no key gets zeros).
  *
  * Test knobs (run backend-ops under them to put every case through a path):
  *   STRIXCORE_HIP_ATTN=decode|prefill   force one ATTENTION kernel
@@ -125,6 +127,7 @@ static int run_kv_write(hip_stream *s, const sc_tensor *node) {
     if (node->data != cache->data && (rc = run_kv_copy(s, node, cache)) != SC_OK) return rc;
     attn_kv_write_args a = {
         .dst = node->data, .src = src->data, .bt = bt->data, .pos = pos->data, .seq = seq ? seq->data : NULL,
+        .err = hip_err_word(s),
         .src_nb1 = (int64_t)src->nb[1], .src_nb2 = (int64_t)src->nb[2],
         .dst_nb1 = (int64_t)node->nb[1], .dst_nb2 = (int64_t)node->nb[2], .dst_nb3 = (int64_t)node->nb[3],
         .bt_nb1 = (int64_t)bt->nb[1],
@@ -186,7 +189,7 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
 
     attn_args a = {
         .q = q->data, .k = k->data, .v = v->data, .bt = bt->data, .pos = pos->data,
-        .seq = seq ? seq->data : NULL, .dst = node->data,
+        .seq = seq ? seq->data : NULL, .dst = node->data, .err = hip_err_word(s),
         .q_nb1 = (int64_t)q->nb[1], .q_nb2 = (int64_t)q->nb[2],
         .k_nb1 = (int64_t)k->nb[1], .k_nb2 = (int64_t)k->nb[2], .k_nb3 = (int64_t)k->nb[3],
         .v_nb1 = (int64_t)v->nb[1], .v_nb2 = (int64_t)v->nb[2], .v_nb3 = (int64_t)v->nb[3],

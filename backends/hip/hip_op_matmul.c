@@ -55,9 +55,14 @@
  * Supported: what the reference accepts, with 32-bit counts (K < 2^28, N,
  * M, pairs), batches <= 65535, 4-byte aligned QG slabs and element-aligned
  * dense strides; MUL_MAT_ID needs the GEMV (pairs <= 65535) or the grouped
- * path (E <= 1024). Range errors (an expert id outside 0..E-1, a g_idx entry
- * outside 0..G-1) cannot be reported from the device: such a pair's column
- * is left unwritten, such a weight uses group 0.
+ * path (E <= 1024).
+ *
+ * Range errors (an expert id outside 0..E-1, a g_idx entry outside 0..G-1 of
+ * a weight matrix the op reads: the reference's SC_ERANGE) are reported by
+ * the kernels in the stream's error word (hip_err_word; every launch gets it
+ * as sc_mm_cols.err / sc_mm_id_lists_args.err), and graph_compute returns
+ * SC_ERANGE. The rest of the op still runs: such a pair's column is left
+ * unwritten, such a weight uses group 0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -272,7 +277,7 @@ static int run_mul_mat(hip_stream *s, const sc_tensor *node) {
     const int64_t N = w->ne[1], M = x->ne[1], nbatch = x->ne[2] * x->ne[3];
     const sc_mm_weight wa = weight_args(w);
     const sc_mm_cols ca = {
-        .x = x->data, .y = node->data, .ids = NULL,
+        .x = x->data, .y = node->data, .ids = NULL, .err = hip_err_word(s),
         .x_nb1 = (int64_t)x->nb[1], .x_nb2 = (int64_t)x->nb[2], .x_nb3 = (int64_t)x->nb[3],
         .y_nb1 = (int64_t)node->nb[1], .y_nb2 = (int64_t)node->nb[2], .y_nb3 = (int64_t)node->nb[3],
         .M = (uint32_t)M, .ne2 = (uint32_t)x->ne[2],
@@ -303,7 +308,7 @@ static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
     const int64_t npairs = n_used * T;
     const sc_mm_weight wa = weight_args(w);
     const sc_mm_cols ca = {
-        .x = x->data, .y = node->data, .ids = ids->data,
+        .x = x->data, .y = node->data, .ids = ids->data, .err = hip_err_word(s),
         .x_nb1 = (int64_t)x->nb[1], .x_nb2 = (int64_t)x->nb[2], .x_nb3 = (int64_t)x->nb[3],
         .y_nb1 = (int64_t)node->nb[1], .y_nb2 = (int64_t)node->nb[2], .y_nb3 = (int64_t)node->nb[3],
         .ids_nb1 = (int64_t)ids->nb[1],
@@ -331,7 +336,7 @@ static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
     uint32_t *lists = hip_scratch(s, ((size_t)list_at + (size_t)npairs) * 4u);
     if (!lists) return SC_ENOMEM;
     sc_mm_id_lists_args la = {
-        .ids = ids->data, .lists = lists, .ids_nb1 = (int64_t)ids->nb[1],
+        .ids = ids->data, .lists = lists, .err = hip_err_word(s), .ids_nb1 = (int64_t)ids->nb[1],
         .n_used = (uint32_t)n_used, .T = (uint32_t)T, .E = (uint32_t)E,
         .off_at = off_at, .items_at = items_at, .list_at = list_at,
     };

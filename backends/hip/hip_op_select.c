@@ -16,8 +16,10 @@
  * kernels' 32-bit indices (elements of a CPY, a row's length, rows) and
  * strides that are not multiples of the element size; those run on the CPU.
  * Range errors (an id outside the table, a g_idx entry outside 0..G-1, an
- * i32 -> i8 value outside -128..127) cannot be reported from the device: the
- * element or row concerned is left unwritten, the others are done.
+ * i32 -> i8 value outside -128..127: the reference's SC_ERANGE) are reported
+ * by the kernels in the stream's error word (hip_err_word, passed as the
+ * args' err), and graph_compute returns SC_ERANGE; the element or row
+ * concerned is left unwritten, the others are done.
  */
 #include "hip_internal.h"
 #include "sc_tensor_checks.h"
@@ -42,7 +44,7 @@ static int run_get_rows(hip_stream *s, const sc_tensor *node) {
     const sc_tensor *table = node->src[0], *ids = node->src[1];
     const int64_t D = table->ne[0], n = ids->ne[0];
     sel_get_rows_args a = {
-        .table = table->data, .ids = ids->data, .y = node->data,
+        .table = table->data, .ids = ids->data, .y = node->data, .err = hip_err_word(s),
         .tnb1 = (int64_t)table->nb[1], .ynb1 = (int64_t)node->nb[1],
         .gidx_off = -1,
         .D = (int32_t)D, .V = (int32_t)table->ne[1], .n = (int32_t)n,
@@ -128,7 +130,7 @@ static int run_cpy(hip_stream *s, const sc_tensor *node) {
             fa.nb[0] = fd.nb[0] = w;
         }
     }
-    sel_cpy_args c = {.src = a->data, .dst = node->data, .n = n, .stype = ta, .dtype = td};
+    sel_cpy_args c = {.src = a->data, .dst = node->data, .err = hip_err_word(s), .n = n, .stype = ta, .dtype = td};
     for (int i = 0; i < 4; i++) {
         c.sne[i] = (uint32_t)fa.ne[i];
         c.snb[i] = fa.nb[i];

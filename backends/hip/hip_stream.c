@@ -54,10 +54,12 @@ struct hip_stream {
     void **retired;            /* scratch regions replaced during this call: freed after the sync */
     int n_retired, cap_retired;
     const sc_tensor *node;     /* the node being enqueued, for messages */
+    unsigned *err;             /* device u32: kernels' range errors (hip_err_word) */
     uint64_t replays, captures; /* statistics for the log */
 };
 
 hip_dev *hip_stream_dev(hip_stream *s) { return s->d; }
+unsigned *hip_err_word(hip_stream *s) { return s->err; }
 
 static bool env_on(const char *name) {
     const char *e = getenv(name);
@@ -72,6 +74,13 @@ int hip_stream_create(hip_dev *d, hip_stream **out) {
     int rc = d->rt->stream_create(d->rt, &s->st, why);
     if (rc != SC_OK) {
         HIP_LOG(SC_LOG_ERROR, "%s: %s", d->name, why);
+        hip_host->free(s);
+        return rc;
+    }
+    rc = d->rt->mem_alloc(d->rt, 256, (void **)&s->err, why);
+    if (rc != SC_OK) {
+        HIP_LOG(SC_LOG_ERROR, "%s: %s", d->name, why);
+        d->rt->stream_destroy(d->rt, s->st);
         hip_host->free(s);
         return rc;
     }
@@ -106,6 +115,7 @@ void hip_stream_destroy(hip_stream *s) {
     free_retired(s);
     hip_host->free(s->retired);
     if (s->scratch) s->d->rt->mem_free(s->d->rt, s->scratch);
+    if (s->err) s->d->rt->mem_free(s->d->rt, s->err);
     s->d->rt->stream_destroy(s->d->rt, s->st);
     hip_host->free(s);
 }
@@ -304,7 +314,15 @@ static int run_recorded(hip_stream *s) {
 
 int hip_graph_compute(hip_stream *s, sc_tensor *const *nodes, int n_nodes) {
     char why[HIP_RT_WHY] = "";
-    int rc = SC_OK;
+    hip_rt *rt = s->d->rt;
+    unsigned err = 0;
+    /* the error word is cleared outside any recorded list: a replayed graph
+     * reports its own errors only */
+    int rc = rt->fill(rt, s->err, 0, sizeof(unsigned), s->st, why);
+    if (rc != SC_OK) {
+        HIP_LOG(SC_LOG_ERROR, "%s: %s", s->d->name, why);
+        return rc;
+    }
     s->rec.n = 0;
     s->rec.args_len = 0;
     for (int i = 0; i < n_nodes && rc == SC_OK; i++) {
@@ -318,11 +336,17 @@ int hip_graph_compute(hip_stream *s, sc_tensor *const *nodes, int n_nodes) {
     }
     s->node = NULL;
     if (rc == SC_OK && s->graphs) rc = run_recorded(s);
-    int rs = s->d->rt->stream_sync(s->d->rt, s->st, why);
+    int rs = rt->copy_dtoh(rt, &err, s->err, sizeof(err), s->st, why);
+    if (rs == SC_OK) rs = rt->stream_sync(rt, s->st, why);
     if (rs != SC_OK) {
         HIP_LOG(SC_LOG_ERROR, "%s: %s", s->d->name, why);
         if (rc == SC_OK) rc = rs;
     }
     free_retired(s);
+    if (rc == SC_OK && (err & SC_HIP_ERR_RANGE)) {
+        HIP_LOG(SC_LOG_ERROR, "%s: an id, position, block or g_idx entry out of range: those elements were "
+                "skipped", s->d->name);
+        rc = SC_ERANGE;
+    }
     return rc;
 }
