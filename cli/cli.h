@@ -56,6 +56,7 @@ int sc_cmd_devices(sc_cli *cli, int argc, char **argv);
 int sc_cmd_run(sc_cli *cli, int argc, char **argv);
 int sc_cmd_bench(sc_cli *cli, int argc, char **argv);
 int sc_cmd_serve(sc_cli *cli, int argc, char **argv); /* cli/cmd_serve.c */
+int sc_cmd_doctor(sc_cli *cli, int argc, char **argv); /* cli/cmd_doctor.c */
 /* option values: SC_CLI_OK or SC_CLI_USAGE */
 int sc_cli_parse_int(const char *s, int min, int max, int *out);
 int sc_cli_parse_float(const char *s, float *out);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hf_pull.h"
 #include "strixcore/bandwidth.h"
 #include "strixcore/model.h"
 #include "strixcore/model_synth.h"
@@ -379,8 +380,12 @@ int sc_cmd_bench(sc_cli *cli, int argc, char **argv) {
     sc_cli_progress_attach(&mo, o.synthetic ? o.synthetic : o.dir);
     if (o.synthetic)
         rc = sc_model_synthetic_quant(o.synthetic, o.wquant, &mo, &m, err, sizeof(err));
-    else
-        rc = sc_model_load(o.dir, &mo, &m, err, sizeof(err));
+    else {
+        /* a directory, or ORG/NAME[@REV] in the Hugging Face cache */
+        char *dir = sc_cli_model_path("strixcore bench", o.dir);
+        rc = dir ? sc_model_load(dir, &mo, &m, err, sizeof(err)) : SC_ENOENT;
+        free(dir);
+    }
     sc_cli_progress_done(&mo);
     if (rc < 0) {
         fprintf(stderr, "strixcore bench: cannot load %s: %s\n", o.synthetic ? o.synthetic : o.dir,

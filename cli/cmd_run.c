@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hf_pull.h"
 #include "strixcore/chat_template.h"
 #include "strixcore/generate.h"
 
@@ -124,7 +125,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
             return run_usage("bad value for", a);
     }
     if (!o->dir)
-        return run_usage("give a MODEL_DIR (a Hugging Face checkpoint directory)", NULL);
+        return run_usage("give a MODEL_DIR (a Hugging Face checkpoint directory) or a repo id ORG/NAME[@REV]", NULL);
     return SC_CLI_OK;
 }
 
@@ -485,6 +486,7 @@ static void free_session(run_session *s) {
 int sc_cmd_run(sc_cli *cli, int argc, char **argv) {
     run_opts o;
     run_session s;
+    char *dir;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -494,6 +496,10 @@ int sc_cmd_run(sc_cli *cli, int argc, char **argv) {
     sc_sampler_params_default(&o.sp);
     if ((rc = parse_run_args(argc, argv, &o)) != SC_CLI_OK)
         return rc;
+    /* a directory, or ORG/NAME[@REV] in the Hugging Face cache */
+    if (!(dir = sc_cli_model_path("strixcore run", o.dir)))
+        return SC_CLI_FAIL;
+    o.dir = dir;
     memset(&s, 0, sizeof(s));
     s.o = &o;
     rc = load_session(cli, &s);
@@ -508,5 +514,6 @@ int sc_cmd_run(sc_cli *cli, int argc, char **argv) {
         }
     }
     free_session(&s);
+    free(dir);
     return rc;
 }

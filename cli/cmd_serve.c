@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hf_pull.h"
 #include "serve_config.h"
 #include "strixcore/serve.h"
 
@@ -251,6 +252,22 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
         free(txt);
         serve_cfg_free(&c);
         return txt ? SC_CLI_OK : SC_CLI_FAIL;
+    }
+    /* ORG/NAME[@REV] that is not a local path: the Hugging Face cache's
+     * snapshot, downloaded first unless HF_HUB_OFFLINE (before the signal
+     * mask below, so that Ctrl-C stops a download). The API names the model
+     * by its repo id, as vLLM does. */
+    {
+        char *dir = sc_cli_model_path("strixcore serve", c.model);
+        if (!dir) {
+            serve_cfg_free(&c);
+            return SC_CLI_FAIL;
+        }
+        if (strcmp(dir, c.model) != 0 && !c.served_model_name)
+            c.served_model_name = c.model;
+        else
+            free(c.model);
+        c.model = dir;
     }
     memset(&w, 0, sizeof(w));
     /* Block the stop signals before any plugin can start a thread (a Vulkan

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hf_pull.h"
 
 static int cmd_help(sc_cli *cli, int argc, char **argv);
 
@@ -25,6 +26,10 @@ static const sc_cli_cmd commands[] = {
      "prefill/decode tok/s (llama-bench style) and achieved memory bandwidth; -p N -n N -r N -o md|json", sc_cmd_bench},
     {"serve", "MODEL_DIR [--port N] [--api-key KEY] [--config deploy.json] [OPTIONS]",
      "serve the model over the OpenAI API (vLLM's flags) through a frontend plugin", sc_cmd_serve},
+    {"pull", "ORG/NAME[@REV]", "download a model from the Hugging Face hub into its cache (see docs/models.md)",
+     sc_cmd_pull},
+    {"doctor", "[MODEL_DIR] [--max-model-len N] [--json]",
+     "check kernel args, GTT/VRAM, /dev/kfd and groups; whether MODEL fits; exact fixes", sc_cmd_doctor},
     {"help", "[COMMAND]", "show this help, or one command's", cmd_help},
 };
 

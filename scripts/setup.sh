@@ -12,7 +12,7 @@ if [ -z "${SC_SKIP_DEPS:-}" ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config libcmocka-dev clang \
-    libjansson-dev libpcre2-dev libutf8proc-dev libuv1-dev libhttp-parser-dev curl \
+    libjansson-dev libpcre2-dev libutf8proc-dev libuv1-dev libhttp-parser-dev curl libcurl4-openssl-dev \
     python3 python3-jinja2 wrk \
     libvulkan-dev glslc mesa-vulkan-drivers \
     clang-19 llvm-19 libamdhip64-dev rocm-device-libs >/dev/null
