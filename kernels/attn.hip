@@ -9,6 +9,8 @@
  *                               kv head x head group, token), flash-decoding
  *   k_attn_pf_<K>_<V>_<DM>      many query tokens: tiles of query rows against
  *                               K/V tiles in shared memory (DM: head_dim <= 128 / 256)
+ *   k_attn_pfw_<K>_<V>_<DM>     the same on gfx11 WMMA, f16/bf16 caches (SC_HIP_WMMA;
+ *                               kernels/wmma_emu.h)
  *   k_attn_reduce               merges the split-K partial records
  * <K>, <V>: the k and v cache types (f32, f16, bf16).
  *
@@ -25,6 +27,7 @@
  */
 #include "sc_hip.h"
 #include "attn.h"
+#include "wmma_emu.h"
 
 #define ATTN_NEG (-3.0e38f)
 
@@ -546,6 +549,258 @@ ATTN_UNROLL
     }
 }
 
+/* ---- ATTENTION, prefill with gfx11 WMMA -------------------------------------------------------
+ * k_attn_pfw_<K>_<V>_<DM> (16-bit caches only: the f32 cache's 1e-6 bound
+ * leaves no room for 16-bit operands). The same tiles, rows, sequence walk,
+ * masks, online softmax and range reports as attn_prefill; the two products
+ * run on WMMA (kernels/wmma_emu.h for the operand layout) with f32
+ * accumulation, over key tiles of BK = 64 keys:
+ *   S = Q K^T   A = q * scale rounded to K's type, [R][DM] in shared memory
+ *               (zero past D); B = the K tile as it is in the cache, [BK][DM]
+ *               (key rows). Warp w computes keys 16w .. 16w + 15 of the tile
+ *               over D in steps of 16 and writes them to s_sh [R][BK] f32.
+ *   softmax     thread (r, c) as in attn_prefill, over the contiguous keys
+ *               KPT c .. KPT c + KPT - 1 (whole words of P); the weights are
+ *               rounded to V's type and summed rounded (l), so the
+ *               normalisation matches what the P V product sees.
+ *   O += P V    A = P [R][BK] 16-bit; B = the V tile transposed, [DM][BK]
+ *               (column d's keys in order). Warp w owns the 16-column blocks
+ *               w, w + 4, ... of the output (DM / 64 accumulators of 8 floats
+ *               a lane), rescaled by the rows' alpha (alpha_sh) per tile.
+ * At the end the accumulators go through shared memory (f32 [R][DM]) to
+ * attn_store in attn_prefill's layout. Built where SC_WMMA_ON; elsewhere the
+ * body is empty and the host never picks it (STRIXCORE_HIP_ATTN=prefill-wmma
+ * runs it on the EMU test library that emulates the instruction). */
+#if SC_WMMA_ON
+typedef struct __attribute__((aligned(16))) attn_w4 {
+    uint32_t v[4];
+} attn_w4;
+
+/* 16 consecutive 16-bit values of a shared row starting at 16-byte word s */
+static __device__ __forceinline__ sc_wmma_u8w attn_lds16(const attn_w4 *s) {
+    const attn_w4 a = s[0], b = s[1];
+    sc_wmma_u8w r;
+ATTN_UNROLL
+    for (int i = 0; i < 4; i++) {
+        r.v[i] = a.v[i];
+        r.v[4 + i] = b.v[i];
+    }
+    return r;
+}
+
+/* elements 4*d4 .. 4*d4+3 of a 16-bit cache row, as two words (bits as they are) */
+static __device__ __forceinline__ attn_u2 attn_raw4(const uint8_t *row, int d4, bool vec) {
+    if (vec) return ((const attn_u2 *)row)[d4];
+    const uint16_t *r = (const uint16_t *)row + 4 * d4;
+    return attn_u2{r[0] | (uint32_t)r[1] << 16, r[2] | (uint32_t)r[3] << 16};
+}
+#endif
+
+template <int KT, int VT, int DM>
+static __device__ __forceinline__ void attn_prefill_wmma(const attn_args &p) {
+#if SC_WMMA_ON
+    constexpr bool KBF = KT == AT_BF16, VBF = VT == AT_BF16;
+    constexpr int WG = ATTN_PF_WG, R = ATTN_PF_R, TPR = ATTN_PF_TPR, NW = WG / SC_WARP;
+    constexpr int BK = 64;                  /* keys per tile: 16 per warp in S */
+    constexpr int KPT = BK / TPR;           /* keys per thread in the softmax */
+    constexpr int NCB = DM / 16 / NW;       /* output column blocks per warp */
+    constexpr int QP = DM / 8 + 1;          /* 16-byte words per q / K row (one of padding: fewer bank conflicts) */
+    constexpr int VP = BK / 8 + 1;          /* words per row of V^T and of P */
+    constexpr int KVW = BK * QP > DM * VP ? BK * QP : DM * VP;
+    static_assert(R * TPR == WG && BK == 16 * NW && R == 16 && KPT == 8, "tile shape");
+    static_assert(KVW * 4 >= R * DM, "the output fits the K/V buffer");
+    static_assert(KT != AT_F32 && VT != AT_F32, "16-bit caches only");
+    __shared__ attn_w4 q_sh[R * QP];        /* [R][DM] q * scale, K's type */
+    __shared__ attn_w4 kv_sh[KVW];          /* [BK][DM] the K tile, then [DM][BK] V^T, then f32 [R][DM] out */
+    __shared__ attn_w4 p_sh[R * VP];        /* [R][BK] exp(s - m), V's type */
+    __shared__ float s_sh[R * BK];          /* [R][BK] scores */
+    __shared__ float alpha_sh[R];
+    __shared__ int64_t koff_sh[BK], voff_sh[BK];
+    __shared__ int rseq_sh[R], rpos_sh[R];
+
+    const int tid = (int)threadIdx.x, r = tid / TPR, c = tid % TPR;
+    const int lane = (int)sc_lane(), warp = tid / SC_WARP;
+    const int tile = p.t_base + (int)blockIdx.x;
+    const int hg = (int)blockIdx.y % p.NHG, kvh = (int)blockIdx.y / p.NHG;
+    const int split = (int)blockIdx.z;
+    const int D4 = p.D / 4, D16 = (p.D + 15) / 16 * 16;
+
+    if (tid < R) {
+        int t, h, sq = -1, ps = -1;
+        if (pf_row(p, tid, tile, hg, kvh, t, h) && h >= 0) {
+            const int s = p.seq ? p.seq[t] : 0, pp = p.pos[t];
+            if (s >= 0 && s < p.NSEQ && pp >= 0) {
+                sq = s;
+                ps = pp;
+            } else if (blockIdx.y == 0 && split == 0) {
+                sc_report(p.err, SC_HIP_ERR_RANGE); /* the row reads no key */
+            }
+        }
+        rseq_sh[tid] = sq;
+        rpos_sh[tid] = ps;
+    }
+    /* q * scale rounded to K's type, two values a word; zero past D (and in padding rows) */
+    for (int idx = tid; idx < R * (D16 / 2); idx += WG) {
+        const int rr = idx / (D16 / 2), d = 2 * (idx % (D16 / 2));
+        int t, h;
+        float x0 = 0.0f, x1 = 0.0f;
+        if (d < p.D && pf_row(p, rr, tile, hg, kvh, t, h)) { /* D % 4 == 0: d + 1 < D too */
+            const float *qr = (const float *)(p.q + (int64_t)h * p.q_nb1 + (int64_t)t * p.q_nb2);
+            x0 = qr[d] * p.scale;
+            x1 = qr[d + 1] * p.scale;
+        }
+        q_sh[rr * QP + d / 8].v[(d % 8) / 2] = sc_wmma_pack16<KBF>(x0, x1);
+    }
+    __syncthreads();
+
+    float m = ATTN_NEG, l = 0.0f;
+    sc_wmma_v8f acc[NCB];
+ATTN_UNROLL
+    for (int j = 0; j < NCB; j++)
+ATTN_UNROLL
+        for (int i = 0; i < 8; i++) acc[j][i] = 0.0f;
+    const uint8_t *kbase = p.k + (int64_t)kvh * p.k_nb1, *vbase = p.v + (int64_t)kvh * p.v_nb1;
+    const bool kvec = p.k_vec != 0, vvec = p.v_vec != 0;
+
+    for (int prev = -1;;) {
+        int cur = -1, kend = 0;
+        for (int rr = 0; rr < R; rr++) {
+            const int sq = rseq_sh[rr];
+            if (sq > prev && (cur < 0 || sq < cur)) cur = sq;
+        }
+        if (cur < 0) break;
+        for (int rr = 0; rr < R; rr++)
+            if (rseq_sh[rr] == cur) kend = attn_max(kend, rpos_sh[rr] + 1);
+        int kbeg, kstop;
+        attn_split_range(kend, split, p.NS, BK, kbeg, kstop);
+        const bool mine = rseq_sh[r] == cur;
+        const int mypos = rpos_sh[r];
+        const int32_t *btrow = (const int32_t *)((const uint8_t *)p.bt + (int64_t)cur * p.bt_nb1);
+
+        for (int kb = kbeg; kb < kstop; kb += BK) {
+            if (tid < BK) {
+                int64_t ko = -1, vo = -1;
+                if (kb + tid < kstop && !attn_slot(p, btrow, kb + tid, ko, vo) && blockIdx.y == 0)
+                    sc_report(p.err, SC_HIP_ERR_RANGE); /* the key is skipped */
+                koff_sh[tid] = ko;
+                voff_sh[tid] = vo;
+            }
+            __syncthreads(); /* also: every warp is done with the previous tile's V^T */
+            /* the K tile [BK][D16], 4 values (two words) a thread, zero past D and for skipped keys */
+            for (int idx = tid; idx < BK * (D16 / 4); idx += WG) {
+                const int kk = idx / (D16 / 4), d4 = idx % (D16 / 4);
+                const int64_t off = koff_sh[kk];
+                const attn_u2 w = off >= 0 && d4 < D4 ? attn_raw4(kbase + off, d4, kvec) : attn_u2{0u, 0u};
+                attn_w4 &dst = kv_sh[kk * QP + d4 / 2];
+                dst.v[2 * (d4 % 2)] = w.a;
+                dst.v[2 * (d4 % 2) + 1] = w.b;
+            }
+            __syncthreads();
+
+            /* ---- S: warp w, keys 16w .. 16w + 15 */
+            {
+                sc_wmma_v8f sacc;
+ATTN_UNROLL
+                for (int i = 0; i < 8; i++) sacc[i] = 0.0f;
+                for (int d0 = 0; d0 < D16; d0 += 16) {
+                    const sc_wmma_u8w a = attn_lds16(&q_sh[(lane % 16) * QP + d0 / 8]);
+                    const sc_wmma_u8w b = attn_lds16(&kv_sh[(warp * 16 + lane % 16) * QP + d0 / 8]);
+                    sacc = sc_wmma<KBF>(a, b, sacc);
+                }
+ATTN_UNROLL
+                for (int i = 0; i < 8; i++) s_sh[(2 * i + lane / 16) * BK + warp * 16 + lane % 16] = sacc[i];
+            }
+            __syncthreads();
+
+            /* mask, then the row's online softmax over its TPR lanes (as attn_prefill, but
+             * thread (r, c) takes the contiguous keys KPT c .. KPT c + KPT - 1: whole words of P) */
+            float sc[KPT], mx = ATTN_NEG;
+ATTN_UNROLL
+            for (int i = 0; i < KPT; i++) {
+                const int jj = c * KPT + i, j = kb + jj;
+                sc[i] = s_sh[r * BK + jj];
+                if (!mine || j > mypos || j >= kstop || koff_sh[jj] < 0) sc[i] = ATTN_NEG;
+                mx = fmaxf(mx, sc[i]);
+            }
+            for (int o = TPR / 2; o > 0; o >>= 1) mx = fmaxf(mx, sc_shfl_xor(mx, o));
+            const float mn = fmaxf(m, mx), alpha = expf(m - mn);
+            float ts = 0.0f;
+ATTN_UNROLL
+            for (int i = 0; i < KPT; i += 2) {
+                const float p0 = sc[i] <= ATTN_NEG ? 0.0f : expf(sc[i] - mn);
+                const float p1 = sc[i + 1] <= ATTN_NEG ? 0.0f : expf(sc[i + 1] - mn);
+                const uint32_t w = sc_wmma_pack16<VBF>(p0, p1);
+                ts += attn_h2f<VT>(w & 0xffffu) + attn_h2f<VT>(w >> 16); /* l sums the weights P V sees */
+                p_sh[r * VP + (c * KPT + i) / 8].v[((c * KPT + i) % 8) / 2] = w;
+            }
+            for (int o = TPR / 2; o > 0; o >>= 1) ts += sc_shfl_xor(ts, o);
+            m = mn;
+            l = l * alpha + ts;
+            if (c == 0) alpha_sh[r] = alpha;
+            __syncthreads(); /* S is done with the K tile */
+
+            /* V^T [D16][BK]: a thread takes keys 2kp, 2kp + 1 at columns 4d4 .. 4d4 + 3 */
+            for (int idx = tid; idx < (BK / 2) * (D16 / 4); idx += WG) {
+                const int kp = idx / (D16 / 4), d4 = idx % (D16 / 4);
+                const int64_t o0 = voff_sh[2 * kp], o1 = voff_sh[2 * kp + 1];
+                const attn_u2 w0 = o0 >= 0 && d4 < D4 ? attn_raw4(vbase + o0, d4, vvec) : attn_u2{0u, 0u};
+                const attn_u2 w1 = o1 >= 0 && d4 < D4 ? attn_raw4(vbase + o1, d4, vvec) : attn_u2{0u, 0u};
+                const uint32_t col[4] = {(w0.a & 0xffffu) | w1.a << 16, (w0.a >> 16) | (w1.a & 0xffff0000u),
+                                         (w0.b & 0xffffu) | w1.b << 16, (w0.b >> 16) | (w1.b & 0xffff0000u)};
+ATTN_UNROLL
+                for (int e = 0; e < 4; e++) kv_sh[(4 * d4 + e) * VP + kp / 4].v[kp % 4] = col[e];
+            }
+            /* the rows' rescale: element i of a lane is row 2i + lane / 16 */
+ATTN_UNROLL
+            for (int i = 0; i < 8; i++) {
+                const float al = alpha_sh[2 * i + lane / 16];
+ATTN_UNROLL
+                for (int j = 0; j < NCB; j++) acc[j][i] *= al;
+            }
+            __syncthreads();
+
+            /* ---- O += P V: warp w, column blocks w + NW * j */
+ATTN_UNROLL
+            for (int j = 0; j < NCB; j++) {
+                const int cb = warp + NW * j;
+                if (cb * 16 >= p.D) continue; /* uniform in the warp */
+ATTN_UNROLL
+                for (int k0 = 0; k0 < BK; k0 += 16) {
+                    const sc_wmma_u8w a = attn_lds16(&p_sh[(lane % 16) * VP + k0 / 8]);
+                    const sc_wmma_u8w b = attn_lds16(&kv_sh[(cb * 16 + lane % 16) * VP + k0 / 8]);
+                    acc[j] = sc_wmma<VBF>(a, b, acc[j]);
+                }
+            }
+        }
+        prev = cur;
+    }
+
+    /* the accumulators through shared memory (f32 [R][DM]) to attn_store's layout */
+    __syncthreads();
+ATTN_UNROLL
+    for (int j = 0; j < NCB; j++) {
+        const int cb = warp + NW * j;
+ATTN_UNROLL
+        for (int i = 0; i < 8; i++) {
+            const int e = (2 * i + lane / 16) * DM + cb * 16 + lane % 16; /* [row][column] */
+            kv_sh[e / 4].v[e % 4] = __float_as_uint(acc[j][i]);
+        }
+    }
+    __syncthreads();
+    int t, h;
+    if (!pf_row(p, r, tile, hg, kvh, t, h)) return;
+    for (int d4 = c; d4 < D4; d4 += TPR) {
+        const attn_w4 o = kv_sh[(r * DM) / 4 + d4];
+        attn_store(p, t, h, split, d4,
+                   attn_f4{__uint_as_float(o.v[0]), __uint_as_float(o.v[1]), __uint_as_float(o.v[2]),
+                           __uint_as_float(o.v[3])},
+                   m, l);
+    }
+#else
+    (void)p;
+#endif
+}
+
 /* ---- the kernels: every (k type, v type) pair; prefill also per head_dim bound */
 #define ATTN_KERNELS(kn, kt, vn, vt)                                                                             \
     SC_KERNEL(k_attn_dec_##kn##_##vn, attn_args, ATTN_DEC_WG) { attn_decode<kt, vt>(p); }                        \
@@ -556,6 +811,15 @@ ATTN_UNROLL
 ATTN_KERNELS_V(f32, AT_F32)
 ATTN_KERNELS_V(f16, AT_F16)
 ATTN_KERNELS_V(bf16, AT_BF16)
+
+/* the WMMA prefill: 16-bit (k type, v type) pairs */
+#define ATTN_KERNELS_W(kn, kt, vn, vt)                                                                           \
+    SC_KERNEL(k_attn_pfw_##kn##_##vn##_128, attn_args, ATTN_PF_WG) { attn_prefill_wmma<kt, vt, 128>(p); }        \
+    SC_KERNEL(k_attn_pfw_##kn##_##vn##_256, attn_args, ATTN_PF_WG) { attn_prefill_wmma<kt, vt, 256>(p); }
+ATTN_KERNELS_W(f16, AT_F16, f16, AT_F16)
+ATTN_KERNELS_W(f16, AT_F16, bf16, AT_BF16)
+ATTN_KERNELS_W(bf16, AT_BF16, f16, AT_F16)
+ATTN_KERNELS_W(bf16, AT_BF16, bf16, AT_BF16)
 
 /* ---- split-K merge ----------------------------------------------------------------------------
  *   M = max_s m_s,  w_s = exp(m_s - M),  y = sum_s w_s acc_s / sum_s w_s l_s

@@ -24,22 +24,19 @@
  *                       where SC_HIP_WMMA; elsewhere the kernel is empty and the
  *                       host never picks it, except in EMU test builds with
  *                       -DSC_MM_EMU_WMMA, where the instruction is emulated
- *                       with the layout below (STRIXCORE_HIP_MATMUL=wmma then
+ *                       with the layout of kernels/wmma_emu.h (STRIXCORE_HIP_MATMUL=wmma then
  *                       runs these kernels on EMU: a check of the tiling, not
  *                       of the hardware's layout).
  *
- * WMMA operand layout (gfx11, wave32; AMD's "WMMA on RDNA 3" and LLVM's
- * AMDGPU tests): D = A (16 x 16, M x K) * B (16 x 16, K x N) + C.
- *   A: lane l holds row l % 16, its 16 K values in order (16 halves);
- *   B: lane l holds column l % 16, its 16 K values in order;
- *      lanes 16..31 repeat lanes 0..15 (both halves of the wave load the same);
- *   C, D: 8 floats per lane; element i is D[2i + l / 16][l % 16].
+ * WMMA operand layout: kernels/wmma_emu.h (wave32; C/D element i of lane l
+ * is D[2i + l / 16][l % 16]).
  * Here A = the x tile (rows m), B = the weight tile (columns n), so lane l's
  * element i is y[n = l % 16, m = 2i + l / 16] of the block.
  */
 #include "sc_hip.h"
 #include "matmul.h"
 #include "matmul_dev.h"
+#include "wmma_emu.h"
 
 #define TILE SC_MM_TILE
 #define TK SC_MM_TILE_K
@@ -165,25 +162,11 @@ static __device__ __forceinline__ void mm_gemm_f32(const sc_mm_gemm_args &p) {
 }
 
 /* ---- WMMA GEMM (gfx11) ----------------------------------------------------------------------- */
-#if SC_HIP_WMMA
-#define MM_WMMA 1
-typedef _Float16 mm_v16h __attribute__((ext_vector_type(16)));
-typedef short mm_v16s __attribute__((ext_vector_type(16)));
-typedef float mm_v8f __attribute__((ext_vector_type(8)));
-#elif defined(SC_HIP_EMU) && defined(SC_MM_EMU_WMMA)
-#define MM_WMMA 1
-struct mm_v8f {
-    float v[8];
-    float &operator[](int i) { return v[i]; }
-};
-#else
-#define MM_WMMA 0
-#endif
+#define MM_WMMA SC_WMMA_ON /* kernels/wmma_emu.h: the instruction, or its emulation in EMU test builds */
 
 #if MM_WMMA
-struct mm_u8w {
-    uint32_t v[8];
-};
+typedef sc_wmma_v8f mm_v8f;
+typedef sc_wmma_u8w mm_u8w;
 
 #define WPITCH (TK / 8 + 1) /* 16-byte words per row (8 16-bit values each): 80 bytes, fewer bank conflicts */
 template <bool BF> struct mm_smem_16 {
@@ -206,30 +189,11 @@ static __device__ __forceinline__ mm_u8w mm_lds16(const mm_u4 *s) {
 
 template <bool BF>
 static __device__ __forceinline__ mm_v8f mm_wmma(const mm_u8w &a, const mm_u8w &b, mm_v8f c) {
-#if !SC_HIP_WMMA /* EMU test build: D[2i + l/16][l%16] += sum_k A[2i + l/16][k] * B[k][l%16] */
-    const int l = (int)sc_lane();
-    for (int i = 0; i < 8; i++) {
-        float s = 0.0f;
-        for (int k = 0; k < 16; k++) {
-            const uint16_t ak = (uint16_t)(a.v[k / 2] >> (16 * (k % 2))), bk = (uint16_t)(b.v[k / 2] >> (16 * (k % 2)));
-            const float av = sc_shfl(BF ? sc_bf2f(ak) : sc_h2f(ak), 2 * i + l / 16); /* row 2i + l/16 is lane 2i + l/16's */
-            s += av * (BF ? sc_bf2f(bk) : sc_h2f(bk));
-        }
-        c[i] += s;
-    }
-    return c;
-#else
-    if constexpr (BF)
-        return __builtin_amdgcn_wmma_f32_16x16x16_bf16_w32(__builtin_bit_cast(mm_v16s, a),
-                                                           __builtin_bit_cast(mm_v16s, b), c);
-    else
-        return __builtin_amdgcn_wmma_f32_16x16x16_f16_w32(__builtin_bit_cast(mm_v16h, a),
-                                                          __builtin_bit_cast(mm_v16h, b), c);
-#endif
+    return sc_wmma<BF>(a, b, c);
 }
 
 template <bool BF> static __device__ __forceinline__ uint32_t mm_pack16(float lo, float hi) {
-    return BF ? (uint32_t)sc_f2bf(lo) | ((uint32_t)sc_f2bf(hi) << 16) : (uint32_t)sc_f2h(lo) | ((uint32_t)sc_f2h(hi) << 16);
+    return sc_wmma_pack16<BF>(lo, hi);
 }
 #endif
 

@@ -20,7 +20,11 @@
  *    sharing each K/V row;
  *  - prefill: k_attn_pf_<K>_<V>_<128|256>, one block of 128 threads per
  *    (tile of 16 query rows = tokens x heads of one kv head, head group,
- *    key split), K/V tiles in shared memory.
+ *    key split), K/V tiles in shared memory; on gfx11 (hip_caps()->wmma)
+ *    with f16/bf16 k and v caches k_attn_pfw_<K>_<V>_<128|256> instead, the
+ *    same tiles with S = Q K^T and P V on WMMA (q and the softmax weights
+ *    rounded to the cache types, f32 accumulation; f32 caches stay scalar:
+ *    their bound is 1e-6).
  * Both split the keys over NS blocks when the grid would not fill the GPU
  * (flash-decoding); k_attn_reduce then merges the NS partial records of each
  * (head, token) from node scratch. The context length lives on the device
@@ -36,7 +40,10 @@
  * with no key gets zeros).
  *
  * Test knobs (run backend-ops under them to put every case through a path):
- *   STRIXCORE_HIP_ATTN=decode|prefill   force one ATTENTION kernel
+ *   STRIXCORE_HIP_ATTN=decode|prefill|prefill-wmma   force one ATTENTION kernel
+ *       (prefill: the scalar one even on gfx11; prefill-wmma: the WMMA one
+ *       for 16-bit caches whatever hip_caps says, for the EMU test library
+ *       that emulates the instruction; f32 caches take the scalar one)
  *   STRIXCORE_HIP_ATTN_SPLITS=n         force NS (1..ATTN_MAX_SPLITS)
  */
 #include <stdio.h>
@@ -183,9 +190,19 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
     int rc;
 
     bool decode = T <= HIP_ATTN_DECODE_MAX_T;
+    const bool k16 = k->type != SC_TYPE_F32 && v->type != SC_TYPE_F32;
+    const hip_dev_caps *caps = hip_caps(hip_stream_dev(s));
+    bool wmma = k16 && caps && caps->wmma; /* the WMMA prefill kernel */
     const char *env = getenv("STRIXCORE_HIP_ATTN");
     if (env && !strcmp(env, "decode")) decode = true;
-    if (env && !strcmp(env, "prefill")) decode = false;
+    if (env && !strcmp(env, "prefill")) {
+        decode = false;
+        wmma = false;
+    }
+    if (env && !strcmp(env, "prefill-wmma")) {
+        decode = false;
+        wmma = k16;
+    }
 
     attn_args a = {
         .q = q->data, .k = k->data, .v = v->data, .bt = bt->data, .pos = pos->data,
@@ -212,12 +229,13 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
         snprintf(name, sizeof name, "k_attn_dec_%s_%s", type_tag(k->type), type_tag(v->type));
     } else {
         /* a tile: R / GH tokens x GH heads of one kv head */
-        const int32_t dm = D <= 128 ? 128 : 256, bk = dm > 128 ? 16 : 32;
+        const int32_t dm = D <= 128 ? 128 : 256, bk = wmma ? 64 : dm > 128 ? 16 : 32;
         a.GH = G < ATTN_PF_R ? G : ATTN_PF_R;
         a.NHG = ceil_div32(G, a.GH);
         n_tiles = ceil_div32(T, ATTN_PF_R / a.GH);
         a.NS = pick_splits(s, (int64_t)n_tiles * Hkv * a.NHG, max_ctx, 4 * bk);
-        snprintf(name, sizeof name, "k_attn_pf_%s_%s_%d", type_tag(k->type), type_tag(v->type), (int)dm);
+        snprintf(name, sizeof name, "k_attn_pf%s_%s_%s_%d", wmma ? "w" : "", type_tag(k->type), type_tag(v->type),
+                 (int)dm);
     }
 
     /* split-K: the NS partial records of every (h, t) go to node scratch first */

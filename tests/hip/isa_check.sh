@@ -45,5 +45,12 @@ check matmul_gemv k_mm_gemv_f16 'global_load_b128' "128-bit weight loads"
 for k in k_mm_gemm_wmma_f16 k_mm_gemm_wmma_bf16 k_mm_gemm_wmma_qg k_mm_gemm_wmma_qg_bf; do
   check matmul_gemm $k 'v_wmma_f32_16x16x16_b?f16' "WMMA"
 done
+for k in f16_f16 f16_bf16 bf16_f16 bf16_bf16; do
+  for dm in 128 256; do
+    check attn k_attn_pfw_${k}_$dm 'v_wmma_f32_16x16x16_b?f16' "WMMA"
+  done
+done
+check attn k_attn_pfw_f16_bf16_128 'v_wmma_f32_16x16x16_f16' "f16 WMMA for S (f16 k)"
+check attn k_attn_pfw_f16_bf16_128 'v_wmma_f32_16x16x16_bf16' "bf16 WMMA for P V (bf16 v)"
 check eltwise k_elt_add_f32 'global_load_b128' "float4 loads"
 exit $fail
