@@ -48,6 +48,13 @@ static inline bool sc_chk_same_shape(const sc_tensor *a, const sc_tensor *b) {
     return true;
 }
 
+/* b broadcasts over a (ADD, MUL): every dimension of a a multiple of b's. */
+static inline bool sc_chk_broadcasts(const sc_tensor *a, const sc_tensor *b) {
+    for (int d = 0; d < SC_MAX_DIMS; d++)
+        if (b->ne[d] < 1 || a->ne[d] % b->ne[d] != 0) return false;
+    return true;
+}
+
 /* `type` with contiguous rows (nb[0] is the element size) and every other
  * stride a multiple of the element size. */
 static inline bool sc_chk_rows_of(const sc_tensor *t, int32_t type) {

@@ -38,10 +38,7 @@ bool hip_supports_eltwise(hip_dev *d, const sc_tensor *node) {
     switch (node->op) {
     case SC_OP_ADD:
     case SC_OP_MUL:
-        if (!rows_f32(b)) return false;
-        for (int i = 0; i < SC_MAX_DIMS; i++)
-            if (a->ne[i] % b->ne[i] != 0) return false;
-        return true;
+        return rows_f32(b) && sc_chk_broadcasts(a, b);
     case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
     case SC_OP_SILU: return true;

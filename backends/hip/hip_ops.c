@@ -17,38 +17,36 @@ typedef struct hip_family {
     int (*run)(hip_stream *s, const sc_tensor *node);
 } hip_family;
 
-#define FAM(f, on) {#f, on ? hip_supports_##f : NULL, on ? hip_run_##f : NULL}
-#ifndef SC_HIP_HAVE_FAMILY_eltwise
-#define SC_HIP_HAVE_FAMILY_eltwise 0
-bool hip_supports_eltwise(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; return false; }
-int hip_run_eltwise(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
+/* a family whose hip_op_<family>.c is absent has no functions: NULL */
+#define FAM_ON(f) {#f, hip_supports_##f, hip_run_##f}
+#define FAM_OFF(f) {#f, NULL, NULL}
+#ifdef SC_HIP_HAVE_FAMILY_eltwise
+#define FAM_ELTWISE FAM_ON(eltwise)
+#else
+#define FAM_ELTWISE FAM_OFF(eltwise)
 #endif
-#ifndef SC_HIP_HAVE_FAMILY_norm
-#define SC_HIP_HAVE_FAMILY_norm 0
-bool hip_supports_norm(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; return false; }
-int hip_run_norm(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
+#ifdef SC_HIP_HAVE_FAMILY_norm
+#define FAM_NORM FAM_ON(norm)
+#else
+#define FAM_NORM FAM_OFF(norm)
 #endif
-#ifndef SC_HIP_HAVE_FAMILY_select
-#define SC_HIP_HAVE_FAMILY_select 0
-bool hip_supports_select(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; return false; }
-int hip_run_select(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
+#ifdef SC_HIP_HAVE_FAMILY_select
+#define FAM_SELECT FAM_ON(select)
+#else
+#define FAM_SELECT FAM_OFF(select)
 #endif
-#ifndef SC_HIP_HAVE_FAMILY_matmul
-#define SC_HIP_HAVE_FAMILY_matmul 0
-bool hip_supports_matmul(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; return false; }
-int hip_run_matmul(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
+#ifdef SC_HIP_HAVE_FAMILY_matmul
+#define FAM_MATMUL FAM_ON(matmul)
+#else
+#define FAM_MATMUL FAM_OFF(matmul)
 #endif
-#ifndef SC_HIP_HAVE_FAMILY_attn
-#define SC_HIP_HAVE_FAMILY_attn 0
-bool hip_supports_attn(hip_dev *d, const sc_tensor *n) { (void)d; (void)n; return false; }
-int hip_run_attn(hip_stream *s, const sc_tensor *n) { (void)s; (void)n; return SC_ENOTSUP; }
+#ifdef SC_HIP_HAVE_FAMILY_attn
+#define FAM_ATTN FAM_ON(attn)
+#else
+#define FAM_ATTN FAM_OFF(attn)
 #endif
 
-static const hip_family families[SC_FAM_COUNT] = {
-    FAM(eltwise, SC_HIP_HAVE_FAMILY_eltwise), FAM(norm, SC_HIP_HAVE_FAMILY_norm),
-    FAM(select, SC_HIP_HAVE_FAMILY_select),   FAM(matmul, SC_HIP_HAVE_FAMILY_matmul),
-    FAM(attn, SC_HIP_HAVE_FAMILY_attn),
-};
+static const hip_family families[SC_FAM_COUNT] = {FAM_ELTWISE, FAM_NORM, FAM_SELECT, FAM_MATMUL, FAM_ATTN};
 
 
 bool hip_ops_supports(hip_dev *d, const sc_tensor *node) {

@@ -41,10 +41,7 @@ bool vk_supports_eltwise(vk_dev *dev, const sc_tensor *node) {
     switch (node->op) {
     case SC_OP_ADD:
     case SC_OP_MUL:
-        if (!rows_f32(b)) return false;
-        for (int d = 0; d < SC_MAX_DIMS; d++)
-            if (a->ne[d] % b->ne[d] != 0) return false;
-        return true;
+        return rows_f32(b) && sc_chk_broadcasts(a, b);
     case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
     case SC_OP_SILU: return true;
