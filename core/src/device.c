@@ -36,6 +36,7 @@ int sc__device_open(sc_plugin_entry *pe, int index, sc_device_t **out) {
     d->props.struct_size = sizeof(d->props);
     d->props.name[sizeof(d->props.name) - 1] = '\0';
     d->props.description[sizeof(d->props.description) - 1] = '\0';
+    d->props.driver[sizeof(d->props.driver) - 1] = '\0';
     if (d->props.n_buffer_types < 1) {
         rc = SC_EBACKEND; /* no buffer type 0: nothing could be allocated */
         goto fail;
@@ -103,6 +104,41 @@ bool sc_device_offload_op(sc_device_t *dev, const sc_tensor *node) {
     if (!dev || !node || !SC_BE_HAS(dev->be, offload_op))
         return false;
     return dev->be->offload_op(dev->dev, node);
+}
+
+int sc_device_tune_query(sc_device_t *dev, const sc_tensor *node, sc_tune_info *info) {
+    if (!dev || !node || !info)
+        return SC_EINVAL;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    if (!SC_BE_HAS(dev->be, tune_query) || !SC_BE_HAS(dev->be, tune_set))
+        return SC_ENOTSUP;
+    int rc = dev->be->tune_query(dev->dev, node, info);
+    if (rc != SC_OK)
+        return rc == SC_ENOTSUP ? rc : SC_EBACKEND;
+    /* a plugin's answer is checked like any other input */
+    info->key[sizeof info->key - 1] = '\0';
+    if (!info->key[0] || info->n_variants < 1 || info->n_variants > SC_TUNE_MAX_VARIANTS ||
+        info->default_variant < 0 || info->default_variant >= info->n_variants || info->current < 0 ||
+        info->current >= info->n_variants)
+        return SC_EBACKEND;
+    for (const char *c = info->key; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("._:=,+-", *c)))
+            return SC_EBACKEND;
+    for (int i = 0; i < info->n_variants; i++) {
+        info->variants[i][SC_TUNE_NAME_LEN - 1] = '\0';
+        if (!info->variants[i][0])
+            return SC_EBACKEND;
+    }
+    return SC_OK;
+}
+
+int sc_device_tune_set(sc_device_t *dev, const char *key, const char *variant) {
+    if (!dev || !key)
+        return SC_EINVAL;
+    if (!SC_BE_HAS(dev->be, tune_query) || !SC_BE_HAS(dev->be, tune_set))
+        return SC_ENOTSUP;
+    return dev->be->tune_set(dev->dev, key, variant);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -41,7 +41,8 @@ extern "C" {
 #endif
 
 #define SC_ABI_MAJOR 1
-#define SC_ABI_MINOR 2 /* 1: format plugins (sc_format_iface, sc_ckpt_reader); 2: frontends (sc_frontend_iface, sc_serve_api) */
+#define SC_ABI_MINOR 3 /* 1: format plugins (sc_format_iface, sc_ckpt_reader); 2: frontends (sc_frontend_iface, sc_serve_api);
+                          3: kernel tuning (sc_backend_iface.tune_query / tune_set, sc_device_props.driver) */
 
 #define SC_PLUGIN_PROBE_SYMBOL "strixcore_plugin_probe"
 #define SC_PLUGIN_INIT_SYMBOL  "strixcore_plugin_init"
@@ -304,6 +305,9 @@ typedef struct sc_device_props {
     uint64_t memory_total;   /* bytes usable by the device, 0 if unknown */
     uint64_t memory_free;
     int32_t n_buffer_types;  /* >= 1; type 0 is the default for weights */
+    /* appended (ABI minor 3): the driver / runtime version, part of the
+     * tuning cache's device key ("NVIDIA 580.159.04", "ROCm 6.4.1", "Mesa 24.2.8") */
+    char driver[64];
 } sc_device_props;
 
 typedef struct sc_buffer_type_props {
@@ -312,6 +316,20 @@ typedef struct sc_buffer_type_props {
     size_t alignment;        /* base and tensor offsets are multiples of this */
     bool host_visible;       /* buffer_host_ptr() returns a usable pointer */
 } sc_buffer_type_props;
+
+#define SC_TUNE_KEY_LEN      160
+#define SC_TUNE_NAME_LEN     32
+#define SC_TUNE_MAX_VARIANTS 24
+
+/* What a backend says about one tunable node (tune_query, ABI minor 3). */
+typedef struct sc_tune_info {
+    size_t struct_size;                /* set by the core */
+    char key[SC_TUNE_KEY_LEN];         /* [A-Za-z0-9._:=,+-] only: it is a JSON key and a log word */
+    int32_t n_variants;                /* 1 .. SC_TUNE_MAX_VARIANTS: valid for this node */
+    int32_t default_variant;           /* what the backend runs untuned (the correctness reference) */
+    int32_t current;                   /* what it runs now (tune_set's choice, else the default) */
+    char variants[SC_TUNE_MAX_VARIANTS][SC_TUNE_NAME_LEN];
+} sc_tune_info;
 
 typedef struct sc_backend_iface {
     size_t struct_size;
@@ -344,6 +362,30 @@ typedef struct sc_backend_iface {
      * on this device. VIEW and NONE nodes carry no work. */
     int  (*graph_compute)(void *stream, sc_tensor *const *nodes, int n_nodes);
     int  (*stream_sync)(void *stream);                          /* optional */
+
+    /* ---- appended (ABI minor 3): kernel tuning. Both optional. ----------
+     * A tunable node (a quantized GEMV, a routed-expert GEMM, attention, ...)
+     * has a key: the op family and everything the best kernel depends on
+     * (types, quant layout, sizes, a bucket of the token count), e.g.
+     * "mm.q4g128.gemv:N=5120,K=5120,M=1". Every node with the same key gets
+     * the same choice. Its variants are the kernels and launch shapes that
+     * compute it (tile sizes, rows per workgroup, split-K, ...); all of them
+     * compute the same result within the op's tolerance. The core's tuner
+     * (core/src/tune.c) times them on the node's real inputs, checks each
+     * against the default variant, and installs the fastest with tune_set;
+     * the backend then runs the chosen variant for every node of that key.
+     *
+     * tune_query: SC_OK and *info filled when the node is tunable on this
+     *   device (n_variants >= 1), SC_ENOTSUP otherwise. The core sets
+     *   info->struct_size; the plugin writes nothing past it.
+     * tune_set: run `variant` (a name from tune_query's list) for nodes of
+     *   `key` from now on; variant NULL forgets the key (back to the
+     *   default). SC_ENOENT for a variant name the backend does not know for
+     *   that key (a stale cache); nothing changes then. A backend that
+     *   records command lists (graphs) must not replay one recorded under
+     *   another choice. Called between graph_compute calls, never during. */
+    int  (*tune_query)(void *dev, const sc_tensor *node, struct sc_tune_info *info);
+    int  (*tune_set)(void *dev, const char *key, const char *variant);
 } sc_backend_iface;
 
 /* ------------------------------------------------------------------------ */

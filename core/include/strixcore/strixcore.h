@@ -228,6 +228,12 @@ SC_API const char *sc_device_backend_name(const sc_device_t *dev);
 SC_API int sc_device_get_props(const sc_device_t *dev, sc_device_props *props);
 SC_API bool sc_device_supports_op(sc_device_t *dev, const sc_tensor *node);
 SC_API bool sc_device_offload_op(sc_device_t *dev, const sc_tensor *node);
+/* Kernel tuning (the backend's tune_query / tune_set; core/src/tune.c is
+ * the tuner): the node's tuning key and variants, SC_ENOTSUP when it is not
+ * tunable (or the backend does not tune); install a choice (variant NULL:
+ * back to the default). Tests and backend-ops use these directly. */
+SC_API int sc_device_tune_query(sc_device_t *dev, const sc_tensor *node, sc_tune_info *info);
+SC_API int sc_device_tune_set(sc_device_t *dev, const char *key, const char *variant);
 
 /* Buffers live on one device. */
 SC_API int sc_buffer_create(sc_device_t *dev, size_t size, sc_buffer_t **out);
