@@ -234,7 +234,11 @@ typedef struct bo_result {
     bo_status status;
     double err;                /* nmse, or the number of unequal elements for BO_EXACT */
     char msg[256];             /* why it failed, or what is unsupported */
+    int n_variants;            /* --variants: tuning variants run besides the default */
 } bo_result;
+
+/* test --variants: also run every tuning variant of every tunable node (runner.c) */
+extern bool bo_variants;
 
 void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r);
 /* Build c with shapes only and count, per op, the nodes of that op its graph

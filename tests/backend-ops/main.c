@@ -49,7 +49,7 @@ typedef struct opts {
 } opts;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v] [--log LEVEL]\n"
+    fprintf(f, "usage: backend-ops [test|coverage|list] [-b DEVICE] [-o OP] [-p TEXT] [-t N] [-v] [--log LEVEL] [--variants]\n"
                "       backend-ops perf [-b DEVICE] [-o OP] [-p TEXT] [-n REPS] [--ms MIN_MS] [-l] [-t N]\n");
 }
 
@@ -90,6 +90,8 @@ static int parse(int argc, char **argv, opts *o) {
                 return -1;
             }
             o->min_ms = ms;
+        } else if (!strcmp(a, "--variants")) {
+            bo_variants = true;
         } else if (!strcmp(a, "-l")) {
             o->list_only = true;
         } else if (!strcmp(a, "-v")) {
@@ -170,7 +172,7 @@ static int cmd_coverage(const bo_list *l) {
 
 /* Run the selected cases on one device; returns the number that failed. */
 static int test_device(const opts *o, const bo_list *l, sc_device_t *dev) {
-    int n_pass = 0, n_fail = 0, n_unsup = 0;
+    int n_pass = 0, n_fail = 0, n_unsup = 0, n_var = 0, n_var_cases = 0;
     double t0 = now_s();
     for (int i = 0; i < l->n; i++) {
         const bo_case *c = &l->v[i];
@@ -179,10 +181,15 @@ static int test_device(const opts *o, const bo_list *l, sc_device_t *dev) {
         double t = now_s();
         bo_run_case(c, dev, &r);
         t = now_s() - t;
+        n_var += r.n_variants;
+        n_var_cases += r.n_variants > 0;
         switch (r.status) {
         case BO_PASS:
             n_pass++;
-            if (o->verbose && c->max_err == BO_EXACT)
+            if (o->verbose && r.n_variants)
+                printf("  %s: OK (%d variants besides the default, worst nmse=%.2e, %.0f ms)\n", c->name,
+                       r.n_variants, r.err, t * 1e3);
+            else if (o->verbose && c->max_err == BO_EXACT)
                 printf("  %s: OK (exact, %.0f ms)\n", c->name, t * 1e3);
             else if (o->verbose)
                 printf("  %s: OK (nmse=%.2e <= %.0e, %.0f ms)\n", c->name, r.err, c->max_err, t * 1e3);
@@ -204,6 +211,7 @@ static int test_device(const opts *o, const bo_list *l, sc_device_t *dev) {
         fflush(stdout);
     }
     printf("  %d/%d tests passed, %d not supported (%.1f s)\n", n_pass, n_pass + n_fail, n_unsup, now_s() - t0);
+    if (bo_variants) printf("  tuning variants: %d run on %d cases\n", n_var, n_var_cases);
     printf("  Device %s: %s\n", sc_device_name(dev), n_fail ? "FAIL" : "OK");
     return n_fail;
 }

@@ -17,6 +17,13 @@
  * where it is and allocates intermediates itself. Any changed guard byte is
  * an out-of-bounds write. When the output is a view of a leaf (kv_write
  * returns a view of its cache), the whole cache is the output.
+ *
+ * Variants (`test --variants`, bo_variants): after the default run, every
+ * node the device calls tunable (sc_device_tune_query: a tuning key and its
+ * variants) is run again under each of its other variants, one node and
+ * one variant at a time (sc_device_tune_set, then back to the default), on
+ * a fresh build of the case, against the same reference and bound. A
+ * variant the tuner could pick must be as correct as the default.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,7 +257,18 @@ static size_t check_guards(const uint8_t *all, size_t guard, size_t nbytes, long
     return bad;
 }
 
-static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void *ref, size_t ref_size, bo_result *r) {
+bool bo_variants = false;
+
+/* The tunable nodes of one run (queried after compute, when data is bound). */
+#define MAX_TUNABLE 8
+typedef struct tunables {
+    int n;
+    int node[MAX_TUNABLE];
+    sc_tune_info info[MAX_TUNABLE];
+} tunables;
+
+static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void *ref, size_t ref_size, bo_result *r,
+                       tunables *tun) {
     sc_buffer_t *lbuf = NULL, *gbuf = NULL;
     sc_sched_t *sched = NULL;
     sc_tensor *whole = NULL;
@@ -280,6 +298,16 @@ static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void 
     if ((rc = sc_sched_compute(sched, b->g)) != SC_OK) {
         set_fail(r, "compute", rc);
         goto done;
+    }
+    for (int i = 0; tun && i < b->g->n_nodes && tun->n < MAX_TUNABLE; i++) {
+        const sc_tensor *t = b->g->nodes[i];
+        if (t->op == SC_OP_VIEW || t->op == SC_OP_NONE) continue;
+        rc = sc_device_tune_query(dev, t, &tun->info[tun->n]);
+        if (rc == SC_OK) tun->node[tun->n++] = i;
+        else if (rc != SC_ENOTSUP) {
+            set_fail(r, "tune_query", rc);
+            goto done;
+        }
     }
     for (int i = 0; i < b->g->n_nodes; i++) {
         sc_device_t *where = sc_sched_node_device(sched, b->g->nodes[i]);
@@ -343,7 +371,37 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
         snprintf(r->msg, sizeof r->msg, "%s", msg);
         goto done;
     }
-    run_device(c, dev, &b, ref, ref_size, r);
+    tunables tun = {0};
+    run_device(c, dev, &b, ref, ref_size, r, bo_variants ? &tun : NULL);
+    /* every other variant of every tunable node, each on a fresh build */
+    for (int k = 0; k < tun.n && r->status == BO_PASS; k++) {
+        const sc_tune_info *ti = &tun.info[k];
+        for (int v = 0; v < ti->n_variants && r->status == BO_PASS; v++) {
+            if (v == ti->current) continue;
+            built bv;
+            bo_result rv;
+            memset(&rv, 0, sizeof rv);
+            if ((rc = bo_build(c, false, &bv, rv.msg, sizeof rv.msg)) == SC_OK &&
+                (rc = sc_device_tune_set(dev, ti->key, ti->variants[v])) != SC_OK)
+                set_fail(&rv, "tune_set", rc);
+            else if (rc == SC_OK)
+                run_device(c, dev, &bv, ref, ref_size, &rv, NULL);
+            else
+                rv.status = BO_FAIL;
+            /* back to the default (a forgotten key) */
+            const int urc = sc_device_tune_set(dev, ti->key, NULL);
+            if (rv.status == BO_PASS && urc != SC_OK) set_fail(&rv, "tune_set(NULL)", urc);
+            built_free(&bv);
+            r->n_variants++;
+            if (rv.status != BO_PASS) {
+                r->status = BO_FAIL;
+                r->err = rv.err;
+                snprintf(r->msg, sizeof r->msg, "variant %s of %s: %.120s", ti->variants[v], ti->key, rv.msg);
+            } else if (rv.err > r->err) {
+                r->err = rv.err;
+            }
+        }
+    }
 done:
     free(ref);
     built_free(&b);
