@@ -22,6 +22,11 @@ typedef struct sc_cli {
     sc_config_t *config;      /* parsed --config file or NULL */
     char **plugin_paths;      /* config `plugin_path` entries, NULL-terminated */
     sc_registry_t *reg;       /* created on first use by sc_cli_registry */
+    /* kernel tuning (strixcore/tuning.h): --tuning-enabled / --tuning /
+     * --tuning-dir, else the config keys tuning_enabled / tuning / tuning_dir,
+     * else (-1, NULL) STRIXCORE_TUNING_ENABLED / STRIXCORE_TUNING / _DIR */
+    int tuning_enabled, tuning;
+    const char *tuning_dir;
 } sc_cli;
 
 typedef struct sc_cli_cmd {
@@ -36,8 +41,12 @@ typedef struct sc_cli_cmd {
  * (after printing why) only if even the built-in backend failed. */
 sc_registry_t *sc_cli_registry(sc_cli *cli);
 /* The device --backend names; prints the available ones and returns NULL
- * when there is no such backend. */
+ * when there is no such backend. Its kernel tuning is started (the cache
+ * loaded) with the settings above. */
 sc_device_t *sc_cli_pick_device(sc_cli *cli);
+/* start tuning on dev with the CLI's settings; tuning_override >= 0 forces
+ * STRIXCORE_TUNING's value (tune, serve --tune) */
+int sc_cli_tuning_start(sc_cli *cli, sc_device_t *dev, int tuning_override);
 
 /* output helpers (cli/util.c) */
 void sc_cli_json_string(FILE *f, const char *s); /* quoted, escaped, valid UTF-8 */
@@ -57,6 +66,12 @@ int sc_cmd_run(sc_cli *cli, int argc, char **argv);
 int sc_cmd_bench(sc_cli *cli, int argc, char **argv);
 int sc_cmd_serve(sc_cli *cli, int argc, char **argv); /* cli/cmd_serve.c */
 int sc_cmd_doctor(sc_cli *cli, int argc, char **argv); /* cli/cmd_doctor.c */
+int sc_cmd_tune(sc_cli *cli, int argc, char **argv);   /* cli/cmd_tune.c */
+/* Tune every shape serving the model needs (cli/cmd_tune.c; serve --tune):
+ * prefill chunks up to max_batched tokens, decode batches up to max_seqs
+ * sequences, decode at contexts up to the model's max length. Progress on
+ * stderr. SC_OK or the first error. */
+int sc_cli_pretune(sc_model_t *m, sc_device_t *dev, int max_seqs, int max_batched, bool quiet);
 /* option values: SC_CLI_OK or SC_CLI_USAGE */
 int sc_cli_parse_int(const char *s, int min, int max, int *out);
 int sc_cli_parse_float(const char *s, float *out);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "strixcore/tuning.h"
 #include "hf_pull.h"
 #include "serve_config.h"
 #include "strixcore/serve.h"
@@ -329,6 +330,19 @@ int sc_cmd_serve(sc_cli *cli, int argc, char **argv) {
     }
     if (load_generation_config(&c, model, &gen) < 0)
         goto out;
+    if (c.tune) {
+        /* before listening: no request waits on tuning */
+        sd_notify_msg("STATUS=tuning kernels");
+        sc_tuning_stats st0 = {.struct_size = sizeof st0};
+        sc_device_tuning_stats(dev, &st0); /* whether tuning stays on while serving (--tuning) */
+        if (sc_cli_tuning_start(cli, dev, 1) == SC_OK) {
+            rc = sc_cli_pretune(model, dev, mo.max_seqs, c.max_num_batched_tokens ? c.max_num_batched_tokens : 512,
+                                false);
+            if (rc != SC_OK)
+                fprintf(stderr, "strixcore serve: tuning stopped: %s (serving on what was tuned)\n", sc_strerror(rc));
+            sc_device_tuning_set_tuning(dev, st0.tuning != 0);
+        }
+    }
 
     /* A server must not die of SIGPIPE: a write to a client (or a log pipe)
      * that went away fails with EPIPE instead. */

@@ -3,7 +3,8 @@
  * command table.
  *
  *   strixcore [--backend auto|cpu|hip|vulkan|NAME] [--config FILE] [-v|-vv] [--graphs|--enforce-eager]
- *             [--log-format text|json] <command> [args]
+ *             [--log-format text|json] [--tuning-enabled 0|1] [--tuning 0|1] [--tuning-dir DIR]
+ *             <command> [args]
  *
  * Settings are applied in increasing priority: built-in defaults, the
  * config file, the command line.
@@ -13,6 +14,7 @@
 
 #include "cli.h"
 #include "hf_pull.h"
+#include "strixcore/tuning.h"
 
 static int cmd_help(sc_cli *cli, int argc, char **argv);
 
@@ -30,6 +32,8 @@ static const sc_cli_cmd commands[] = {
      sc_cmd_pull},
     {"doctor", "[MODEL_DIR] [--max-model-len N] [--json]",
      "check kernel args, GTT/VRAM, /dev/kfd and groups; whether MODEL fits; exact fixes", sc_cmd_doctor},
+    {"tune", "[MODEL_DIR | --synthetic NAME] [--show] [OPTIONS]",
+     "time every kernel variant for every shape MODEL needs and keep the fastest (docs/tuning.md)", sc_cmd_tune},
     {"help", "[COMMAND]", "show this help, or one command's", cmd_help},
 };
 
@@ -51,6 +55,10 @@ static void usage(FILE *f) {
           "  --graphs                            capture repeated decode steps into GPU graphs and\n"
           "                                      replay them (HIP backend: hipGraph / CUDA graphs)\n"
           "  --enforce-eager                     launch every kernel eagerly (the default)\n"
+          "  --tuning-enabled 0|1                use tuned kernel choices from the cache (default 1)\n"
+          "  --tuning 0|1                        tune shapes not in the cache as they are met (default 0;\n"
+          "                                      `strixcore tune MODEL` tunes ahead of time)\n"
+          "  --tuning-dir DIR                    the tuning cache (default ~/.cache/strixcore/tuning)\n"
           "  -h, --help                          show this help\n"
           "  --version                           show the version and plugin ABI\n"
           "\n"
@@ -63,9 +71,11 @@ static void usage(FILE *f) {
     }
     fputs("\n"
           "config keys: backend, plugin_path (repeatable), log_level (error|warn|info|debug),\n"
-          "             log_format (text|json)\n"
+          "             log_format (text|json), tuning_enabled, tuning, tuning_dir\n"
           "environment: STRIXCORE_PLUGIN_PATH  colon-separated plugin directories or .so files\n"
-          "             STRIXCORE_HIP_GRAPHS   1: as --graphs (the flags win over it)\n",
+          "             STRIXCORE_HIP_GRAPHS   1: as --graphs (the flags win over it)\n"
+          "             STRIXCORE_TUNING_ENABLED, STRIXCORE_TUNING, STRIXCORE_TUNING_DIR: as the\n"
+          "             tuning flags (flags and config keys win)\n",
           f);
 }
 
@@ -118,8 +128,10 @@ sc_device_t *sc_cli_pick_device(sc_cli *cli) {
     if (!reg)
         return NULL;
     d = sc_registry_pick(reg, cli->backend);
-    if (d)
+    if (d) {
+        sc_cli_tuning_start(cli, d, -1);
         return d;
+    }
     fprintf(stderr, "strixcore: no backend or device named '%s'; available: auto", cli->backend);
     for (int i = 0; i < sc_registry_device_count(reg); i++) {
         sc_device_t *di = sc_registry_device(reg, i);
@@ -134,6 +146,27 @@ sc_device_t *sc_cli_pick_device(sc_cli *cli) {
     }
     fputs("\n(`strixcore plugins` shows plugins that failed to load and why)\n", stderr);
     return NULL;
+}
+
+int sc_cli_tuning_start(sc_cli *cli, sc_device_t *dev, int tuning_override) {
+    sc_tuning_opts to = {.struct_size = sizeof to, .enabled = cli->tuning_enabled, .tuning = cli->tuning,
+                         .dir = cli->tuning_dir};
+    if (tuning_override >= 0) {
+        to.tuning = tuning_override;
+        if (tuning_override && to.enabled < 0) to.enabled = 1;
+    }
+    char err[512];
+    int rc = sc_device_tuning_start(dev, &to, err, sizeof err);
+    if (rc != SC_OK)
+        fprintf(stderr, "strixcore: kernel tuning is off for %s: %s\n", sc_device_name(dev), err);
+    return rc;
+}
+
+/* 0|1 (also true/false, on/off) for a tuning flag or key; -2 when neither */
+static int parse_bool01(const char *s) {
+    if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "yes")) return 1;
+    if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "off") || !strcmp(s, "no")) return 0;
+    return -2;
 }
 
 /* Value of `--name VALUE` or `--name=VALUE` at argv[*i]; NULL if argv[*i] is
@@ -212,6 +245,18 @@ static int apply_config(sc_cli *cli) {
     }
     if ((v = sc_config_get(cli->config, "backend")) != NULL && v[0])
         cli->backend = v;
+    const char *tkeys[2] = {"tuning_enabled", "tuning"};
+    int *tvals[2] = {&cli->tuning_enabled, &cli->tuning};
+    for (int k = 0; k < 2; k++) {
+        if ((v = sc_config_get(cli->config, tkeys[k])) == NULL)
+            continue;
+        if ((*tvals[k] = parse_bool01(v)) < 0) {
+            fprintf(stderr, "strixcore: %s: %s '%s' is not 0 or 1\n", cli->config_path, tkeys[k], v);
+            return SC_CLI_FAIL;
+        }
+    }
+    if ((v = sc_config_get(cli->config, "tuning_dir")) != NULL && v[0])
+        cli->tuning_dir = v;
     n = sc_config_get_all(cli->config, "plugin_path", NULL, 0);
     if (n > 0) {
         const char **vals = calloc((size_t)n, sizeof(*vals));
@@ -245,8 +290,9 @@ static void cli_free(sc_cli *cli) {
 }
 
 int main(int argc, char **argv) {
-    sc_cli cli = {.backend = NULL};
-    const char *backend = NULL, *log_format = NULL;
+    sc_cli cli = {.backend = NULL, .tuning_enabled = -1, .tuning = -1};
+    const char *backend = NULL, *log_format = NULL, *tuning_dir = NULL;
+    int tuning_enabled = -1, tuning = -1;
     const sc_cli_cmd *cmd;
     int verbose = 0, i, rc;
 
@@ -275,6 +321,17 @@ int main(int argc, char **argv) {
             cli.config_path = v;
         } else if ((v = option_value(argc, argv, &i, "--log-format", &missing)) != NULL) {
             log_format = v;
+        } else if ((v = option_value(argc, argv, &i, "--tuning-enabled", &missing)) != NULL ||
+                   (v = option_value(argc, argv, &i, "--tuning", &missing)) != NULL) {
+            const bool en = strncmp(argv[i - (argv[i] == v ? 1 : 0)], "--tuning-enabled", 16) == 0;
+            const int b = parse_bool01(v);
+            if (b < 0) {
+                fprintf(stderr, "strixcore: %s wants 0 or 1, not '%s'\n", en ? "--tuning-enabled" : "--tuning", v);
+                return SC_CLI_USAGE;
+            }
+            *(en ? &tuning_enabled : &tuning) = b;
+        } else if ((v = option_value(argc, argv, &i, "--tuning-dir", &missing)) != NULL) {
+            tuning_dir = v;
         } else {
             if (missing)
                 fprintf(stderr, "strixcore: option '%s' needs a value\n", a);
@@ -320,6 +377,12 @@ int main(int argc, char **argv) {
             sc_log_set_level(verbose == 1 ? SC_LOG_INFO : SC_LOG_DEBUG);
         if (backend)
             cli.backend = backend;
+        if (tuning_enabled >= 0)
+            cli.tuning_enabled = tuning_enabled;
+        if (tuning >= 0)
+            cli.tuning = tuning;
+        if (tuning_dir)
+            cli.tuning_dir = tuning_dir;
         if (!cli.backend)
             cli.backend = "auto";
         rc = cmd->run(&cli, argc - i, argv + i);

@@ -78,6 +78,8 @@ static const key_def g_keys[] = {
     KINT(block_size, 1, 256, F_POW2, "16", "tokens per KV cache block (a power of two, 1..256)"),
     KCHO(kv_cache_dtype, 0, "auto", "auto|float32|float16|bfloat16", "KV cache element type; auto = float32"),
     KBOOL(enable_prefix_caching, 0, "true", "reuse the KV blocks of earlier prompts' common prefixes"),
+    KBOOL(tune, 0, "false",
+          "tune every kernel shape serving needs before listening (as `strixcore tune`; docs/tuning.md)"),
     KSTR(frontend, 0, "openai", "NAME", "frontend plugin (libstrixcore-NAME.so)"),
     /* the frontend (passed through in its settings object) */
     KSTR(host, F_FE | F_EMPTY, "0.0.0.0", "HOST", "address to listen on"),

@@ -35,6 +35,7 @@ typedef struct serve_cfg {
     int port, max_model_len, max_num_seqs, max_num_batched_tokens, max_waiting_requests, block_size;
     int64_t kv_cache_memory_bytes;
     bool enable_prefix_caching, allow_credentials, enable_prompt_tokens_details, enable_auto_tool_choice;
+    bool tune;                 /* pre-tune kernels at start-up (cli/cmd_tune.c) */
 } serve_cfg;
 
 /* serve_cfg_parse_args's results: the exit statuses of cli.h */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tune.h"
 
 /* Views chain to at most this depth; deeper means a cycle (a bug). */
 #define SC_MAX_VIEW_DEPTH 64
@@ -61,6 +62,9 @@ fail:
 void sc__device_close(sc_device_t *d) {
     if (!d)
         return;
+    if (d->tuner && d->tuner->dirty)
+        sc__tune_file_save(d->tuner);
+    sc__tune_free(d);
     if (d->stream)
         d->be->stream_destroy(d->stream);
     d->be->device_close(d->dev);

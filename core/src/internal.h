@@ -33,6 +33,7 @@ struct sc_device {
     sc_device_props props;
     char name[64];
     int score;                        /* probe score of its plugin */
+    struct sc_tuner *tuner;           /* kernel tuning (tune.h); NULL until sc_device_tuning_start */
 };
 
 struct sc_buffer {

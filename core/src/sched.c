@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tune.h"
 
 #define SCHED_MAX_DEVS 16
 #define REASON_LEN 160
@@ -794,7 +795,8 @@ int sc_sched_compute(sc_sched_t *s, sc_graph_t *g) {
         }
         void *stream = NULL;
         rc = sc__device_stream(split->dev, &stream);
-        if (rc == SC_OK) rc = split->dev->be->graph_compute(stream, batch, split->n);
+        if (rc == SC_OK && sc__tune_active(split->dev)) rc = sc__tune_compute(split->dev, stream, batch, split->n);
+        else if (rc == SC_OK) rc = split->dev->be->graph_compute(stream, batch, split->n);
         if (rc != SC_OK)
             sc_log(SC_LOG_ERROR, "sched", "%s failed on split %d (%d nodes from '%s'): %s",
                    sc_device_name(split->dev), sp, split->n, g->nodes[split->first]->name, sc_strerror(rc));
