@@ -6,6 +6,8 @@
  * graph_compute runs every node through the fast path before it returns.
  * The registry calls this table exactly like a plugin's; the CPU backend has
  * no plugin context (ctx is NULL) and stateless device and stream handles.
+ * Kernel tuning (tune_query / tune_set: mul_mat and mul_mat_id variants) is
+ * in fast_tune.c; device_props' driver is the kernel table's feature string.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@ static int cpu_device_props(void *ctx, int index, sc_device_props *props) {
     sc_device_props p = {.struct_size = n, .type = SC_DEVICE_CPU, .n_buffer_types = 1};
     snprintf(p.name, sizeof p.name, "cpu");
     snprintf(p.description, sizeof p.description, "CPU, %d threads, %s", sc__cpu_n_threads(), sc__cpu_features());
+    snprintf(p.driver, sizeof p.driver, "%s", sc__cpu_features()); /* the kernel table: its ISA level */
     p.memory_total = sys_bytes(_SC_PHYS_PAGES);
     p.memory_free = sys_bytes(_SC_AVPHYS_PAGES);
     memcpy(props, &p, n);
@@ -139,6 +142,17 @@ static bool cpu_supports_op(void *dev, const sc_tensor *node) {
     return sc__cpu_supports(node);
 }
 
+/* Kernel tuning (fast_tune.c): the one device's table lives there. */
+static int cpu_tune_query(void *dev, const sc_tensor *node, sc_tune_info *info) {
+    (void)dev;
+    return sc__cpu_tune_query(node, info);
+}
+
+static int cpu_tune_set(void *dev, const char *key, const char *variant) {
+    (void)dev;
+    return sc__cpu_tune_set(key, variant);
+}
+
 static int cpu_stream_create(void *dev, void **stream) {
     if (!stream) return SC_EINVAL;
     cpu_stream *s = calloc(1, sizeof *s);
@@ -189,6 +203,8 @@ static const sc_backend_iface cpu_iface = {
     .stream_destroy = cpu_stream_destroy,
     .graph_compute = cpu_graph_compute,
     .stream_sync = cpu_stream_sync,
+    .tune_query = cpu_tune_query,
+    .tune_set = cpu_tune_set,
 };
 
 const sc_backend_iface *sc_cpu_backend_iface(void) { return &cpu_iface; }

@@ -321,9 +321,45 @@ const sc_cpu_kernels *sc__cpu_kernels_avx512(const sc_cpu_kernels *base);
 const sc_cpu_kernels *sc__cpu_kernels(void);
 /* Tests: force the portable kernels (true) or re-detect (false). */
 void sc__cpu_force_generic(bool on);
+/* The tables a tuned mul_mat may pick, best (the active one) first, with
+ * their variant-name words "avx512", "avxvnni", "avx2" ("generic" only when
+ * it is the active table); returns how many (fast_dispatch.c). */
+#define SC_CPU_N_LEVELS 4
+int sc__cpu_kernel_levels(const sc_cpu_kernels *tabs[SC_CPU_N_LEVELS], const char *names[SC_CPU_N_LEVELS]);
+
+/* ------------------------------------------------------------------------ */
+/* kernel tuning (fast_tune.c): mul_mat / mul_mat_id variants                */
+/* ------------------------------------------------------------------------ */
+
+/* How one mul_mat / mul_mat_id node runs: the kernel table, the int8- or
+ * f32-activation QG path, and rows of W per task (0: the heuristic). */
+typedef struct sc_cpu_mm_plan {
+    const sc_cpu_kernels *kr;
+    bool q8;              /* take the int8 path where the layout and table allow it */
+    int64_t rows_per_task; /* 0 = mm_run's heuristic */
+} sc_cpu_mm_plan;
+
+/* The plan for node (MUL_MAT or MUL_MAT_ID, checked): the default (active
+ * table, STRIXCORE_CPU_QG_ACT, heuristic split), or the tuning table's
+ * choice for the node's key when one is set and valid for the node. */
+void sc__cpu_mm_plan(const sc_tensor *node, sc_cpu_mm_plan *plan);
+/* sc_backend_iface.tune_query / tune_set of the CPU device */
+int sc__cpu_tune_query(const sc_tensor *node, sc_tune_info *info);
+int sc__cpu_tune_set(const char *key, const char *variant);
+/* Tests: what the calling thread's last mul_mat / mul_mat_id ran: the
+ * variant name the table chose ("" when it ran the default untuned), and,
+ * from mm_run, the kernel table's name, whether the int8 QG path ran and the
+ * rows per task it used. */
+typedef struct sc_cpu_mm_last {
+    char variant[SC_TUNE_NAME_LEN];
+    const char *table;
+    bool q8;
+    int64_t rows_per_task;
+} sc_cpu_mm_last;
+sc_cpu_mm_last *sc__cpu_mm_last(void);
 
 /* fast ops (fast_*.c); each assumes sc__cpu_check_ready() passed */
-int sc__cpu_fast_mul_mat(sc_tensor *node);
+int sc__cpu_fast_mul_mat(sc_tensor *node);  /* both take sc__cpu_mm_plan's choice */
 int sc__cpu_fast_mul_mat_id(sc_tensor *node);
 int sc__cpu_fast_rms_norm(sc_tensor *node);
 int sc__cpu_fast_elementwise(sc_tensor *node); /* add, mul, scale, silu, swiglu */

@@ -1,7 +1,9 @@
 /*
  * backends/cpu/fast_dispatch.c - the fast path's entry point: picks the SIMD
  * kernel table once at run time and routes each op to its fast kernel, or to
- * the reference when there is none (cpy, top_k, argmax, kv_write).
+ * the reference when there is none (cpy, top_k, argmax, kv_write). It also
+ * lists the tables a tuned mul_mat may run instead (sc__cpu_kernel_levels,
+ * for fast_tune.c).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -84,6 +86,49 @@ const sc_cpu_kernels *sc__cpu_kernels(void) {
         atomic_store_explicit(&active, k, memory_order_release);
     }
     return k;
+}
+
+/* The tables a tuned mul_mat may run instead of the active one: the active
+ * table first, then each lower SIMD level the CPU runs (avx512 > avxvnni >
+ * avx2; avxvnni only where the CPU has AVX-VNNI). The portable table only
+ * where it is the active one: next to any SIMD table it is 7-40x (decode) to
+ * 60-360x (a 4096x4096 q4 GEMM of 64 columns: 4.2 s) slower, never the
+ * tuner's pick, and timing it would cost more than all the rest together.
+ * STRIXCORE_CPU_FEATURES caps the active table and so this list too.
+ * Returns the count (1..3). */
+int sc__cpu_kernel_levels(const sc_cpu_kernels *tabs[SC_CPU_N_LEVELS], const char *names[SC_CPU_N_LEVELS]) {
+    const sc_cpu_kernels *k = sc__cpu_kernels(), *gen = sc__cpu_kernels_generic();
+    int n = 0;
+    if (k == gen) goto generic;
+#if SC_CPU_X86
+    const sc_cpu_kernels *vnni = sc__cpu_kernels_avxvnni(), *avx2 = sc__cpu_kernels_avx2();
+    if (k != vnni && k != avx2) {
+        tabs[n] = k;
+        names[n++] = "avx512";
+        static atomic_int has_vnni; /* 0 unknown, 1 yes, 2 no: cpuid traps in VMs, ask once */
+        int hv = atomic_load_explicit(&has_vnni, memory_order_relaxed);
+        if (hv == 0) {
+            hv = cpu_has_avxvnni() ? 1 : 2;
+            atomic_store_explicit(&has_vnni, hv, memory_order_relaxed);
+        }
+        if (vnni && hv == 1) {
+            tabs[n] = vnni;
+            names[n++] = "avxvnni";
+        }
+    } else if (k == vnni) {
+        tabs[n] = vnni;
+        names[n++] = "avxvnni";
+    }
+    if (avx2) {
+        tabs[n] = avx2;
+        names[n++] = "avx2";
+    }
+    return n;
+#endif
+generic:
+    tabs[n] = gen;
+    names[n++] = "generic";
+    return n;
 }
 
 void sc__cpu_force_generic(bool on) {

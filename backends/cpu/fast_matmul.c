@@ -27,6 +27,11 @@
  * four columns and never dequantised to f32. Its error
  * (nmse ~1.5e-5 on uniform data) sits inside backend-ops' QG bound; it
  * skips the per-weight f16/bf16 rounding of the reference (nmse ~1e-7).
+ *
+ * Kernel tuning (fast_tune.c) may change three things per node through its
+ * sc_cpu_mm_plan: the kernel table (a lower ISA level), the QG activation
+ * path (int8 or f32) and the rows of W per task (instead of the split
+ * below); the defaults are what this file did before tuning existed.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -302,16 +307,17 @@ static int gemm_prepare(const sc_cpu_kernels *kr, const sc_tensor *w, const mm_j
 
 /* Chunk the N rows of every job (n_jobs >= 1) and run all (job, chunk) tasks.
  * total_m: columns over all jobs; max_m: the most columns of one job. */
-static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_t max_m, int64_t total_m) {
+static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_t max_m, int64_t total_m,
+                  const sc_cpu_mm_plan *plan) {
     const int64_t K = w->ne[0], N = w->ne[1];
-    mm_ctx c = {.kr = sc__cpu_kernels(), .w = w, .K = K, .N = N, .jobs = jobs};
+    mm_ctx c = {.kr = plan->kr, .w = w, .K = K, .N = N, .jobs = jobs};
     atomic_init(&c.err, SC_OK);
     void *q8_mem = NULL, *xp_mem = NULL;
     if (c.kr->gemm && sc__cpu_is_float(w->type) && max_m >= MM_GEMM_MIN_M) {
         int rc = gemm_prepare(c.kr, w, jobs, n_jobs, total_m, &xp_mem, &c.xp);
         if (rc != SC_OK) return rc;
     }
-    if (w->type == SC_TYPE_QG && c.kr->dot_qg_q8 && c.kr->quant_q8 && sc__cpu_qg_int8() &&
+    if (w->type == SC_TYPE_QG && c.kr->dot_qg_q8 && c.kr->quant_q8 && plan->q8 &&
         sc__cpu_q8_ok(w->quant.bits, w->quant.group_size, w->quant.flags, K)) {
         const sc_cpu_q8 **xq = NULL;
         int rc = q8_prepare(c.kr, w, jobs, n_jobs, total_m, &q8_mem, &xq);
@@ -323,7 +329,7 @@ static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_
     const bool tiles = c.xp || (c.xq && q8_tiled(c.kr, max_m));
     int64_t per_job = want / n_jobs;
     if (per_job < 1) per_job = 1;
-    int64_t rpt = (N + per_job - 1) / per_job;
+    int64_t rpt = plan->rows_per_task > 0 ? plan->rows_per_task : (N + per_job - 1) / per_job;
     if (max_m >= MM_BLOCK_MIN_M && !c.xq && !c.xp) { /* bound the dequantised block */
         int64_t cap = MM_SCRATCH_FLOATS / K;
         if (cap < 4) cap = 4;
@@ -333,6 +339,10 @@ static int mm_run(const sc_tensor *w, const mm_job *jobs, int64_t n_jobs, int64_
     if (rpt < 1) rpt = 1;
     c.rows_per_task = rpt;
     c.tasks_per_job = (N + rpt - 1) / rpt;
+    sc_cpu_mm_last *last = sc__cpu_mm_last(); /* what ran, for tests */
+    last->table = c.kr->name;
+    last->q8 = c.xq != NULL;
+    last->rows_per_task = rpt;
     sc__cpu_parallel_for(n_jobs * c.tasks_per_job, mm_task, &c);
     free(q8_mem);
     free(xp_mem);
@@ -367,7 +377,9 @@ int sc__cpu_fast_mul_mat(sc_tensor *node) {
                 .yc = yc + j * M,
             };
         }
-    int rc = mm_run(w, jobs, n_jobs, M, M * n_jobs);
+    sc_cpu_mm_plan plan;
+    sc__cpu_mm_plan(node, &plan);
+    int rc = mm_run(w, jobs, n_jobs, M, M * n_jobs, &plan);
     free(jobs);
     free(xc);
     free(yc);
@@ -414,7 +426,9 @@ int sc__cpu_fast_mul_mat_id(sc_tensor *node) {
         };
         if (M > max_m) max_m = M;
     }
-    rc = n_jobs ? mm_run(w, jobs, n_jobs, max_m, P) : SC_OK;
+    sc_cpu_mm_plan plan;
+    sc__cpu_mm_plan(node, &plan);
+    rc = n_jobs ? mm_run(w, jobs, n_jobs, max_m, P, &plan) : SC_OK;
 done:
     free(start);
     free(jobs);
