@@ -439,6 +439,7 @@ int vk_dev_create(vk_lib *lib, const vk_pdev *pi, vk_dev **out) {
     pthread_mutex_init(&d->queue_lock, NULL);
     pthread_mutex_init(&d->buf_lock, NULL);
     pthread_mutex_init(&d->xfer_lock, NULL);
+    sc_tune_table_init(&d->tune);
 
     if (pi->has_budget) exts[n_ext++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
     if (pi->ext_subgroup_size_control) exts[n_ext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
@@ -590,6 +591,7 @@ void vk_dev_destroy(vk_dev *d) {
     pthread_mutex_destroy(&d->queue_lock);
     pthread_mutex_destroy(&d->buf_lock);
     pthread_mutex_destroy(&d->xfer_lock);
+    sc_tune_table_free(&d->tune);
     vk_free(d);
 }
 

@@ -30,6 +30,12 @@
  * the epilogue in the graph's f32 operations and order (the MoE slot sum in
  * rank order), with the activation silu(x) = x / (1 + exp(-x)) of the
  * eltwise shader.
+ *
+ * Tuning (vk_tune.c): a group follows the tuned variant of its first
+ * MUL_MAT / MUL_MAT_ID member (vk_tune_pick): a GEMM / grouped / coop choice
+ * leaves the nodes unfused (match says no), a GEMV choice's launch shape (rows,
+ * lanes, words per step, WGX) and its f32-vs-dp4 path are honoured by the
+ * fused kernel, as measured on the plain node.
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,8 +145,10 @@ static int mm_swiglu_match(vk_dev *d, const vk_fuse_graph *g, int i, int *member
     if (match_pair_swiglu(d, g, i, SC_OP_MUL_MAT, members, &gate, &up, &s) != 3) return 0;
     const sc_tensor *w = gate->src[0], *x = gate->src[1];
     uint32_t nc;
+    vk_tune_sel sel;
+    vk_tune_pick(d, gate, &sel);
     if (w->ne[2] != 1 || w->ne[3] != 1 || !f32_2d(x) || !f32_2d(s)) return 0;
-    if (!vk_mm_gemv_mul_mat(d, w, x->ne[1], &nc) || !vk_mm_gemv_modules("mul_mat_vec_swiglu")) return 0;
+    if (!vk_mm_gemv_mul_mat(d, w, x->ne[1], &nc, &sel) || !vk_mm_gemv_modules("mul_mat_vec_swiglu")) return 0;
     return 3;
 }
 
@@ -164,13 +172,14 @@ static void fmm_fill(fmm_push *pc, vk_rec *r, const sc_tensor *w, const sc_tenso
 
 /* The GEMV of module `base` over pc: the plain GEMV's set-up, with half its
  * rows per workgroup for each of two matrices (swiglu: the same registers). */
-static int fmm_dispatch(vk_rec *r, fmm_push *pc, const sc_tensor *w, const sc_tensor *x, const char *base, bool two) {
+static int fmm_dispatch(vk_rec *r, fmm_push *pc, const sc_tensor *w, const sc_tensor *x, const char *base, bool two,
+                        const vk_tune_sel *sel) {
     vk_dev *d = vk_rec_dev(r);
     const int64_t N = w->ne[1], M = x->ne[1];
     uint32_t nc = 1, spec[VK_MM_SPEC_COUNT];
     char module[64];
-    vk_mm_gemv_mul_mat(d, w, M, &nc);
-    vk_mm_gemv_setup(d, w, x, N, nc, base, spec, module, sizeof module);
+    vk_mm_gemv_mul_mat(d, w, M, &nc, sel);
+    vk_mm_gemv_setup(d, w, x, N, nc, base, sel, spec, module, sizeof module);
     if (two) vk_mm_gemv_half_rows(spec);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof *pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
@@ -184,10 +193,13 @@ static int mm_swiglu_record(vk_rec *r, const vk_fuse_graph *g, const int *member
     const sc_tensor *gate = s->src[0], *up = s->src[1];
     const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1];
 
-    if (vk_mm_dp4_takes(vk_rec_dev(r), w, x, s)) return vk_mm_dp4_gemv(r, w, w2, x, s, NULL);
+    vk_tune_sel sel;
+    vk_tune_pick(vk_rec_dev(r), gate, &sel);
+    if (vk_tune_dp4_ok(&sel) && vk_mm_dp4_takes(vk_rec_dev(r), w, x, s))
+        return vk_mm_dp4_gemv(r, w, w2, x, s, NULL, &sel);
     fmm_push pc;
     fmm_fill(&pc, r, w, x, s, vk_addr(w2));
-    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_swiglu", true);
+    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_swiglu", true, &sel);
 }
 
 const vk_fuser vk_fuser_mm_swiglu = {"mm_swiglu", mm_swiglu_match, mm_swiglu_record};
@@ -206,7 +218,9 @@ static int mm_add_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members, 
     if (w->ne[2] != 1 || w->ne[3] != 1 || !f32_2d(x)) return 0;
     /* no broadcast: r, the product and the sum of one shape */
     if (!f32_2d(add) || !f32_2d(res) || !same_shape(add, mm) || !same_shape(res, mm)) return 0;
-    if (!vk_mm_gemv_mul_mat(d, w, x->ne[1], &nc) || !vk_mm_gemv_modules("mul_mat_vec_add")) return 0;
+    vk_tune_sel sel;
+    vk_tune_pick(d, mm, &sel);
+    if (!vk_mm_gemv_mul_mat(d, w, x->ne[1], &nc, &sel) || !vk_mm_gemv_modules("mul_mat_vec_add")) return 0;
     if (!vk_fg_disjoint(add, x) || !vk_fg_in_place_or_disjoint(add, res)) return 0;
     members[0] = i;
     members[1] = j;
@@ -219,11 +233,14 @@ static int mm_add_record(vk_rec *r, const vk_fuse_graph *g, const int *members, 
     const sc_tensor *res = vk_fg_other_src(add, mm);
     const sc_tensor *w = mm->src[0], *x = mm->src[1];
 
-    if (vk_mm_dp4_takes(vk_rec_dev(r), w, x, add)) return vk_mm_dp4_gemv(r, w, NULL, x, add, res);
+    vk_tune_sel sel;
+    vk_tune_pick(vk_rec_dev(r), mm, &sel);
+    if (vk_tune_dp4_ok(&sel) && vk_mm_dp4_takes(vk_rec_dev(r), w, x, add))
+        return vk_mm_dp4_gemv(r, w, NULL, x, add, res, &sel);
     fmm_push pc;
     fmm_fill(&pc, r, w, x, add, vk_addr(res));
     pc.r_nb1 = u32_of(res->nb[1] / 4);
-    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_add", false);
+    return fmm_dispatch(r, &pc, w, x, "mul_mat_vec_add", false, &sel);
 }
 
 const vk_fuser vk_fuser_mm_add = {"mm_add", mm_add_match, mm_add_record};
@@ -236,7 +253,9 @@ static int moe_gate_up_match(vk_dev *d, const vk_fuse_graph *g, int i, int *memb
     const sc_tensor *w = gate->src[0], *ids = gate->src[2];
     const uint64_t npairs = (uint64_t)ids->ne[0] * (uint64_t)ids->ne[1];
     if (w->nb[2] > UINT32_MAX) return 0; /* w_nb2 is 32-bit in this push block */
-    if (!vk_mm_gemv_mul_mat_id(d, w, npairs) || !vk_mm_gemv_modules("mul_mat_vec_id_swiglu")) return 0;
+    vk_tune_sel sel;
+    vk_tune_pick(d, gate, &sel);
+    if (!vk_mm_gemv_mul_mat_id(d, w, npairs, &sel) || !vk_mm_gemv_modules("mul_mat_vec_id_swiglu")) return 0;
     return 3;
 }
 
@@ -247,7 +266,9 @@ static int moe_gate_up_record(vk_rec *r, const vk_fuse_graph *g, const int *memb
     const sc_tensor *gate = s->src[0], *up = s->src[1];
     const sc_tensor *w = gate->src[0], *w2 = up->src[0], *x = gate->src[1], *ids = gate->src[2];
     const int64_t N = w->ne[1], n_used = ids->ne[0], T = ids->ne[1];
-    if (vk_mm_dp4_takes_id(d, w, x, ids)) {
+    vk_tune_sel sel; /* a tuned per-pair GEMV: the f32 kernel of that shape, as measured */
+    vk_tune_pick(d, gate, &sel);
+    if (sel.path == VK_TP_AUTO && vk_mm_dp4_takes_id(d, w, x, ids)) {
         int rc = vk_mm_dp4_moe_gate_up(r, w, w2, x, ids, s);
         if (rc != SC_ENOTSUP) return rc;
     }
@@ -276,7 +297,7 @@ static int moe_gate_up_record(vk_rec *r, const vk_fuse_graph *g, const int *memb
 
     uint32_t spec[VK_MM_SPEC_COUNT];
     char module[64];
-    vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id_swiglu", spec, module, sizeof module);
+    vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id_swiglu", &sel, spec, module, sizeof module);
     vk_mm_gemv_half_rows(spec);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
@@ -294,7 +315,9 @@ static int moe_down_match(vk_dev *d, const vk_fuse_graph *g, int i, int *members
     const sc_tensor *w = mm->src[0], *a = mm->src[1], *ids = mm->src[2];
     const int64_t k = ids->ne[0], T = ids->ne[1];
     if (k < 2 || k + 1 > max || T > VK_MM_MAX_GRID || w->nb[2] > UINT32_MAX) return 0;
-    if (!vk_mm_gemv_mul_mat_id(d, w, (uint64_t)k * (uint64_t)T)) return 0;
+    vk_tune_sel sel;
+    vk_tune_pick(d, mm, &sel);
+    if (!vk_mm_gemv_mul_mat_id(d, w, (uint64_t)k * (uint64_t)T, &sel)) return 0;
     /* mm [D, k, T] read once, by MUL with the routing weights, the slot sum (+ residual) */
     const sc_tensor *rw = NULL, *out = NULL;
     members[0] = i;
@@ -315,7 +338,9 @@ static int moe_down_record(vk_rec *r, const vk_fuse_graph *g, const int *members
     const sc_tensor *out = vk_fg_node(g, members[n - 1]);
     const sc_tensor *res = n == k + 2 ? vk_fg_other_src(out, vk_fg_node(g, members[n - 2])) : NULL; /* x of ADD(x, sum) */
     if (!rw || (n == k + 2 && !res)) return SC_ESTATE;
-    if (vk_mm_dp4_takes_id(d, w, a, ids)) {
+    vk_tune_sel sel; /* a tuned per-pair GEMV: the f32 kernel of that shape, as measured */
+    vk_tune_pick(d, mm, &sel);
+    if (sel.path == VK_TP_AUTO && vk_mm_dp4_takes_id(d, w, a, ids)) {
         int rc = vk_mm_dp4_moe_down(r, w, a, ids, rw, res, out);
         if (rc != SC_ENOTSUP) return rc;
     }
@@ -345,7 +370,7 @@ static int moe_down_record(vk_rec *r, const vk_fuse_graph *g, const int *members
 
     uint32_t spec[VK_MM_SPEC_COUNT], base_z = 0;
     char module[64];
-    vk_mm_gemv_setup(d, w, a, N, 1, "mul_mat_vec_id_moe", spec, module, sizeof module);
+    vk_mm_gemv_setup(d, w, a, N, 1, "mul_mat_vec_id_moe", &sel, spec, module, sizeof module);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, VK_MM_SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
     /* grid z = tokens (T <= 65535: match checked), never split */

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "vk_infra.h"
+#include "vk_tune.h"
 
 #define VK_SCRATCH_MIN (1u << 20)
 #define VK_MAX_RANGES 64
@@ -604,8 +605,11 @@ static int submit_cb(vk_stream *s, VkCommandBuffer cb, bool last) {
  * params, shape, strides and address, and the same of each source. A decode
  * step differs from the last only in the contents of memory (tokens,
  * positions, block tables, the KV cache), which shaders read at run time, so
- * its fingerprint is the same and its recording can be submitted again. */
+ * its fingerprint is the same and its recording can be submitted again. The
+ * tuning table's generation (vk_tune.c) heads it: a recording made under
+ * other choices is not replayed. */
 #define FP_NODE_WORDS (2 + 2 * SC_MAX_DIMS + SC_MAX_OP_PARAMS / 2 + 1 + SC_MAX_SRC * (2 + 2 * SC_MAX_DIMS))
+#define FP_HEAD_WORDS 2 /* n_nodes, the tuning table's generation */
 
 static void fp_tensor(uint64_t **w, const sc_tensor *t) {
     uint64_t *p = *w;
@@ -618,7 +622,7 @@ static void fp_tensor(uint64_t **w, const sc_tensor *t) {
 
 /* s->fp_new = the fingerprint of nodes; false when out of memory */
 static bool fingerprint(vk_stream *s, sc_tensor *const *nodes, int n_nodes, size_t *len) {
-    size_t need = (size_t)n_nodes * FP_NODE_WORDS + 1;
+    size_t need = (size_t)n_nodes * FP_NODE_WORDS + FP_HEAD_WORDS;
     if (need > s->fp_new_cap) {
         uint64_t *n = vk_calloc(need, sizeof *n);
         if (!n) return false;
@@ -628,6 +632,8 @@ static bool fingerprint(vk_stream *s, sc_tensor *const *nodes, int n_nodes, size
     }
     uint64_t *w = s->fp_new;
     *w++ = (uint64_t)n_nodes;
+    /* a recording made under other tuning choices (vk_tune.c) is not replayed */
+    *w++ = vk_tune_generation(s->d);
     for (int i = 0; i < n_nodes; i++) {
         const sc_tensor *n = nodes[i];
         if (n->op == SC_OP_NONE || n->op == SC_OP_VIEW) continue;

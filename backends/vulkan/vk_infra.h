@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "sc_tune_table.h"
 #include "vk_internal.h"
 
 #define VK_BUF_ALIGN 256u          /* buffer_type_props alignment: every base is a multiple */
@@ -210,6 +211,8 @@ struct vk_dev {
     /* STRIXCORE_VK_PIPELINE_STATS=1: the driver's statistics of each new pipeline */
     PFN_vkGetPipelineExecutablePropertiesKHR get_exec_props;
     PFN_vkGetPipelineExecutableStatisticsKHR get_exec_stats;
+    /* kernel tuning: the core's choices, key -> variant (vk_tune.c) */
+    sc_tune_table tune;
 };
 
 /* vk_plugin.c */

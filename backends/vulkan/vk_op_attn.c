@@ -45,6 +45,7 @@
 #include "sc_tensor_checks.h"
 #include "vk_internal.h"
 #include "vk_op_matmul_dp4.h"
+#include "vk_tune.h"
 
 #define VK_ATTN_DECODE_MAX_T 8   /* more query tokens than this take the prefill kernel */
 #define VK_ATTN_MAX_D 256        /* head_dim bound: the prefill tiles' shared memory */
@@ -250,7 +251,8 @@ static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1)
 
 /* Splits of the keys: enough workgroups to fill the GPU, none shorter than
  * min_keys (bounded by the table's capacity MB * BS). */
-static uint32_t pick_splits(uint64_t base_wgs, uint64_t max_ctx, uint32_t min_keys) {
+static uint32_t pick_splits(uint64_t base_wgs, uint64_t max_ctx, uint32_t min_keys, const vk_tune_sel *sel) {
+    if (sel->splits >= 1 && sel->splits <= VK_ATTN_MAX_SPLITS) return sel->splits; /* tuned (vk_tune.c) */
     const char *env = getenv("STRIXCORE_VK_ATTN_SPLITS");
     if (env && *env) {
         long n = strtol(env, NULL, 10);
@@ -276,7 +278,9 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
     const float qscale = sc_op_param_f32(node, 0) * 1.4426950408889634f; /* scores in log2 units */
     int rc;
 
-    bool decode = T <= VK_ATTN_DECODE_MAX_T;
+    vk_tune_sel sel; /* the tuned variant (vk_tune.c; zeros: the heuristics) */
+    vk_tune_pick(d, node, &sel);
+    bool decode = sel.path == VK_TP_DECODE || (sel.path != VK_TP_PREFILL && T <= VK_ATTN_DECODE_MAX_T);
     const char *env = getenv("STRIXCORE_VK_ATTN");
     if (env && !strcmp(env, "decode")) decode = true;
     if (env && !strcmp(env, "prefill")) decode = false;
@@ -315,7 +319,7 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
         q8_nsg = ceil_div(VK_ATTN_DECODE_WG, sg);
         const uint32_t spec[11] = {VK_ATTN_DECODE_WG, 1, 1, D, G, GH, (uint32_t)k->type, (uint32_t)v->type,
                                    k_al, v_al, q8_nsg};
-        NS = pick_splits((uint64_t)T * Hkv * NHG, max_ctx, 2 * VK_ATTN_DECODE_WG);
+        NS = pick_splits((uint64_t)T * Hkv * NHG, max_ctx, 2 * VK_ATTN_DECODE_WG, &sel);
         p = vk_pipeline_get(d, "attention_decode", sizeof pc, spec, 11, 0);
     } else {
         /* tile: R query rows x BK keys, sized by head_dim (shared memory <= 29.3 KB) */
@@ -327,7 +331,7 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
         n_tiles = ceil_div((uint64_t)T, R / GHP);
         const uint32_t spec[12] = {VK_ATTN_PREFILL_WG, 1, 1, D, G, GHP, R, BK,
                                    (uint32_t)k->type, (uint32_t)v->type, k_al, v_al};
-        NS = pick_splits((uint64_t)n_tiles * Hkv * NHG, max_ctx, 4 * BK);
+        NS = pick_splits((uint64_t)n_tiles * Hkv * NHG, max_ctx, 4 * BK, &sel);
         p = vk_pipeline_get(d, "attention_prefill", sizeof pc, spec, 12, 0);
     }
     if (!p) return SC_EBACKEND;
@@ -409,6 +413,41 @@ static int record_attention(vk_rec *r, const sc_tensor *node) {
         if ((rc = vk_dispatch(r, pr, &rp, sizeof rp, H, (uint32_t)n, 1)) != SC_OK) return rc;
     }
     return SC_OK;
+}
+
+/* Tuning (vk_tune.c): key attn.<k type>[.<v type>]:H=,Hkv=,D=,T=<bucket>,ctx=<bucket of MB*BS>;
+ * variants: the default kernel ("decode" for T <= 8, else "prefill") with
+ * its own split count, the same kernel with fixed splits ("decode.s1" ..
+ * "decode.s32", "prefill.s1" .. "prefill.s8", up to the context's runs of
+ * 64 keys), and the other kernel where both make sense (T <= 32). Not
+ * tunable while STRIXCORE_VK_ATTN or STRIXCORE_VK_ATTN_SPLITS is set. */
+int vk_attn_tune_variants(vk_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    if (node->op != SC_OP_ATTENTION || !supports_attention(d, node)) return SC_ENOTSUP;
+    const char *e1 = getenv("STRIXCORE_VK_ATTN"), *e2 = getenv("STRIXCORE_VK_ATTN_SPLITS");
+    if ((e1 && *e1) || (e2 && *e2)) return SC_ENOTSUP; /* the knobs win */
+    const sc_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *bt = node->src[3];
+    const int64_t T = q->ne[2];
+    const uint64_t max_ctx = (uint64_t)bt->ne[0] * (uint64_t)k->ne[2];
+    char key[SC_TUNE_KEY_LEN], vt[16] = "";
+    if (v->type != k->type) snprintf(vt, sizeof vt, ".%s", vk_host->type_name(v->type));
+    if (!sc_tune_key(key, "attn.%s%s:H=%lld,Hkv=%lld,D=%lld,T=%lld,ctx=%lld", vk_host->type_name(k->type), vt,
+                     (long long)q->ne[1], (long long)k->ne[1], (long long)q->ne[0], (long long)sc_tune_bucket(T),
+                     (long long)sc_tune_bucket((int64_t)max_ctx)))
+        return SC_ENOTSUP;
+    sc_tune_info_begin(info, key);
+    const bool dec = T <= VK_ATTN_DECODE_MAX_T;
+    const char *kn = dec ? "decode" : "prefill";
+    sc_tune_info_add(info, kn); /* index 0: the default */
+    const uint32_t max_s = dec ? 32u : 8u;
+    char name[SC_TUNE_NAME_LEN];
+    for (uint32_t ns = 1; ns <= max_s && ns <= VK_ATTN_MAX_SPLITS; ns *= 2) {
+        if (ns > 1 && (uint64_t)ns * 64u > max_ctx) break; /* runs of fewer than 64 keys: pointless */
+        snprintf(name, sizeof name, "%s.s%u", kn, ns);
+        sc_tune_info_add(info, name);
+    }
+    if (dec) sc_tune_info_add(info, "prefill");
+    else if (T <= 32) sc_tune_info_add(info, "decode");
+    return 0;
 }
 
 int vk_record_attn(vk_rec *r, const sc_tensor *node) {

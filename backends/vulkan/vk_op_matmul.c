@@ -41,6 +41,13 @@
  * in shared memory, double-buffered, and every warp reads it from there, so
  * the grid has W*R rows per workgroup but x is read from memory once per W*R
  * rows rather than once per warp.
+ *
+ * Tuning (vk_tune.c, docs/vulkan.md "Tuning"): mm_variants / mmid_variants
+ * at the end list a node's key and variants (paths coop / gemm / dp4 / gemv,
+ * grouped vs per pair, and the GEMV shapes the knobs above set); the record
+ * functions take vk_tune_pick's selection, whose non-zero fields replace the
+ * heuristics and the knobs (the table is ignored while STRIXCORE_VK_MATMUL
+ * is set, so the two never mix).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,9 +272,15 @@ static void spec_init(uint32_t *spec) {
  * workgroup, the lane step (UW), the group mode; the module: base with
  * subgroup arithmetic or not ("_nosg"), with f16 dequantisation or not ("_f16"). */
 void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, const char *base,
-                      uint32_t *spec, char *name, size_t name_len) {
+                      const vk_tune_sel *sel, uint32_t *spec, char *name, size_t name_len) {
     const vk_caps *caps = vk_dev_caps(d);
     const unsigned dbg = dbg_flags();
+    /* a tuned selection (vk_tune.c) in place of the STRIXCORE_VK_MATMUL knobs (the table is
+     * ignored while that variable is set, so the two never mix) */
+    const uint32_t o_nr = sel && sel->nr ? sel->nr : dbg_nr, o_bs = sel && sel->bs ? sel->bs : dbg_bs;
+    const uint32_t o_uw = sel && sel->uw ? sel->uw : dbg_uw;
+    const uint32_t o_wgw = sel && sel->wgw ? sel->wgw : dbg_wgw, o_wgr = sel && sel->wgr ? sel->wgr : dbg_wgr;
+    const bool o_wgx = (dbg & DBG_WGX) || (sel && sel->wgx == 2), o_nowgx = (dbg & DBG_NOWGX) || (sel && sel->wgx == 1);
     spec_init(spec);
     spec_weight(spec, w);
     uint32_t sg = caps->subgroup_size;
@@ -281,10 +294,8 @@ void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t
      * so that the grid still fills the device; 8 only for one column (more
      * would cost registers: NR * NC accumulators). */
     spec[SPEC_NR] = (nc == 1 && N >= 8192) ? 8u : N >= 256 ? 4u : N >= 2 ? 2u : 1u;
-    if (dbg_nr >= 1 && dbg_nr <= 16) spec[SPEC_NR] = dbg_nr;
-    if (dbg_bs >= spec[SPEC_SGX] && dbg_bs <= caps->max_workgroup_size && !(dbg_bs & (dbg_bs - 1))) {
-        spec[SPEC_LX] = dbg_bs;
-    }
+    if (o_nr >= 1 && o_nr <= 16) spec[SPEC_NR] = o_nr;
+    if (o_bs >= spec[SPEC_SGX] && o_bs <= caps->max_workgroup_size && !(o_bs & (o_bs - 1))) spec[SPEC_LX] = o_bs;
     spec[SPEC_NC] = nc;
     const bool wvec = weight_vec_ok(w);
     /* QG lane step: 4 words (16-byte loads) for one column. With more
@@ -295,7 +306,7 @@ void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t
     if (w->type == SC_TYPE_QG) {
         const bool gidx = (w->quant.flags & SC_QUANT_HAS_GIDX) != 0;
         spec[SPEC_UW] = w->quant.bits == 3 ? 3u : (wvec && nc == 1 && !gidx) ? 4u : 1u;
-        if (w->quant.bits != 3 && (dbg_uw == 1 || dbg_uw == 2 || (dbg_uw == 4 && wvec))) spec[SPEC_UW] = dbg_uw;
+        if (w->quant.bits != 3 && (o_uw == 1 || o_uw == 2 || (o_uw == 4 && wvec))) spec[SPEC_UW] = o_uw;
     } else {
         spec[SPEC_UW] = wvec ? 4u : 1u;
     }
@@ -323,15 +334,15 @@ void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t
      * it measured ahead: MUL_MAT (not the experts), 4-bit, one token, K >=
      * 4096, N <= 32768; "wgx" forces it wherever it can run (tests), "nowgx"
      * turns it off. */
-    const bool wgx_default = !(dbg & DBG_NOWGX) && strncmp(base, "mul_mat_vec_id", 14) != 0 && w->quant.bits == 4 &&
+    const bool wgx_default = !o_nowgx && strncmp(base, "mul_mat_vec_id", 14) != 0 && w->quant.bits == 4 &&
                              x->ne[1] == 1 && w->ne[0] >= 4096 && w->ne[1] <= 32768;
-    if (((dbg & DBG_WGX) || wgx_default) && f16mul && nc == 1 && spec[SPEC_UW] == 4 &&
+    if ((o_wgx || wgx_default) && f16mul && nc == 1 && spec[SPEC_UW] == 4 &&
         (w->quant.bits == 4 || w->quant.bits == 8) &&
         (spec[SPEC_OPTS] & OPT_XVEC4) && caps->max_subgroup_size <= 32 && caps->max_workgroup_size >= 32 &&
         has_module(wname)) {
-        uint32_t nw = (dbg_wgw >= 1 && dbg_wgw <= 32 && !(dbg_wgw & (dbg_wgw - 1))) ? dbg_wgw : 4u;
+        uint32_t nw = (o_wgw >= 1 && o_wgw <= 32 && !(o_wgw & (o_wgw - 1))) ? o_wgw : 4u;
         while (nw > 1 && nw * 32u > caps->max_workgroup_size) nw /= 2;
-        const uint32_t rpw = (dbg_wgr >= 1 && dbg_wgr <= 8) ? dbg_wgr : 2u;
+        const uint32_t rpw = (o_wgr >= 1 && o_wgr <= 8) ? o_wgr : 2u;
         spec[SPEC_LX] = nw * 32u;
         spec[SPEC_NR] = nw * rpw;
         spec[SPEC_SGX] = sg;
@@ -412,13 +423,15 @@ void vk_mm_push_fill(vk_mm_push *pc, vk_rec *r, const sc_tensor *node) {
     vk_mm_push_quant(w, &pc->q_scales, &pc->q_zeros, &pc->q_gidx, &pc->group_size, &pc->G);
 }
 
-bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc) {
+bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc, const vk_tune_sel *sel) {
     const vk_caps *caps = vk_dev_caps(d);
     const unsigned dbg = dbg_flags();
     const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS && !(dbg & DBG_GEMV);
     const int64_t gemv_max_m =
         dbg_mv ? (int64_t)dbg_mv : w->type == SC_TYPE_QG ? GEMV_MAX_M_QG : GEMV_MAX_M_DENSE;
-    if (gemm_ok && (M > gemv_max_m || (dbg & DBG_GEMM))) return false;
+    const uint8_t path = sel ? sel->path : VK_TP_AUTO; /* tuned: GEMV / DP4 yes, GEMM / COOP no */
+    if (gemm_ok && (path == VK_TP_GEMM || path == VK_TP_COOP)) return false;
+    if (gemm_ok && path == VK_TP_AUTO && (M > gemv_max_m || (dbg & DBG_GEMM))) return false;
     /* GEMV: all M columns at once when M <= 4, else (no GEMM) blocks of 4.
      * Columns per workgroup. QG on a discrete GPU: one, the weights read once
      * per column (on an H200, K = 4096, N = 57344, 4-bit: M = 2 and 4 in
@@ -435,11 +448,16 @@ bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc) 
 
 static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
+    vk_tune_sel sel; /* the tuned variant (vk_tune.c; zeros: the heuristics below) */
+    vk_tune_pick(d, node, &sel);
     /* prefill on the matrix units (VK_KHR_cooperative_matrix), vk_op_matmul_coop.c */
-    if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_supports(d, node)) return vk_mm_coop_record(r, node);
+    if (sel.path == VK_TP_COOP ||
+        (sel.path == VK_TP_AUTO && vk_dev_caps(d)->coop_matrix && vk_mm_coop_supports(d, node)))
+        return vk_mm_coop_record(r, node, &sel);
     /* decode on int8 activations and integer dot products (the default where the device has them;
      * STRIXCORE_VK_MATMUL=exact turns it off), vk_op_matmul_dp4.c */
-    if (vk_mm_dp4_supports(d, node)) return vk_mm_dp4_record(r, node);
+    if (vk_tune_dp4_ok(&sel) && vk_mm_dp4_supports(d, node))
+        return vk_mm_dp4_gemv(r, node->src[0], NULL, node->src[1], node, NULL, &sel);
     const sc_tensor *w = node->src[0], *x = node->src[1];
     const int64_t N = w->ne[1], M = x->ne[1];
     const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
@@ -448,7 +466,7 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
     vk_mm_push_fill(&pc, r, node);
 
     uint32_t nc = 1;
-    const bool use_gemm = !vk_mm_gemv_mul_mat(d, w, M, &nc);
+    const bool use_gemm = !vk_mm_gemv_mul_mat(d, w, M, &nc, &sel);
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);
@@ -469,7 +487,7 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
 
     /* GEMV: nc columns per workgroup (vk_mm_gemv_mul_mat) */
     char module[64];
-    vk_mm_gemv_setup(d, w, x, N, nc, "mul_mat_vec", spec, module, sizeof module);
+    vk_mm_gemv_setup(d, w, x, N, nc, "mul_mat_vec", &sel, spec, module, sizeof module);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
     return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]),
@@ -477,17 +495,24 @@ static int record_mul_mat(vk_rec *r, const sc_tensor *node) {
 }
 
 /* ---- MUL_MAT_ID ---------------------------------------------------------------------------- */
-bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs) {
+bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs, const vk_tune_sel *sel) {
     const uint64_t E = (uint64_t)w->ne[2];
     const unsigned dbg = dbg_flags();
     const bool gemm_ok = vk_dev_caps(d)->max_workgroup_size >= GEMM_THREADS && E <= GROUP_MAX_E && !(dbg & DBG_GEMV);
+    const uint8_t path = sel ? sel->path : VK_TP_AUTO; /* tuned: per pair (GEMV) or grouped (GEMM, COOP) */
+    if (path == VK_TP_GEMV) return true;
+    if (gemm_ok && (path == VK_TP_GEMM || path == VK_TP_COOP)) return false;
     return !(gemm_ok && (npairs >= (uint64_t)GROUP_MIN_PAIRS * E || (dbg & DBG_GEMM)));
 }
 
 static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);
+    vk_tune_sel sel; /* the tuned variant (vk_tune.c; zeros: the heuristics below) */
+    vk_tune_pick(d, node, &sel);
     /* prefill on the matrix units: sort by expert, then a coop GEMM per expert (vk_op_matmul_coop.c) */
-    if (vk_dev_caps(d)->coop_matrix && vk_mm_coop_id_supports(d, node)) return vk_mm_coop_id_record(r, node);
+    if (sel.path == VK_TP_COOP ||
+        (sel.path == VK_TP_AUTO && vk_dev_caps(d)->coop_matrix && vk_mm_coop_id_supports(d, node)))
+        return vk_mm_coop_id_record(r, node);
     const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
     const int64_t K = w->ne[0], N = w->ne[1], E = w->ne[2];
     const int64_t n_used = ids->ne[0], T = ids->ne[1];
@@ -515,7 +540,7 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
     pc.ids_nb1 = u32_of(ids->nb[1] / 4);
     vk_mm_push_quant(w, &pc.q_scales, &pc.q_zeros, &pc.q_gidx, &pc.group_size, &pc.G);
 
-    const bool use_gemm = !vk_mm_gemv_mul_mat_id(d, w, npairs);
+    const bool use_gemm = !vk_mm_gemv_mul_mat_id(d, w, npairs, &sel);
 
     uint32_t spec[SPEC_COUNT];
     spec_init(spec);
@@ -542,7 +567,7 @@ static int record_mul_mat_id(vk_rec *r, const sc_tensor *node) {
 
     /* GEMV per (i, t) pair: grid z = pairs */
     char module[64];
-    vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id", spec, module, sizeof module);
+    vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id", &sel, spec, module, sizeof module);
     vk_pipeline *p = vk_pipeline_get(d, module, sizeof pc, spec, SPEC_COUNT, 0);
     if (!p) return SC_EBACKEND;
     return vk_mm_dispatch_split(r, p, &pc, sizeof pc, &pc.base_x, &pc.base_z, div_up((uint64_t)N, spec[SPEC_NR]), 1,
@@ -576,4 +601,157 @@ int vk_record_matmul(vk_rec *r, const sc_tensor *node) {
     if (node->op == SC_OP_MUL_MAT) return record_mul_mat(r, node);
     if (node->op == SC_OP_MUL_MAT_ID) return record_mul_mat_id(r, node);
     return SC_ENOTSUP;
+}
+
+/* ---- tuning (vk_tune.c; docs/vulkan.md "Tuning") ------------------------------------------------ */
+
+/* The weight's part of a key: f32 / f16 / bf16, or q<bits>g<group>[+gidx][+bf16r]. */
+static void weight_key(const sc_tensor *w, char *buf, size_t n) {
+    if (w->type != SC_TYPE_QG) {
+        snprintf(buf, n, "%s", vk_host->type_name(w->type));
+        return;
+    }
+    const sc_quant_info *q = &w->quant;
+    snprintf(buf, n, "q%ug%u%s%s", q->bits, q->group_size, (q->flags & SC_QUANT_HAS_GIDX) ? "+gidx" : "",
+             (q->flags & SC_QUANT_BF16_ROUND) ? "+bf16r" : "");
+}
+
+/* Add name; returns its index. */
+static int add(sc_tune_info *info, const char *name) { return sc_tune_info_add(info, name); }
+
+/* The f32 GEMV's launch shapes for w, x with nc columns (base: the plain
+ * module's): the heuristic one, then WGX on or off, WGX shapes, rows per
+ * workgroup, lanes, QG words per step; each listed only where it differs
+ * from the heuristic's and the device runs it. */
+static void gemv_variants(vk_dev *d, const sc_tensor *w, const sc_tensor *x, uint32_t nc, const char *base,
+                          sc_tune_info *info) {
+    const vk_caps *caps = vk_dev_caps(d);
+    const int64_t N = w->ne[1];
+    uint32_t spec[SPEC_COUNT], wspec[SPEC_COUNT], nspec[SPEC_COUNT];
+    char module[64], name[SC_TUNE_NAME_LEN];
+    vk_mm_gemv_setup(d, w, x, N, nc, base, NULL, spec, module, sizeof module);
+    const vk_tune_sel on = {.path = VK_TP_GEMV, .wgx = 2}, off = {.path = VK_TP_GEMV, .wgx = 1};
+    vk_mm_gemv_setup(d, w, x, N, nc, base, &on, wspec, module, sizeof module);
+    vk_mm_gemv_setup(d, w, x, N, nc, base, &off, nspec, module, sizeof module);
+    const bool wgx_def = (spec[SPEC_OPTS] & OPT_WGX) != 0, wgx_can = (wspec[SPEC_OPTS] & OPT_WGX) != 0;
+    add(info, "gemv");
+    if (wgx_def) add(info, "gemv.nowgx");
+    else if (wgx_can) add(info, "gemv.wgx");
+    if (wgx_can) {
+        add(info, "gemv.wgx.w2r4");
+        if (caps->max_workgroup_size >= 256) add(info, "gemv.wgx.w8r1");
+    }
+    for (uint32_t nr = 2; nr <= 8; nr *= 2) {
+        if (nr == nspec[SPEC_NR]) continue;
+        snprintf(name, sizeof name, "gemv.nr%u", nr);
+        add(info, name);
+    }
+    const uint32_t bs = nspec[SPEC_LX] < 128 ? 128u : 64u; /* the other of 64 / 128 lanes */
+    if (bs != nspec[SPEC_LX] && bs >= nspec[SPEC_SGX] && bs <= caps->max_workgroup_size) {
+        snprintf(name, sizeof name, "gemv.bs%u", bs);
+        add(info, name);
+    }
+    if (w->type == SC_TYPE_QG && w->quant.bits != 3) {
+        if (nspec[SPEC_UW] != 1) add(info, "gemv.uw1");
+        else if (weight_vec_ok(w)) add(info, "gemv.uw4");
+    }
+}
+
+/* MUL_MAT: key mm.<weight>:N=,K=,M=<bucket>[,B=<batch>]. Variants: "coop"
+ * (+ "coop.sk1|2|4" split-K parts) where the device has matrix units and
+ * M >= 16; "gemm" where the tiled GEMM runs (M >= 2, or the default);
+ * "dp4" (+ "dp4.r2", "dp4.r4" rows per team, "dp4.l64", "dp4.l256" lanes)
+ * where the int8 GEMV takes the node; "gemv" and its launch shapes
+ * (gemv_variants) for M <= 64. The default: coop, dp4, gemv or gemm as
+ * record_mul_mat picks without a table. */
+static int mm_variants(vk_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    const vk_caps *caps = vk_dev_caps(d);
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    const int64_t N = w->ne[1], K = w->ne[0], M = x->ne[1];
+    const uint64_t nbatch = (uint64_t)x->ne[2] * (uint64_t)x->ne[3];
+    char wk[48], key[SC_TUNE_KEY_LEN], bk[32] = "", name[SC_TUNE_NAME_LEN];
+    weight_key(w, wk, sizeof wk);
+    if (nbatch > 1) snprintf(bk, sizeof bk, ",B=%llu", (unsigned long long)nbatch);
+    if (!sc_tune_key(key, "mm.%s:N=%lld,K=%lld,M=%lld%s", wk, (long long)N, (long long)K,
+                     (long long)sc_tune_bucket(M), bk))
+        return SC_ENOTSUP;
+    sc_tune_info_begin(info, key);
+    const bool coop_def = caps->coop_matrix && vk_mm_coop_supports(d, node);
+    const bool coop_can = caps->coop_matrix && caps->fp16_arith && (coop_def || (M >= 16 && vk_mm_coop_can(d, node)));
+    const bool dp4 = vk_mm_dp4_supports(d, node);
+    uint32_t nc = 1;
+    const bool gemv_def = vk_mm_gemv_mul_mat(d, w, M, &nc, NULL);
+    const bool gemm_ok = caps->max_workgroup_size >= GEMM_THREADS;
+    const char *def = coop_def ? "coop" : dp4 ? "dp4" : gemv_def ? "gemv" : "gemm";
+    if (coop_can) {
+        add(info, "coop");
+        for (uint32_t S = 1; S <= 4; S *= 2)
+            if (vk_mm_coop_splitk_ok(d, node, S)) {
+                snprintf(name, sizeof name, "coop.sk%u", S);
+                add(info, name);
+            }
+    }
+    if (gemm_ok && (M >= 2 || !gemv_def)) add(info, "gemm");
+    if (dp4) {
+        add(info, "dp4");
+        add(info, "dp4.r2");
+        add(info, "dp4.r4");
+        if (vk_mm_dp4_lanes_ok(d, 64)) add(info, "dp4.l64");
+        if (vk_mm_dp4_lanes_ok(d, 256)) add(info, "dp4.l256");
+    }
+    if (gemv_def || M <= 64) {
+        /* the columns per workgroup the GEMV takes when forced (as record_mul_mat will) */
+        const vk_tune_sel g = {.path = VK_TP_GEMV};
+        vk_mm_gemv_mul_mat(d, w, M, &nc, &g);
+        gemv_variants(d, w, x, nc, "mul_mat_vec", info);
+    }
+    return sc_tune_info_find(info, def);
+}
+
+/* MUL_MAT_ID: key mmid.<weight>:N=,K=,E=,U=<n_used>,X=<x columns per token>,T=<bucket>.
+ * Variants: "gemv" (per pair; + its launch shapes "gemv.nr2" .. "gemv.uw1")
+ * for T <= 64 or where it is the default, "grouped" (sorted by expert, the
+ * tiled GEMM), "coop" where the device has matrix units. A per-pair choice
+ * other than "gemv" itself also sets the fused MoE kernels (vk_fuse_gemv.c)
+ * to the f32 GEMV of that shape. */
+static int mmid_variants(vk_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    const vk_caps *caps = vk_dev_caps(d);
+    const sc_tensor *w = node->src[0], *x = node->src[1], *ids = node->src[2];
+    const int64_t N = w->ne[1], K = w->ne[0], E = w->ne[2], n_used = ids->ne[0], T = ids->ne[1];
+    const uint64_t npairs = (uint64_t)n_used * (uint64_t)T;
+    char wk[48], key[SC_TUNE_KEY_LEN];
+    weight_key(w, wk, sizeof wk);
+    if (!sc_tune_key(key, "mmid.%s:N=%lld,K=%lld,E=%lld,U=%lld,X=%lld,T=%lld", wk, (long long)N, (long long)K,
+                     (long long)E, (long long)n_used, (long long)x->ne[1], (long long)sc_tune_bucket(T)))
+        return SC_ENOTSUP;
+    sc_tune_info_begin(info, key);
+    const bool coop_def = caps->coop_matrix && vk_mm_coop_id_supports(d, node);
+    const bool coop_can = caps->coop_matrix && caps->fp16_arith && (coop_def || vk_mm_coop_id_can(d, node));
+    const bool gemv_def = vk_mm_gemv_mul_mat_id(d, w, npairs, NULL);
+    const bool grouped_ok = caps->max_workgroup_size >= GEMM_THREADS && (uint64_t)E <= GROUP_MAX_E;
+    const char *def = coop_def ? "coop" : gemv_def ? "gemv" : "grouped";
+    if (coop_can) add(info, "coop");
+    if (grouped_ok) add(info, "grouped");
+    if (gemv_def || T <= 64) {
+        char name[SC_TUNE_NAME_LEN];
+        uint32_t spec[SPEC_COUNT];
+        char module[64];
+        const vk_tune_sel off = {.path = VK_TP_GEMV, .wgx = 1};
+        vk_mm_gemv_setup(d, w, x, N, 1, "mul_mat_vec_id", &off, spec, module, sizeof module);
+        add(info, "gemv");
+        for (uint32_t nr = 2; nr <= 8; nr *= 2) {
+            if (nr == spec[SPEC_NR]) continue;
+            snprintf(name, sizeof name, "gemv.nr%u", nr);
+            add(info, name);
+        }
+        if (w->type == SC_TYPE_QG && w->quant.bits != 3 && spec[SPEC_UW] != 1) add(info, "gemv.uw1");
+    }
+    return sc_tune_info_find(info, def);
+}
+
+int vk_mm_tune_variants(vk_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    const char *env = getenv("STRIXCORE_VK_MATMUL");
+    if (env && *env) return SC_ENOTSUP; /* the knobs win: nothing is tuned while they are set */
+    if (!vk_supports_matmul(d, node)) return SC_ENOTSUP;
+    return node->op == SC_OP_MUL_MAT ? mm_variants(d, node, info) : mmid_variants(d, node, info);
 }

@@ -8,6 +8,7 @@
 #define STRIXCORE_VK_OP_MATMUL_H
 
 #include "vk_internal.h"
+#include "vk_tune.h"
 
 /* specialization constants of mul_mat_common.glsl */
 enum {
@@ -40,16 +41,20 @@ bool vk_mm_weight_ok(const sc_tensor *w);
 bool vk_mm_rows_ok(const sc_tensor *t, int32_t type);
 
 /* Does MUL_MAT with weight w and M activation columns take the GEMV? *nc:
- * its columns per workgroup. */
-bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc);
-/* Does MUL_MAT_ID with weight stack w and npairs (i, t) pairs run the GEMV per pair? */
-bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs);
+ * its columns per workgroup. sel (here and below; NULL: none): a tuned
+ * selection (vk_tune.h), whose path (GEMV / DP4: yes, GEMM / COOP: no) and
+ * launch shape replace the heuristics. */
+bool vk_mm_gemv_mul_mat(vk_dev *d, const sc_tensor *w, int64_t M, uint32_t *nc, const vk_tune_sel *sel);
+/* Does MUL_MAT_ID with weight stack w and npairs (i, t) pairs run the GEMV
+ * per pair? (sel GEMV: yes, GEMM / COOP: no) */
+bool vk_mm_gemv_mul_mat_id(vk_dev *d, const sc_tensor *w, uint64_t npairs, const vk_tune_sel *sel);
 
 /* The GEMV's specialization (spec[VK_MM_SPEC_COUNT]) for weight w, x, N
- * rows, nc columns, and its module: `base` ("mul_mat_vec", "mul_mat_vec_id",
+ * rows, nc columns (sel's nr / bs / uw / wgx / wgw / wgr where set), and
+ * its module: `base` ("mul_mat_vec", "mul_mat_vec_id",
  * "mul_mat_vec_add", ...) or base + "_f16" / "_nosg", written to name. */
 void vk_mm_gemv_setup(vk_dev *d, const sc_tensor *w, const sc_tensor *x, int64_t N, uint32_t nc, const char *base,
-                      uint32_t *spec, char *name, size_t name_len);
+                      const vk_tune_sel *sel, uint32_t *spec, char *name, size_t name_len);
 /* Rows per workgroup for each of two matrices (fused SWIGLU): half of what
  * vk_mm_gemv_setup chose for one (per warp for its WGX module). */
 void vk_mm_gemv_half_rows(uint32_t *spec);

@@ -208,9 +208,9 @@ static bool weight_ok(const sc_tensor *w) {
     return q->group_size > 0 && w->nb[1] == q->row_bytes && w->nb[1] % 4 == 0 && w->nb[1] <= UINT32_MAX;
 }
 
-bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
+/* The shape checks of vk_mm_coop_supports with a least column count of min_m. */
+static bool coop_takes(vk_dev *d, const sc_tensor *node, int min_m) {
     if (!node || node->op != SC_OP_MUL_MAT) return false;
-    const int min_m = env_min_m();
     if (min_m < 0) return false;
     const vk_caps *c = vk_dev_caps(d);
     if (!c->coop_matrix || !c->fp16_arith) return false;
@@ -224,6 +224,10 @@ bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) {
     return (uint64_t)x->ne[1] <= (uint64_t)MAX_GRID * t->bm; /* grid y */
 }
 
+bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node) { return coop_takes(d, node, env_min_m()); }
+
+bool vk_mm_coop_can(vk_dev *d, const sc_tensor *node) { return coop_takes(d, node, 1); }
+
 static bool aligned(uint64_t v, uint64_t a) { return v % a == 0; }
 
 static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
@@ -233,10 +237,13 @@ static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) /
  * fewer than 4 waves of 2 workgroups a unit (m64 runs two an SM on an H200).
  * S in 1..4 minimizes the waves' time, ceil(tiles * S / slots) / S, plus 5%
  * per extra split (the partials' traffic and the summing pass), keeping at
- * least 4 K steps a split. STRIXCORE_VK_MATMUL "splitk=N" (1..8) forces N
+ * least 4 K steps a split. A tuned "coop.sk<N>" (vk_tune.c) or
+ * STRIXCORE_VK_MATMUL "splitk=N" (1..8) forces N
  * (tests; an M x N partial must fit 32 bits of elements). */
-static uint32_t pick_splitk(const vk_caps *c, uint64_t tiles, uint64_t K, uint32_t bk, uint64_t elems) {
+static uint32_t pick_splitk(const vk_caps *c, uint64_t tiles, uint64_t K, uint32_t bk, uint64_t elems,
+                            const vk_tune_sel *sel) {
     if (!vk_spirv_find("mul_mat_splitk") || elems * 8u > UINT32_MAX) return 1;
+    if (sel && sel->splitk) return sel->splitk <= 8 ? sel->splitk : 8u; /* tuned (vk_mm_coop_splitk_ok) */
     const char *s = getenv("STRIXCORE_VK_MATMUL");
     const char *e = s ? strstr(s, "splitk=") : NULL;
     if (e) {
@@ -342,7 +349,16 @@ static uint32_t coop_spec(const vk_caps *c, const coop_tile *t, const sc_tensor 
     return sgs;
 }
 
-int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
+bool vk_mm_coop_splitk_ok(vk_dev *d, const sc_tensor *node, uint32_t S) {
+    const coop_tile *t = pick_tile(vk_dev_caps(d), false);
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    if (!t || x->ne[2] * x->ne[3] != 1 || S < 1 || S > 8) return false;
+    if (S == 1) return true;
+    const uint64_t elems = (uint64_t)w->ne[1] * (uint64_t)x->ne[1];
+    return vk_spirv_find("mul_mat_splitk") && elems * 8u <= UINT32_MAX && (uint64_t)w->ne[0] / S >= 4u * t->bk;
+}
+
+int vk_mm_coop_record(vk_rec *r, const sc_tensor *node, const vk_tune_sel *sel) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *c = vk_dev_caps(d);
     const sc_tensor *w = node->src[0], *x = node->src[1];
@@ -367,7 +383,7 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
      * (partials into scratch, then mul_mat_splitk.comp sums them). */
     const uint64_t gx = div_up(N, t->bn), gz = nbatch;
     const uint32_t gy = div_up(M, t->bm);
-    const uint32_t S = nbatch == 1 ? pick_splitk(c, gx * gy, (uint64_t)w->ne[0], t->bk, N * M) : 1;
+    const uint32_t S = nbatch == 1 ? pick_splitk(c, gx * gy, (uint64_t)w->ne[0], t->bk, N * M, sel) : 1;
     uint64_t part = 0, y = pc.y;
     const uint32_t y_nb1 = pc.y_nb1;
     if (S > 1) {
@@ -427,9 +443,9 @@ int vk_mm_coop_record(vk_rec *r, const sc_tensor *node) {
 }
 
 /* ---- MUL_MAT_ID ---------------------------------------------------------------------- */
-bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) {
+/* vk_mm_coop_id_supports with min_pairs per expert (0: where the grouped GEMM would run) */
+static bool coop_id_takes(vk_dev *d, const sc_tensor *node, int min_pairs) {
     if (!node || node->op != SC_OP_MUL_MAT_ID) return false;
-    const int min_pairs = env_id_min();
     if (min_pairs < 0) return false;
     const vk_caps *c = vk_dev_caps(d);
     if (!c->coop_matrix || !c->fp16_arith || !pick_tile(c, true)) return false;
@@ -444,10 +460,14 @@ bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) {
     const uint64_t npairs = (uint64_t)n_used * (uint64_t)T;
     if (npairs > UINT32_MAX / 2) return false;
     /* many pairs per expert: where the grouped GEMM would run, or past coopidmin */
-    if (min_pairs == 0 ? vk_mm_gemv_mul_mat_id(d, w, npairs) : npairs < (uint64_t)min_pairs * (uint64_t)E)
+    if (min_pairs == 0 ? vk_mm_gemv_mul_mat_id(d, w, npairs, NULL) : npairs < (uint64_t)min_pairs * (uint64_t)E)
         return false;
     return vk_spirv_find("mul_mat_id_group") != NULL;
 }
+
+bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node) { return coop_id_takes(d, node, env_id_min()); }
+
+bool vk_mm_coop_id_can(vk_dev *d, const sc_tensor *node) { return coop_id_takes(d, node, 1); }
 
 int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node) {
     vk_dev *d = vk_rec_dev(r);

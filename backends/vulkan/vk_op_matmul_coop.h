@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "vk_internal.h"
+#include "vk_tune.h"
 
 /* A MUL_MAT node the coop GEMM takes on this device: the device has an
  * f16 x f16 -> f32 subgroup matrix shape the shader tiles, shaderFloat16, the
@@ -20,8 +21,13 @@
  * off, "coopmin=N" moves the column threshold (1: every M, for tests). */
 bool vk_mm_coop_supports(vk_dev *d, const sc_tensor *node);
 
-/* Record node (supports said yes). */
-int vk_mm_coop_record(vk_rec *r, const sc_tensor *node);
+/* Record node (supports or vk_mm_coop_can said yes); sel (NULL: default):
+ * a tuned selection whose splitk (1..8, vk_mm_coop_splitk_ok) fixes the K splits. */
+int vk_mm_coop_record(vk_rec *r, const sc_tensor *node, const vk_tune_sel *sel);
+/* supports without the column threshold (tuning: a coop variant for any M). */
+bool vk_mm_coop_can(vk_dev *d, const sc_tensor *node);
+/* May the coop GEMM of node (vk_mm_coop_can) run in S parts along K? */
+bool vk_mm_coop_splitk_ok(vk_dev *d, const sc_tensor *node, uint32_t S);
 
 /* A MUL_MAT_ID node the coop GEMM grouped by expert takes: the device as
  * above, w f16/bf16/QG [K, N, E] with E <= 4096, x f32 [K, X, T] (X == 1 or
@@ -36,5 +42,7 @@ bool vk_mm_coop_id_supports(vk_dev *d, const sc_tensor *node);
 /* Record node (supports said yes): the sort pass (mul_mat_id_group, into
  * scratch) and the GEMM. */
 int vk_mm_coop_id_record(vk_rec *r, const sc_tensor *node);
+/* vk_mm_coop_id_supports without the pairs-per-expert threshold (tuning). */
+bool vk_mm_coop_id_can(vk_dev *d, const sc_tensor *node);
 
 #endif

@@ -46,6 +46,9 @@
  *   "dp4lanes=N"      lanes per workgroup (a power of two, a multiple of the
  *                     team of 32; default 128: 4 teams).
  * (Names chosen so that vk_op_matmul.c's "nr=", "bs=" do not match them.)
+ * Tuning (vk_tune.c): the MUL_MAT variants "dp4.r<N>" / "dp4.l<N>" set the
+ * same two through vk_mm_dp4_gemv's selection; the MoE variants keep the
+ * defaults.
  * Each recorded GEMV logs one debug line "dp4: mul_mat_vec_dp4... " (tests
  * count them), with "shared x" where it reused an earlier node's int8 copy.
  */
@@ -249,8 +252,12 @@ static int quantize_x(vk_rec *r, uint64_t xaddr, uint32_t K, uint32_t M, uint32_
  * TL lanes, each one subgroup where the device lets us ask for subgroups of
  * 32 (else TL = 32 split into smaller subgroups, or the subgroup size when
  * that is larger); DP4_LANES lanes per workgroup. */
-static void gemv_spec(const vk_caps *caps, uint32_t bits, uint32_t nc, uint32_t *spec, uint32_t *req) {
+static void gemv_spec(const vk_caps *caps, uint32_t bits, uint32_t nc, const vk_tune_sel *sel, uint32_t *spec,
+                      uint32_t *req) {
     const dp4_env *e = env();
+    /* a tuned selection (vk_tune.c) in place of "dp4rows=" / "dp4lanes=" */
+    const uint32_t o_lanes = sel && sel->dp4lanes ? sel->dp4lanes : e->lanes;
+    const uint32_t o_rows = sel && sel->dp4rows ? sel->dp4rows : e->rows;
     uint32_t sg = caps->subgroup_size;
     if (sg < 1 || sg > 128 || (sg & (sg - 1))) sg = 32;
     uint32_t tl = DP4_TEAM;
@@ -260,12 +267,12 @@ static void gemv_spec(const vk_caps *caps, uint32_t bits, uint32_t nc, uint32_t 
     else if (sg > DP4_TEAM)
         tl = sg;
     uint32_t bs = DP4_LANES > tl ? DP4_LANES : tl;
-    if (e->lanes >= tl && e->lanes <= 1024 && !(e->lanes & (e->lanes - 1))) bs = e->lanes;
+    if (o_lanes >= tl && o_lanes <= 1024 && !(o_lanes & (o_lanes - 1))) bs = o_lanes;
     while (bs > tl && bs > caps->max_workgroup_size) bs /= 2;
     /* one row per team: whole Qwen3-14B decodes on an H200 ran 178.6 tok/s
      * against 164-166 with 2 rows (and 158 with 8 teams of 2) */
     uint32_t nr = 1;
-    if (e->rows >= 1 && e->rows <= 8) nr = e->rows;
+    if (o_rows >= 1 && o_rows <= 8) nr = o_rows;
     spec[DP4_SPEC_LX] = bs;
     spec[DP4_SPEC_LY] = 1;
     spec[DP4_SPEC_LZ] = 1;
@@ -305,7 +312,7 @@ int vk_mm_dp4_q8_target(vk_rec *r, const sc_tensor *y, uint64_t *qs, uint64_t *d
 }
 
 int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *y,
-                   const sc_tensor *res) {
+                   const sc_tensor *res, const vk_tune_sel *sel) {
     vk_dev *d = vk_rec_dev(r);
     const vk_caps *caps = vk_dev_caps(d);
     const uint32_t K = (uint32_t)w->ne[0], N = (uint32_t)w->ne[1], M = (uint32_t)x->ne[1];
@@ -316,7 +323,7 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
     int rc = quantize_x(r, vk_addr(x), K, M, (uint32_t)(x->nb[1] / 4), bits, &qs, &shared);
     if (rc != SC_OK) return rc;
     uint32_t spec[DP4_SPEC_COUNT], req;
-    gemv_spec(caps, bits, M, spec, &req);
+    gemv_spec(caps, bits, M, sel, spec, &req);
 
     /* gate/up at one token: 32 teams of one row, so a workgroup's 32 outputs
      * are one int8 block of y, which it writes for the down projection too
@@ -327,7 +334,7 @@ int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_
     uint64_t yds = 0;
     uint32_t yperm = 0;
     const bool q8out = w2 && M == 1 && N % DP4_BLOCK == 0 && spec[DP4_SPEC_TL] == DP4_TEAM && !env()->lanes &&
-                       !env()->rows && 32u * DP4_TEAM <= caps->max_workgroup_size &&
+                       !env()->rows && !vk_tune_dp4_custom(sel) && 32u * DP4_TEAM <= caps->max_workgroup_size &&
                        vk_spirv_find("mul_mat_vec_dp4_swiglu_q8") && !env()->no_swiglu_q8 &&
                        vk_mm_dp4_q8_target(r, y, &qp.yq, &yds, &yperm) == SC_OK;
     if (q8out) {
@@ -383,7 +390,7 @@ static int id_setup(vk_rec *r, const char *module, const sc_tensor *w, const sc_
     int rc = quantize_x(r, vk_addr(x), K, M, x_nb1, bits, &qs, &shared);
     if (rc != SC_OK) return rc;
     uint32_t spec[DP4_SPEC_COUNT], req;
-    gemv_spec(vk_dev_caps(d), bits, 1, spec, &req);
+    gemv_spec(vk_dev_caps(d), bits, 1, NULL, spec, &req);
     if (q8out) { /* 32 one-row teams: a workgroup's outputs are one int8 block */
         spec[DP4_SPEC_LX] = 32u * DP4_TEAM;
         spec[DP4_SPEC_NR] = 1;
@@ -445,7 +452,7 @@ int vk_mm_dp4_moe_gate_up(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, co
     const vk_caps *caps = vk_dev_caps(vk_rec_dev(r));
     const uint32_t N = (uint32_t)w->ne[1], npairs = (uint32_t)(ids->ne[0] * ids->ne[1]);
     uint32_t gspec[DP4_SPEC_COUNT], greq;
-    gemv_spec(caps, w->quant.bits, 1, gspec, &greq);
+    gemv_spec(caps, w->quant.bits, 1, NULL, gspec, &greq);
     const bool q8out = N % DP4_BLOCK == 0 && y->nb[1] == (size_t)N * 4 && y->nb[2] == (size_t)ids->ne[0] * N * 4 &&
                        gspec[DP4_SPEC_TL] == DP4_TEAM && !env()->lanes && !env()->rows && !env()->no_swiglu_q8 &&
                        32u * DP4_TEAM <= caps->max_workgroup_size && vk_spirv_find("mul_mat_vec_dp4_id_swiglu_q8");
@@ -486,5 +493,12 @@ int vk_mm_dp4_moe_down(vk_rec *r, const sc_tensor *w, const sc_tensor *a, const 
 }
 
 int vk_mm_dp4_record(vk_rec *r, const sc_tensor *node) {
-    return vk_mm_dp4_gemv(r, node->src[0], NULL, node->src[1], node, NULL);
+    return vk_mm_dp4_gemv(r, node->src[0], NULL, node->src[1], node, NULL, NULL);
+}
+
+bool vk_mm_dp4_lanes_ok(vk_dev *d, uint32_t lanes) {
+    uint32_t spec[DP4_SPEC_COUNT], req;
+    const vk_tune_sel sel = {.dp4lanes = (uint16_t)lanes};
+    gemv_spec(vk_dev_caps(d), 4, 1, &sel, spec, &req);
+    return spec[DP4_SPEC_LX] == lanes;
 }

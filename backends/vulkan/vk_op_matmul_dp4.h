@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "vk_internal.h"
+#include "vk_tune.h"
 
 /* y = W x takes the dp4 GEMV on this device: not turned off; the device has
  * VK_KHR_shader_integer_dot_product (vk_caps.int_dot) and subgroup
@@ -33,7 +34,11 @@ bool vk_mm_dp4_supports(vk_dev *d, const sc_tensor *node);
  * of y's shape): the quantize dispatch into scratch unless an earlier node of
  * the graph quantized the same x (vk_rec_memo), then the GEMV. */
 int vk_mm_dp4_gemv(vk_rec *r, const sc_tensor *w, const sc_tensor *w2, const sc_tensor *x, const sc_tensor *y,
-                   const sc_tensor *res);
+                   const sc_tensor *res, const vk_tune_sel *sel);
+/* sel: a tuned selection (vk_tune.h; NULL: the default): its dp4rows / dp4lanes
+ * replace the knobs (and, as they do, turn the swiglu int8-copy epilogue off). */
+/* Does a dp4 GEMV of `lanes` lanes per workgroup run on this device (a tuned variant)? */
+bool vk_mm_dp4_lanes_ok(vk_dev *d, uint32_t lanes);
 /* For a node about to write y f32 [K, M] (2-D, M <= 4, K % 32 == 0) in a
  * dispatch that can also write y's int8 copy (norm_rms.comp's Q8OUT): when
  * the dp4 GEMV is on, scratch for the copy (*qs: int8 [M, K/32, 32], *ds:

@@ -17,6 +17,11 @@
  * count, row length or element count does not fit 32 bits, strides that are
  * not multiples of 4 bytes, and (ROPE) head_dim >= 65536 or head/token
  * strides >= 4 GiB. The scheduler runs those on the CPU.
+ *
+ * Tuning (vk_tune.c): RMS_NORM's workgroup size, key rms:n=<row length>,rows=<bucket>,
+ * variants "wg64" .. "wg1024" (within the device's limit; the default is
+ * row_wg's). Not tunable while STRIXCORE_VK_NORM_WG is set. The fused
+ * norm + rope (vk_fuse_rows.c) keeps its own launch shape.
  */
 #include <math.h>
 #include <stddef.h>
@@ -24,6 +29,7 @@
 #include <stdlib.h>
 
 #include "vk_op_matmul_dp4.h"
+#include "vk_tune.h"
 #include "vk_util.h"
 
 /* ---- shared helpers ------------------------------------------------------- */
@@ -100,9 +106,9 @@ static bool supports_softmax(const sc_tensor *node) {
 }
 
 /* The pipeline of a row reduction (module `base` or `base`_nosg) for rows of n. */
-static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size, int64_t n) {
+static vk_pipeline *row_pipeline(vk_dev *d, const char *base, uint32_t push_size, int64_t n, uint32_t wg) {
     const vk_caps *c = vk_dev_caps(d);
-    const uint32_t wg = row_wg(c, n);
+    if (!wg) wg = row_wg(c, n);
     const bool sg = use_subgroup(c, wg);
     char name[64];
     snprintf(name, sizeof name, "%s%s", base, sg ? "" : "_nosg");
@@ -126,12 +132,15 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
     /* decode: one row per GEMV column, written with its int8 copy when the
      * int8-activation GEMV will read it (saves the GEMVs' quantize dispatch) */
     rms_q8_push q8 = {0};
-    const bool with_q8 = vk_n_rows(x) <= 4 && x->ne[0] <= 16 * (int64_t)row_wg(vk_dev_caps(d), x->ne[0]) &&
+    vk_tune_sel sel; /* a tuned workgroup size (vk_tune.c; 0: row_wg's) */
+    vk_tune_pick(d, node, &sel);
+    const uint32_t wg = sel.wg ? sel.wg : row_wg(vk_dev_caps(d), x->ne[0]);
+    const bool with_q8 = vk_n_rows(x) <= 4 && x->ne[0] <= 16 * (int64_t)wg &&
                          vk_spirv_find("norm_rms_q8") &&
                          vk_dev_caps(d)->max_push_constants >= sizeof q8 &&
                          vk_mm_dp4_q8_target(r, node, &q8.qs, &q8.ds, &q8.q8_perm) == SC_OK;
     vk_pipeline *p = row_pipeline(d, with_q8 ? "norm_rms_q8" : "norm_rms", with_q8 ? sizeof q8 : sizeof(rms_push),
-                                  x->ne[0]);
+                                  x->ne[0], wg);
     if (!p) return SC_ENOTSUP;
     rms_push pc = {
         .x = vk_addr(x), .w = w ? vk_addr(w) : 0, .y = vk_addr(node),
@@ -153,7 +162,7 @@ static int record_rms_norm(vk_rec *r, const sc_tensor *node) {
 
 static int record_softmax(vk_rec *r, const sc_tensor *node) {
     const sc_tensor *x = node->src[0];
-    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_softmax", sizeof(softmax_push), x->ne[0]);
+    vk_pipeline *p = row_pipeline(vk_rec_dev(r), "norm_softmax", sizeof(softmax_push), x->ne[0], 0);
     if (!p) return SC_ENOTSUP;
     softmax_push pc = {
         .x = vk_addr(x), .y = vk_addr(node),
@@ -253,6 +262,35 @@ bool vk_supports_norm(vk_dev *d, const sc_tensor *node) {
     case SC_OP_ROPE: return supports_rope(node);
     default: return false;
     }
+}
+
+int vk_norm_tune_variants(vk_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    if (node->op != SC_OP_RMS_NORM || !supports_rms_norm(node)) return SC_ENOTSUP;
+    const char *env = getenv("STRIXCORE_VK_NORM_WG");
+    if (env && *env) return SC_ENOTSUP; /* the knob wins */
+    const vk_caps *c = vk_dev_caps(d);
+    const sc_tensor *x = node->src[0];
+    char key[SC_TUNE_KEY_LEN], name[SC_TUNE_NAME_LEN];
+    if (!sc_tune_key(key, "rms:n=%lld,rows=%lld", (long long)x->ne[0], (long long)sc_tune_bucket(vk_n_rows(x))))
+        return SC_ENOTSUP;
+    sc_tune_info_begin(info, key);
+    const uint32_t def = row_wg(c, x->ne[0]);
+    int di = 0;
+    /* the decode rows' int8 copy for the GEMVs (record_rms_norm's with_q8) must not depend on the
+     * choice: the tuner times the norm alone and would not see the GEMVs quantize for themselves */
+    const bool q8_rows = vk_n_rows(x) <= 4 && x->ne[0] <= 16 * (int64_t)def;
+    for (uint32_t wg = 64; wg <= 1024; wg *= 2) {
+        if (vk_clamp_wg(c, wg) != wg) break;
+        if (q8_rows && x->ne[0] > 16 * (int64_t)wg) continue;
+        snprintf(name, sizeof name, "wg%u", wg);
+        const int i = sc_tune_info_add(info, name);
+        if (wg == def) di = i;
+    }
+    if (info->n_variants == 0) {
+        snprintf(name, sizeof name, "wg%u", def);
+        sc_tune_info_add(info, name);
+    }
+    return di;
 }
 
 int vk_record_norm(vk_rec *r, const sc_tensor *node) {

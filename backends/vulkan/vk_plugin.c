@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "vk_infra.h"
+#include "vk_tune.h"
 
 #define VK_PLUGIN_NAME "vulkan"
 #define VK_PLUGIN_VERSION "0.1.0"
@@ -256,6 +257,10 @@ static int vkb_device_props(void *ctx, int index, sc_device_props *p) {
     }
     vk_pdev_memory(&pl->lib, pi, &p->memory_total, &p->memory_free);
     p->n_buffer_types = 1;
+    /* ABI minor 3: "NVIDIA 580.159.04", "llvmpipe Mesa 22.3.6 (LLVM 15.0.6)" (the tuning cache's device key) */
+    if (SC_HAS_FIELD(p, sc_device_props, driver))
+        snprintf(p->driver, sizeof(p->driver), "%s%s%s", pi->driver_name, pi->driver_info[0] ? " " : "",
+                 pi->driver_info);
     return SC_OK;
 }
 
@@ -341,6 +346,12 @@ static int vkb_graph_compute(void *stream, sc_tensor *const *nodes, int n_nodes)
     return vk_graph_compute(stream, nodes, n_nodes);
 }
 
+/* kernel tuning (vk_tune.c) */
+static int vkb_tune_query(void *dev, const sc_tensor *node, sc_tune_info *info) {
+    return vk_tune_query(dev, node, info);
+}
+static int vkb_tune_set(void *dev, const char *key, const char *variant) { return vk_tune_set(dev, key, variant); }
+
 /* graph_compute waits for its work: nothing is ever queued. */
 static int vkb_stream_sync(void *stream) { return SC_OK; }
 
@@ -363,6 +374,8 @@ static const sc_backend_iface vk_backend = {
     .stream_destroy = vkb_stream_destroy,
     .graph_compute = vkb_graph_compute,
     .stream_sync = vkb_stream_sync,
+    .tune_query = vkb_tune_query,
+    .tune_set = vkb_tune_set,
 };
 
 /* ------------------------------------------------------------------------ */
