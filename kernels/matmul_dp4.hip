@@ -8,8 +8,9 @@
  *                     d = max|x| / 127, q = round(x / d), and the block's
  *                     sum of q (for the zero points), in node scratch.
  *  k_mm_gemv_dp4_q*   the GEMV of matmul_gemv.hip (same block, job and lane
- *                     split: one 32-code unit per lane per step) with, per
- *                     unit and row,
+ *                     split: one 32-code unit per lane per step; _r1 / _r4:
+ *                     1 or 4 weight rows a warp instead of 2, the tuner's
+ *                     launch-geometry variants) with, per unit and row,
  *                       sum_k W[k] x[k] ~= scale * d * (sum_k code_k q_k - zero * sum_k q_k)
  *                     W is scale*(code - zero) not rounded to f16/bf16 here
  *                     (a relative 2^-12 / 2^-9, far below the int8 error).
@@ -26,7 +27,6 @@
 #include "matmul.h"
 #include "matmul_dev.h"
 
-#define R SC_MM_GEMV_ROWS
 #define MC SC_MM_GEMV_COLS
 
 /* ---- x -> int8 ------------------------------------------------------------------------ */
@@ -52,7 +52,9 @@ SC_KERNEL(k_mm_quant_q8, sc_mm_q8_args, SC_MM_Q8_THREADS) {
 }
 
 /* ---- the GEMV ----------------------------------------------------------------------------- */
-template <int BITS>
+/* R: weight rows per warp (SC_MM_GEMV_ROWS for the default kernels; 1 and 4
+ * for the _r1 / _r4 launch-geometry variants the tuner may pick) */
+template <int BITS, int R>
 static __device__ __forceinline__ void mm_gemv_dp4(const sc_mm_gemv_args &p) {
     const sc_mm_weight &w = p.w;
     const mm_job job = mm_gemv_job(w, p.c);
@@ -125,5 +127,10 @@ static __device__ __forceinline__ void mm_gemv_dp4(const sc_mm_gemv_args &p) {
     }
 }
 
-SC_KERNEL(k_mm_gemv_dp4_q4, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<4>(p); }
-SC_KERNEL(k_mm_gemv_dp4_q8, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<8>(p); }
+SC_KERNEL(k_mm_gemv_dp4_q4, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<4, SC_MM_GEMV_ROWS>(p); }
+SC_KERNEL(k_mm_gemv_dp4_q8, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<8, SC_MM_GEMV_ROWS>(p); }
+/* launch-geometry variants (tuning: gemv-dp4.r1 / gemv-dp4.r4): grid x ceil(N / (WARPS * R)) */
+SC_KERNEL(k_mm_gemv_dp4_q4_r1, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<4, 1>(p); }
+SC_KERNEL(k_mm_gemv_dp4_q8_r1, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<8, 1>(p); }
+SC_KERNEL(k_mm_gemv_dp4_q4_r4, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<4, 4>(p); }
+SC_KERNEL(k_mm_gemv_dp4_q8_r4, sc_mm_gemv_args, SC_MM_GEMV_THREADS) { mm_gemv_dp4<8, 4>(p); }

@@ -155,6 +155,7 @@ int hip_dev_create(hip_plugin *pl, int index, hip_dev **out) {
     snprintf(d->name, sizeof(d->name), "hip%d", index);
     pthread_mutex_init(&d->fn_mu, NULL);
     pthread_mutex_init(&d->io_mu, NULL);
+    sc_tune_table_init(&d->tune);
     rc = d->rt->device_use(d->rt, index, why);
     if (rc == SC_OK) rc = d->rt->device_info(d->rt, index, &info, why);
     if (rc == SC_OK) rc = d->rt->stream_create(d->rt, &d->io_stream, why);
@@ -195,6 +196,7 @@ void hip_dev_destroy(hip_dev *d) {
     if (d->io_stream) d->rt->stream_destroy(d->rt, d->io_stream);
     pthread_mutex_destroy(&d->fn_mu);
     pthread_mutex_destroy(&d->io_mu);
+    sc_tune_table_free(&d->tune);
     hip_host->free(d);
 }
 

@@ -4,6 +4,7 @@
  * hip_device.c: devices, their kernel modules (the embedded AMD code objects,
  * the NVIDIA fatbins beside the plugin, or the emulator) and a name -> kernel
  * cache. hip_stream.c: streams, launches, scratch, eager and graph execution.
+ * hip_tune.c: the device's table of tuned kernel choices (tune_query / tune_set).
  */
 #ifndef SC_HIP_DEVICE_H
 #define SC_HIP_DEVICE_H
@@ -12,6 +13,7 @@
 
 #include "hip_internal.h"
 #include "hip_runtime.h"
+#include "sc_tune_table.h"
 
 typedef struct hip_plugin {
     hip_rt rt;
@@ -39,6 +41,7 @@ struct hip_dev {
     hip_fn_slot fns[HIP_FN_CACHE];
     pthread_mutex_t io_mu;     /* buffer reads/writes share one stream */
     void *io_stream;
+    sc_tune_table tune;        /* kernel tuning: key -> variant (hip_tune.c) */
 };
 
 int hip_dev_create(hip_plugin *pl, int index, hip_dev **out);

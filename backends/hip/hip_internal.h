@@ -98,6 +98,24 @@ HIP_FAMILY_DECL(select)   /* GET_ROWS CPY TOP_K ARGMAX */
 HIP_FAMILY_DECL(matmul)   /* MUL_MAT MUL_MAT_ID */
 HIP_FAMILY_DECL(attn)     /* KV_WRITE ATTENTION */
 
+/* ---- kernel tuning (hip_tune.c; each tunable family builds its keys and
+ * lists its variants in its own file, docs/hip.md "Tuning") ------------------- */
+int hip_tune_query(hip_dev *d, const sc_tensor *node, sc_tune_info *info);
+int hip_tune_set(hip_dev *d, const char *key, const char *variant);
+/* false while the device's table is empty: dispatch then builds no key */
+bool hip_tune_active(hip_dev *d);
+/* the table's choice for key into variant (SC_TUNE_NAME_LEN bytes); false: none */
+bool hip_tune_get(hip_dev *d, const char *key, char *variant);
+uint64_t hip_tune_generation(hip_dev *d);
+/* STRIXCORE_HIP_TUNE_LOG=1: log "tune KEY: VARIANT -> KERNEL" for every tuned-path dispatch */
+void hip_tune_note(const char *key, const char *variant, bool chosen, const char *kernel);
+/* the families' halves: tune_query for their nodes, and whether a name could
+ * ever be a variant of key's op family (tune_set's SC_ENOENT) */
+int hip_tune_query_matmul(hip_dev *d, const sc_tensor *node, sc_tune_info *info);
+bool hip_tune_known_matmul(const char *key, const char *variant);
+int hip_tune_query_attn(hip_dev *d, const sc_tensor *node, sc_tune_info *info);
+bool hip_tune_known_attn(const char *key, const char *variant);
+
 bool hip_ops_supports(hip_dev *d, const sc_tensor *node);
 int hip_ops_run(hip_stream *s, const sc_tensor *node);
 const char *hip_ops_families(void);

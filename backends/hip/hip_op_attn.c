@@ -39,11 +39,23 @@
  * returns SC_ERANGE; KV_WRITE skips the token, ATTENTION the key (a query
  * with no key gets zeros).
  *
- * Test knobs (run backend-ops under them to put every case through a path):
+ * Tuning (hip_tune.c, docs/hip.md "Tuning"): a variant is a kernel and a
+ * split count, "<decode|prefill|prefill-wmma>.splits=<NS>"; tune_query
+ * offers decode up to ATTN_TUNE_DECODE_MAX_T tokens, prefill always,
+ * prefill-wmma where it can run, each with its heuristic's NS and the powers
+ * of two above it up to 32, none past splits_cap (a split at least min_keys
+ * of the table's capacity); never fewer splits than the heuristic's (see
+ * hip_tune_query_attn: the key's ctx is the capacity, not the context). Key: attn.<k>.<v>:D=..,H=..,Hkv=..,T=<bucket>,ctx=<bucket
+ * of MB * BS> (the context itself is device data the host never reads).
+ *
+ * Test knobs (run backend-ops under them to put every case through a path;
+ * all but wmma win over the tuning table and make ATTENTION untunable):
  *   STRIXCORE_HIP_ATTN=decode|prefill|prefill-wmma   force one ATTENTION kernel
  *       (prefill: the scalar one even on gfx11; prefill-wmma: the WMMA one
  *       for 16-bit caches whatever hip_caps says, for the EMU test library
  *       that emulates the instruction; f32 caches take the scalar one)
+ *   STRIXCORE_HIP_ATTN=wmma             the WMMA prefill available (and the
+ *       default for 16-bit caches) whatever hip_caps says, nothing forced
  *   STRIXCORE_HIP_ATTN_SPLITS=n         force NS (1..ATTN_MAX_SPLITS)
  */
 #include <stdio.h>
@@ -52,6 +64,7 @@
 
 #include "attn.h"
 #include "hip_internal.h"
+#include "sc_tune_table.h"
 #include "sc_tensor_checks.h"
 
 #define HIP_ATTN_DECODE_MAX_T 8  /* more query tokens than this take the prefill kernel */
@@ -160,40 +173,47 @@ static int32_t rows_vec(const sc_tensor *t) {
     return (uintptr_t)t->data % al == 0 && t->nb[1] % al == 0 && t->nb[2] % al == 0 && t->nb[3] % al == 0;
 }
 
-/* Key splits: enough blocks to fill the GPU, none shorter than min_keys
- * (bounded by the table's capacity: the most keys a query can read). */
-static int32_t pick_splits(hip_stream *s, int64_t base_blocks, int64_t max_ctx, int64_t min_keys) {
-    const char *env = getenv("STRIXCORE_HIP_ATTN_SPLITS");
-    if (env && *env) {
-        long n = strtol(env, NULL, 10);
-        if (n >= 1 && n <= ATTN_MAX_SPLITS) return (int32_t)n;
-    }
-    const hip_dev_caps *caps = hip_caps(hip_stream_dev(s));
-    const int64_t cus = caps && caps->compute_units > 0 ? caps->compute_units : HIP_ATTN_DEFAULT_CUS;
-    const int64_t target = cus * HIP_ATTN_WAVES;
-    if (base_blocks >= target) return 1;
-    int64_t ns = target / base_blocks;
-    const int64_t by_ctx = (max_ctx + min_keys - 1) / min_keys;
-    if (ns > by_ctx) ns = by_ctx;
-    if (ns > ATTN_MAX_SPLITS) ns = ATTN_MAX_SPLITS;
-    return ns < 1 ? 1 : (int32_t)ns;
-}
-
 static int32_t ceil_div32(int64_t a, int64_t b) { return (int32_t)((a + b - 1) / b); }
 
-static int run_attention(hip_stream *s, const sc_tensor *node) {
-    const sc_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *bt = node->src[3];
-    const sc_tensor *pos = node->src[4], *seq = node->src[5];
-    const int32_t D = (int32_t)q->ne[0], H = (int32_t)q->ne[1], Hkv = (int32_t)k->ne[1], T = (int32_t)q->ne[2];
-    const int32_t G = H / Hkv;                       /* query heads per kv head (GQA) */
-    const int64_t max_ctx = bt->ne[0] * k->ne[2];    /* the most keys a query can read */
-    int rc;
+/* ---- kernel choice and tuning --------------------------------------------------------------- */
+/* An ATTENTION kernel and its key split count. Variant names (persisted in
+ * tuning caches): "<kernel>.splits=<NS>", kernel decode | prefill |
+ * prefill-wmma, e.g. "decode.splits=8". */
+typedef enum attn_kernel { AK_DECODE, AK_PREFILL, AK_PREFILL_WMMA, AK_N } attn_kernel;
+static const char *const ak_names[AK_N] = {"decode", "prefill", "prefill-wmma"};
+#define ATTN_TUNE_DECODE_MAX_T 64 /* tune_query offers the decode kernel up to this many tokens */
 
+typedef struct attn_choice {
+    attn_kernel k;
+    int32_t ns; /* 0: the heuristic's (pick_splits) */
+} attn_choice;
+
+/* The env knobs: STRIXCORE_HIP_ATTN=decode|prefill|prefill-wmma and
+ * STRIXCORE_HIP_ATTN_SPLITS force (the table is not consulted then);
+ * STRIXCORE_HIP_ATTN=wmma only makes the WMMA prefill kernel available. */
+static const char *attn_env(void) { return getenv("STRIXCORE_HIP_ATTN"); }
+static bool attn_forced(void) {
+    const char *e = attn_env(), *ns = getenv("STRIXCORE_HIP_ATTN_SPLITS");
+    return (e && (!strcmp(e, "decode") || !strcmp(e, "prefill") || !strcmp(e, "prefill-wmma"))) || (ns && *ns);
+}
+
+static bool k16_of(const sc_tensor *node) {
+    return node->src[1]->type != SC_TYPE_F32 && node->src[2]->type != SC_TYPE_F32;
+}
+
+static bool wmma_avail(hip_dev *d, const sc_tensor *node) {
+    const char *e = attn_env();
+    const hip_dev_caps *caps = hip_caps(d);
+    return k16_of(node) && ((caps && caps->wmma) || (e && (!strcmp(e, "prefill-wmma") || !strcmp(e, "wmma"))));
+}
+
+/* the untuned kernel (and the STRIXCORE_HIP_ATTN knob) */
+static attn_kernel kernel_default(hip_dev *d, const sc_tensor *node) {
+    const char *env = attn_env();
+    const int64_t T = node->src[0]->ne[2];
+    const hip_dev_caps *caps = hip_caps(d);
     bool decode = T <= HIP_ATTN_DECODE_MAX_T;
-    const bool k16 = k->type != SC_TYPE_F32 && v->type != SC_TYPE_F32;
-    const hip_dev_caps *caps = hip_caps(hip_stream_dev(s));
-    bool wmma = k16 && caps && caps->wmma; /* the WMMA prefill kernel */
-    const char *env = getenv("STRIXCORE_HIP_ATTN");
+    bool wmma = k16_of(node) && caps && caps->wmma;
     if (env && !strcmp(env, "decode")) decode = true;
     if (env && !strcmp(env, "prefill")) {
         decode = false;
@@ -201,8 +221,186 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
     }
     if (env && !strcmp(env, "prefill-wmma")) {
         decode = false;
-        wmma = k16;
+        wmma = k16_of(node);
     }
+    if (env && !strcmp(env, "wmma")) wmma = k16_of(node);
+    return decode ? AK_DECODE : wmma ? AK_PREFILL_WMMA : AK_PREFILL;
+}
+
+/* The launch geometry of kernel k for this node: heads per block, head
+ * groups, tiles, and the blocks before splitting and keys a split should at
+ * least have (pick_splits' inputs). */
+typedef struct attn_geom {
+    int32_t GH, NHG, n_tiles, dm;
+    int64_t base_blocks, min_keys;
+} attn_geom;
+
+static attn_geom geom_of(const sc_tensor *node, attn_kernel k) {
+    const sc_tensor *q = node->src[0], *kc = node->src[1];
+    const int32_t D = (int32_t)q->ne[0], H = (int32_t)q->ne[1], Hkv = (int32_t)kc->ne[1], T = (int32_t)q->ne[2];
+    const int32_t G = H / Hkv;
+    attn_geom g = {0};
+    if (k == AK_DECODE) {
+        /* heads per block: G in NHG near-equal groups of <= ATTN_DEC_GH */
+        g.NHG = ceil_div32(G, ATTN_DEC_GH);
+        g.GH = ceil_div32(G, g.NHG);
+        g.NHG = ceil_div32(G, g.GH);
+        g.base_blocks = (int64_t)T * Hkv * g.NHG;
+        g.min_keys = 2 * ATTN_DEC_WG;
+    } else {
+        /* a tile: R / GH tokens x GH heads of one kv head */
+        g.dm = D <= 128 ? 128 : 256;
+        const int32_t bk = k == AK_PREFILL_WMMA ? 64 : g.dm > 128 ? 16 : 32;
+        g.GH = G < ATTN_PF_R ? G : ATTN_PF_R;
+        g.NHG = ceil_div32(G, g.GH);
+        g.n_tiles = ceil_div32(T, ATTN_PF_R / g.GH);
+        g.base_blocks = (int64_t)g.n_tiles * Hkv * g.NHG;
+        g.min_keys = 4 * bk;
+    }
+    return g;
+}
+
+static int64_t max_ctx_of(const sc_tensor *node) { return node->src[3]->ne[0] * node->src[1]->ne[2]; }
+
+/* the most splits worth offering: none shorter than min_keys (at least 1) */
+static int32_t splits_cap(const sc_tensor *node, const attn_geom *g) {
+    int64_t c = (max_ctx_of(node) + g->min_keys - 1) / g->min_keys;
+    if (c > ATTN_MAX_SPLITS) c = ATTN_MAX_SPLITS;
+    return c < 1 ? 1 : (int32_t)c;
+}
+
+/* Key splits: enough blocks to fill the GPU (HIP_ATTN_WAVES per CU), none
+ * shorter than min_keys (splits_cap) */
+static int32_t auto_splits(hip_dev *d, const sc_tensor *node, const attn_geom *g) {
+    const hip_dev_caps *caps = hip_caps(d);
+    const int64_t cus = caps && caps->compute_units > 0 ? caps->compute_units : HIP_ATTN_DEFAULT_CUS;
+    const int64_t target = cus * HIP_ATTN_WAVES;
+    if (g->base_blocks >= target) return 1;
+    int64_t ns = target / g->base_blocks;
+    const int32_t cap = splits_cap(node, g);
+    if (ns > cap) ns = cap;
+    return ns < 1 ? 1 : (int32_t)ns;
+}
+
+/* STRIXCORE_HIP_ATTN_SPLITS, else auto_splits */
+static int32_t pick_splits(hip_dev *d, const sc_tensor *node, const attn_geom *g) {
+    const char *env = getenv("STRIXCORE_HIP_ATTN_SPLITS");
+    if (env && *env) {
+        long n = strtol(env, NULL, 10);
+        if (n >= 1 && n <= ATTN_MAX_SPLITS) return (int32_t)n;
+    }
+    return auto_splits(d, node, g);
+}
+
+static bool kernel_valid(hip_dev *d, const sc_tensor *node, attn_kernel k) {
+    switch (k) {
+    case AK_DECODE: return node->src[0]->ne[2] <= ATTN_TUNE_DECODE_MAX_T;
+    case AK_PREFILL: return true;
+    case AK_PREFILL_WMMA: return wmma_avail(d, node);
+    default: return false;
+    }
+}
+
+/* "decode.splits=8" -> {AK_DECODE, 8}; false for anything else */
+static bool parse_variant(const char *name, attn_choice *c) {
+    for (int k = AK_N - 1; k >= 0; k--) { /* "prefill-wmma" before its prefix "prefill" */
+        const size_t n = strlen(ak_names[k]);
+        if (strncmp(name, ak_names[k], n) != 0 || strncmp(name + n, ".splits=", 8) != 0) continue;
+        const char *num = name + n + 8;
+        char *end = NULL;
+        if (*num < '1' || *num > '9') return false;
+        const long ns = strtol(num, &end, 10);
+        if (*end || ns < 1 || ns > ATTN_MAX_SPLITS) return false;
+        c->k = (attn_kernel)k;
+        c->ns = (int32_t)ns;
+        return true;
+    }
+    return false;
+}
+
+/* The node's key: attn.<k>.<v>:D=..,H=..,Hkv=..,T=<bucket>,ctx=<bucket of
+ * the table's capacity MB * BS> (the context itself lives on the device). */
+static bool attn_key(const sc_tensor *node, char *key) {
+    const sc_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2];
+    return sc_tune_key(key, "attn.%s.%s:D=%lld,H=%lld,Hkv=%lld,T=%lld,ctx=%lld", type_tag(k->type),
+                       type_tag(v->type), (long long)q->ne[0], (long long)q->ne[1], (long long)k->ne[1],
+                       (long long)sc_tune_bucket(q->ne[2]), (long long)sc_tune_bucket(max_ctx_of(node)));
+}
+
+int hip_tune_query_attn(hip_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    if (node->op != SC_OP_ATTENTION || attn_forced()) return SC_ENOTSUP;
+    char key[SC_TUNE_KEY_LEN], name[SC_TUNE_NAME_LEN], chosen[SC_TUNE_NAME_LEN];
+    if (!attn_key(node, key)) return SC_ENOTSUP;
+    const attn_kernel def = kernel_default(d, node);
+    int def_at = -1;
+    sc_tune_info_begin(info, key);
+    /* The default kernel first; each kernel with its heuristic's split count
+     * and the powers of two above it, never fewer: the key's ctx is the block
+     * table's capacity, not the context, so a choice is measured at whatever
+     * context the tuner met first (short, in practice) and also runs at the
+     * longest one. More splits than needed cost a few microseconds at a short
+     * context (empty runs write one record each); fewer than the heuristic's
+     * at a long one leave most of the GPU idle. */
+    for (int i = 0; i < AK_N; i++) {
+        const attn_kernel k = i == 0 ? def : (attn_kernel)(i <= (int)def ? i - 1 : i);
+        if (!kernel_valid(d, node, k) && k != def) continue;
+        const attn_geom g = geom_of(node, k);
+        const int32_t cap = splits_cap(node, &g);
+        const int32_t auto_ns = auto_splits(d, node, &g);
+        /* the heuristic's count, then the powers of two above it (not past 32 or cap) */
+        snprintf(name, sizeof name, "%s.splits=%d", ak_names[k], (int)auto_ns);
+        const int at = sc_tune_info_add(info, name);
+        if (k == def) def_at = at;
+        for (int32_t ns = 2; ns <= 32 && ns <= cap; ns *= 2) {
+            if (ns <= auto_ns) continue;
+            snprintf(name, sizeof name, "%s.splits=%d", ak_names[k], (int)ns);
+            sc_tune_info_add(info, name);
+        }
+    }
+    return sc_tune_info_finish(info, def_at, hip_tune_get(d, key, chosen) ? chosen : NULL);
+}
+
+bool hip_tune_known_attn(const char *key, const char *variant) {
+    attn_choice c;
+    (void)key;
+    return parse_variant(variant, &c);
+}
+
+/* The kernel and split count this node runs: the default, or the table's
+ * choice when it is valid for the node (its split count within the node's
+ * offer). key/variant (for the tune log) are filled when the table was
+ * consulted. */
+static attn_choice choose(hip_stream *s, const sc_tensor *node, char *key, char *variant, bool *chosen) {
+    hip_dev *d = hip_stream_dev(s);
+    attn_choice c = {kernel_default(d, node), 0};
+    key[0] = '\0';
+    *chosen = false;
+    if (attn_forced() || !hip_tune_active(d) || !attn_key(node, key)) return c;
+    attn_choice t;
+    if (hip_tune_get(d, key, variant) && parse_variant(variant, &t) && kernel_valid(d, node, t.k)) {
+        const attn_geom g = geom_of(node, t.k);
+        if (t.ns <= splits_cap(node, &g)) {
+            *chosen = true;
+            return t;
+        }
+    }
+    const attn_geom g = geom_of(node, c.k);
+    snprintf(variant, SC_TUNE_NAME_LEN, "%s.splits=%d", ak_names[c.k], (int)pick_splits(d, node, &g));
+    return c;
+}
+
+static int run_attention(hip_stream *s, const sc_tensor *node) {
+    const sc_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *bt = node->src[3];
+    const sc_tensor *pos = node->src[4], *seq = node->src[5];
+    const int32_t D = (int32_t)q->ne[0], H = (int32_t)q->ne[1], Hkv = (int32_t)k->ne[1], T = (int32_t)q->ne[2];
+    const int32_t G = H / Hkv;                       /* query heads per kv head (GQA) */
+    int rc;
+
+    char key[SC_TUNE_KEY_LEN], variant[SC_TUNE_NAME_LEN];
+    bool chosen;
+    const attn_choice ch = choose(s, node, key, variant, &chosen);
+    const bool decode = ch.k == AK_DECODE, wmma = ch.k == AK_PREFILL_WMMA;
+    const attn_geom geo = geom_of(node, ch.k);
 
     attn_args a = {
         .q = q->data, .k = k->data, .v = v->data, .bt = bt->data, .pos = pos->data,
@@ -219,24 +417,15 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
         .scale = sc_op_param_f32(node, 0),
     };
     char name[48];
-    int32_t n_tiles = 0;
-    if (decode) {
-        /* heads per block: G in NHG near-equal groups of <= ATTN_DEC_GH */
-        a.NHG = ceil_div32(G, ATTN_DEC_GH);
-        a.GH = ceil_div32(G, a.NHG);
-        a.NHG = ceil_div32(G, a.GH);
-        a.NS = pick_splits(s, (int64_t)T * Hkv * a.NHG, max_ctx, 2 * ATTN_DEC_WG);
+    a.GH = geo.GH;
+    a.NHG = geo.NHG;
+    a.NS = ch.ns > 0 ? ch.ns : pick_splits(hip_stream_dev(s), node, &geo);
+    if (decode)
         snprintf(name, sizeof name, "k_attn_dec_%s_%s", type_tag(k->type), type_tag(v->type));
-    } else {
-        /* a tile: R / GH tokens x GH heads of one kv head */
-        const int32_t dm = D <= 128 ? 128 : 256, bk = wmma ? 64 : dm > 128 ? 16 : 32;
-        a.GH = G < ATTN_PF_R ? G : ATTN_PF_R;
-        a.NHG = ceil_div32(G, a.GH);
-        n_tiles = ceil_div32(T, ATTN_PF_R / a.GH);
-        a.NS = pick_splits(s, (int64_t)n_tiles * Hkv * a.NHG, max_ctx, 4 * bk);
+    else
         snprintf(name, sizeof name, "k_attn_pf%s_%s_%s_%d", wmma ? "w" : "", type_tag(k->type), type_tag(v->type),
-                 (int)dm);
-    }
+                 (int)geo.dm);
+    if (key[0]) hip_tune_note(key, variant, chosen, name);
 
     /* split-K: the NS partial records of every (h, t) go to node scratch first */
     if (a.NS > 1) {
@@ -253,7 +442,7 @@ static int run_attention(hip_stream *s, const sc_tensor *node) {
         }
     } else { /* grid: token tiles x (Hkv * NHG) x splits */
         a.t_base = 0;
-        if ((rc = HIP_LAUNCH(s, name, n_tiles, Hkv * a.NHG, a.NS, ATTN_PF_WG, a)) != SC_OK) return rc;
+        if ((rc = HIP_LAUNCH(s, name, geo.n_tiles, Hkv * a.NHG, a.NS, ATTN_PF_WG, a)) != SC_OK) return rc;
     }
     if (a.NS == 1) return SC_OK;
 

@@ -42,7 +42,22 @@
  *         (ceil(pairs / 64) + min(E, pairs), ceil(N / 64)); blocks past the
  *         real number of work items return at once.
  *
- * STRIXCORE_HIP_MATMUL (comma-separated, for tests and measurements):
+ * Tuning (hip_tune.c, docs/hip.md "Tuning"): the paths above are the
+ * variants, named gemv / gemv-dp4 / gemm / gemm-wmma for MUL_MAT and gemv /
+ * gemv-dp4 / grouped / grouped-wmma for MUL_MAT_ID, plus two launch
+ * geometries of the dp4 GEMV, gemv-dp4.r1 / gemv-dp4.r4
+ * (k_mm_gemv_dp4_q*_r1 / _r4: 1 or 4 weight rows a warp, grid x
+ * ceil(N / (4 * rows))); tune_query lists those
+ * whose launch limits the node meets (path_valid), the default is the
+ * heuristic above (path_default). Keys (mm_key):
+ *   mm.<w>:N=..,K=..,M=<bucket>[,B=<batches>]
+ *   mmid.<w>:N=..,K=..,E=..,U=<n_used>,T=<bucket>[,X=1]
+ * At dispatch (choose) the table's choice runs when valid for the node;
+ * with an empty table no key is built.
+ *
+ * STRIXCORE_HIP_MATMUL (comma-separated, for tests and measurements; exact,
+ * dp4, gemv and gemm win over the tuning table and make these nodes
+ * untunable, wmma / nowmma only add or remove the WMMA variants):
  *   exact   no dp4 (every GEMV on the reference's f32 weights)
  *   dp4     dp4 wherever it can run, also past GEMV_MAX_M (MUL_MAT) and for
  *           every MUL_MAT_ID that its GEMV takes
@@ -64,10 +79,12 @@
  * SC_ERANGE. The rest of the op still runs: such a pair's column is left
  * unwritten, such a weight uses group 0.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hip_internal.h"
+#include "sc_tune_table.h"
 #include "sc_tensor_checks.h"
 #include "matmul.h"
 
@@ -77,6 +94,10 @@
 
 /* ---- STRIXCORE_HIP_MATMUL ------------------------------------------------------------ */
 enum { OPT_EXACT = 1, OPT_DP4 = 2, OPT_GEMV = 4, OPT_GEMM = 8, OPT_NOWMMA = 16, OPT_WMMA = 32 };
+/* the knobs that force a path: with any of them the table is not consulted
+ * and tune_query answers SC_ENOTSUP (nowmma / wmma only say whether the WMMA
+ * kernels may run: the variants follow them) */
+#define OPT_FORCING (OPT_EXACT | OPT_DP4 | OPT_GEMV | OPT_GEMM)
 
 static unsigned opts(void) {
     static int cached = -1; /* a benign race: every thread computes the same value */
@@ -239,8 +260,12 @@ static const char *gemv_kernel(const sc_tensor *w) {
     return names[(w->quant.flags & SC_QUANT_BF16_ROUND) ? 1 : 0][w->quant.bits];
 }
 
-static const char *gemm_kernel(hip_stream *s, const sc_tensor *w) {
-    const bool wmma = (hip_caps(hip_stream_dev(s))->wmma && !(opts() & OPT_NOWMMA)) || (opts() & OPT_WMMA);
+/* may the WMMA GEMM kernels run on this device (f16/bf16/QG weights)? */
+static bool wmma_on(hip_dev *d) {
+    return (hip_caps(d)->wmma && !(opts() & OPT_NOWMMA)) || (opts() & OPT_WMMA);
+}
+
+static const char *gemm_kernel(bool wmma, const sc_tensor *w) {
     switch (w->type) {
     case SC_TYPE_F32: return "k_mm_gemm_f32";
     case SC_TYPE_F16: return wmma ? "k_mm_gemm_wmma_f16" : "k_mm_gemm_f16";
@@ -271,6 +296,161 @@ static int quantize_x(hip_stream *s, const sc_tensor *x, const sc_tensor *w, int
     return HIP_LAUNCH(s, "k_mm_quant_q8", hip_div_up(warps, per_block), 1, 1, SC_MM_Q8_THREADS, q);
 }
 
+/* ---- paths and tuning --------------------------------------------------------------------- */
+/* The kernels a matmul node can take. Names (persisted in tuning caches):
+ * MUL_MAT gemv / gemv-dp4 / gemm / gemm-wmma, MUL_MAT_ID gemv / gemv-dp4 /
+ * grouped / grouped-wmma. */
+typedef enum mm_path { MM_GEMV, MM_DP4, MM_DP4_R1, MM_DP4_R4, MM_GEMM, MM_WMMA, MM_NPATHS } mm_path;
+static const char *const mm_names[MM_NPATHS] = {"gemv", "gemv-dp4", "gemv-dp4.r1", "gemv-dp4.r4", "gemm", "gemm-wmma"};
+static const char *const mmid_names[MM_NPATHS] = {"gemv",        "gemv-dp4", "gemv-dp4.r1",
+                                                  "gemv-dp4.r4", "grouped",  "grouped-wmma"};
+
+static bool is_dp4(mm_path p) { return p == MM_DP4 || p == MM_DP4_R1 || p == MM_DP4_R4; }
+
+/* the dp4 GEMV kernel of a path and its weight rows per warp */
+static const char *dp4_kernel(mm_path p, const sc_tensor *w, int *rows) {
+    const bool q4 = w->quant.bits == 4;
+    switch (p) {
+    case MM_DP4_R1: *rows = 1; return q4 ? "k_mm_gemv_dp4_q4_r1" : "k_mm_gemv_dp4_q8_r1";
+    case MM_DP4_R4: *rows = 4; return q4 ? "k_mm_gemv_dp4_q4_r4" : "k_mm_gemv_dp4_q8_r4";
+    default: *rows = SC_MM_GEMV_ROWS; return q4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8";
+    }
+}
+
+/* What one node is, for choosing: MUL_MAT columns M and batches, MUL_MAT_ID
+ * pairs and the columns the dp4 GEMV would quantize. */
+typedef struct mm_shape {
+    bool id;
+    int64_t M, nbatch;     /* MUL_MAT */
+    int64_t npairs, xcols; /* MUL_MAT_ID: n_used * T, X * T */
+} mm_shape;
+
+static mm_shape shape_of(const sc_tensor *node) {
+    const sc_tensor *x = node->src[1];
+    mm_shape sh = {.id = node->op == SC_OP_MUL_MAT_ID};
+    if (sh.id) {
+        const sc_tensor *ids = node->src[2];
+        sh.npairs = ids->ne[0] * ids->ne[1];
+        sh.xcols = x->ne[1] * ids->ne[1];
+    } else {
+        sh.M = x->ne[1];
+        sh.nbatch = x->ne[2] * x->ne[3];
+    }
+    return sh;
+}
+
+/* Can path p compute this node? (Every path computes every node it can run
+ * within the op's tolerance; these are the launch limits.) */
+static bool path_valid(hip_dev *d, const sc_tensor *w, const mm_shape *sh, mm_path p) {
+    const bool wmma_w = w->type != SC_TYPE_F32 && wmma_on(d); /* f32 weights: the FMA GEMM only */
+    if (sh->id) {
+        const bool gemv = sh->npairs <= (int64_t)HIP_GRID_YZ_MAX, group = w->ne[2] <= SC_MM_ID_MAX_E;
+        switch (p) {
+        case MM_GEMV: return gemv;
+        case MM_DP4:
+        case MM_DP4_R1:
+        case MM_DP4_R4: return gemv && dp4_ok(w, sh->xcols);
+        case MM_GEMM: return group;
+        case MM_WMMA: return group && wmma_w;
+        default: return false;
+        }
+    }
+    const bool gemv = (uint64_t)sh->M <= (uint64_t)HIP_GRID_YZ_MAX * SC_MM_GEMV_COLS; /* grid y */
+    switch (p) {
+    case MM_GEMV: return gemv;
+    case MM_DP4:
+    case MM_DP4_R1:
+    case MM_DP4_R4: return gemv && dp4_ok(w, sh->M * sh->nbatch);
+    case MM_GEMM: return true;
+    case MM_WMMA: return wmma_w;
+    default: return false;
+    }
+}
+
+/* The heuristic (and the env knobs): what runs untuned. */
+static mm_path path_default(hip_dev *d, const sc_tensor *w, const mm_shape *sh) {
+    const bool gemv = sh->id ? !mmid_grouped(w, sh->npairs) : mm_gemv(w, sh->M);
+    if (gemv) return dp4_ok(w, sh->id ? sh->xcols : sh->M * sh->nbatch) ? MM_DP4 : MM_GEMV;
+    return path_valid(d, w, sh, MM_WMMA) ? MM_WMMA : MM_GEMM;
+}
+
+/* The node's tuning key:
+ *   mm.<w>:N=..,K=..,M=<bucket>[,B=<batches>]
+ *   mmid.<w>:N=..,K=..,E=..,U=<n_used>,T=<bucket>[,X=1]
+ * <w> f32 | f16 | bf16 | q<bits>g<group_size>[.bf][.gidx] (g0: one group per row).
+ * False when it does not fit. */
+static bool mm_key(const sc_tensor *node, char *key) {
+    const sc_tensor *w = node->src[0], *x = node->src[1];
+    char wt[40];
+    if (w->type == SC_TYPE_QG) {
+        const sc_quant_info *q = &w->quant;
+        snprintf(wt, sizeof wt, "q%ug%u%s%s", (unsigned)q->bits, q->n_groups == 1 ? 0u : (unsigned)q->group_size,
+                 (q->flags & SC_QUANT_BF16_ROUND) ? ".bf" : "", (q->flags & SC_QUANT_HAS_GIDX) ? ".gidx" : "");
+    } else {
+        snprintf(wt, sizeof wt, "%s", w->type == SC_TYPE_F16 ? "f16" : w->type == SC_TYPE_BF16 ? "bf16" : "f32");
+    }
+    if (node->op == SC_OP_MUL_MAT_ID) {
+        const sc_tensor *ids = node->src[2];
+        return sc_tune_key(key, "mmid.%s:N=%lld,K=%lld,E=%lld,U=%lld,T=%lld%s", wt, (long long)w->ne[1],
+                           (long long)w->ne[0], (long long)w->ne[2], (long long)ids->ne[0],
+                           (long long)sc_tune_bucket(ids->ne[1]), x->ne[1] == 1 ? ",X=1" : "");
+    }
+    const int64_t nb = x->ne[2] * x->ne[3];
+    char bs[32] = "";
+    if (nb > 1) snprintf(bs, sizeof bs, ",B=%lld", (long long)nb);
+    return sc_tune_key(key, "mm.%s:N=%lld,K=%lld,M=%lld%s", wt, (long long)w->ne[1], (long long)w->ne[0],
+                       (long long)sc_tune_bucket(x->ne[1]), bs);
+}
+
+static int path_by_name(const char *const *names, const char *name) {
+    for (int p = 0; p < MM_NPATHS; p++)
+        if (strcmp(names[p], name) == 0) return p;
+    return -1;
+}
+
+/* The path this node runs: the default, or the table's valid choice.
+ * key/variant (for the tune log) are filled when the table was consulted. */
+static mm_path choose(hip_stream *s, const sc_tensor *node, const mm_shape *sh, char *key, char *variant,
+                      bool *chosen) {
+    hip_dev *d = hip_stream_dev(s);
+    const sc_tensor *w = node->src[0];
+    const mm_path def = path_default(d, w, sh);
+    key[0] = '\0';
+    *chosen = false;
+    if ((opts() & OPT_FORCING) || !hip_tune_active(d) || !mm_key(node, key)) return def;
+    if (hip_tune_get(d, key, variant)) {
+        const int p = path_by_name(sh->id ? mmid_names : mm_names, variant);
+        if (p >= 0 && path_valid(d, w, sh, (mm_path)p)) {
+            *chosen = true;
+            return (mm_path)p;
+        }
+    }
+    snprintf(variant, SC_TUNE_NAME_LEN, "%s", (sh->id ? mmid_names : mm_names)[def]);
+    return def;
+}
+
+int hip_tune_query_matmul(hip_dev *d, const sc_tensor *node, sc_tune_info *info) {
+    if (opts() & OPT_FORCING) return SC_ENOTSUP; /* an env knob decides */
+    char key[SC_TUNE_KEY_LEN], chosen[SC_TUNE_NAME_LEN];
+    if (!mm_key(node, key)) return SC_ENOTSUP;
+    const sc_tensor *w = node->src[0];
+    const mm_shape sh = shape_of(node);
+    const char *const *names = sh.id ? mmid_names : mm_names;
+    const mm_path def = path_default(d, w, &sh);
+    int def_at = -1;
+    sc_tune_info_begin(info, key);
+    for (int p = 0; p < MM_NPATHS; p++) {
+        if (!path_valid(d, w, &sh, (mm_path)p)) continue;
+        const int at = sc_tune_info_add(info, names[p]);
+        if (p == (int)def) def_at = at;
+    }
+    return sc_tune_info_finish(info, def_at, hip_tune_get(d, key, chosen) ? chosen : NULL);
+}
+
+bool hip_tune_known_matmul(const char *key, const char *variant) {
+    return path_by_name(!strncmp(key, "mmid.", 5) ? mmid_names : mm_names, variant) >= 0;
+}
+
 /* ---- MUL_MAT -------------------------------------------------------------------------------- */
 static int run_mul_mat(hip_stream *s, const sc_tensor *node) {
     const sc_tensor *w = node->src[0], *x = node->src[1];
@@ -285,20 +465,28 @@ static int run_mul_mat(hip_stream *s, const sc_tensor *node) {
         .xvec = x_vec(x) ? 1u : 0u,
     };
     const unsigned gx = hip_div_up(N, SC_MM_GEMV_WARPS * SC_MM_GEMV_ROWS);
+    const mm_shape sh = shape_of(node);
+    char key[SC_TUNE_KEY_LEN], variant[SC_TUNE_NAME_LEN];
+    bool chosen;
+    const mm_path p = choose(s, node, &sh, key, variant, &chosen);
 
-    if (mm_gemv(w, M)) {
+    if (p == MM_GEMV || is_dp4(p)) {
         sc_mm_gemv_args a = {.w = wa, .c = ca};
-        if (dp4_ok(w, M * nbatch)) {
-            int rc = quantize_x(s, x, w, M, x->ne[2], M * nbatch, &a);
+        if (is_dp4(p)) {
+            int rc = quantize_x(s, x, w, M, x->ne[2], M * nbatch, &a), rows;
             if (rc != SC_OK) return rc;
-            return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx,
-                              hip_div_up(M, SC_MM_GEMV_COLS), nbatch, SC_MM_GEMV_THREADS, a);
+            const char *k = dp4_kernel(p, w, &rows);
+            if (key[0]) hip_tune_note(key, variant, chosen, k);
+            return HIP_LAUNCH(s, k, hip_div_up(N, SC_MM_GEMV_WARPS * rows), hip_div_up(M, SC_MM_GEMV_COLS), nbatch,
+                              SC_MM_GEMV_THREADS, a);
         }
+        if (key[0]) hip_tune_note(key, variant, chosen, gemv_kernel(w));
         return HIP_LAUNCH(s, gemv_kernel(w), gx, hip_div_up(M, SC_MM_GEMV_COLS), nbatch, SC_MM_GEMV_THREADS, a);
     }
     sc_mm_gemm_args g = {.w = wa, .c = ca, .lists = NULL};
-    return HIP_LAUNCH(s, gemm_kernel(s, w), hip_div_up(M, SC_MM_TILE), hip_div_up(N, SC_MM_TILE), nbatch,
-                      SC_MM_GEMM_THREADS, g);
+    const char *k = gemm_kernel(p == MM_WMMA, w);
+    if (key[0]) hip_tune_note(key, variant, chosen, k);
+    return HIP_LAUNCH(s, k, hip_div_up(M, SC_MM_TILE), hip_div_up(N, SC_MM_TILE), nbatch, SC_MM_GEMM_THREADS, g);
 }
 
 /* ---- MUL_MAT_ID ----------------------------------------------------------------------------- */
@@ -316,17 +504,23 @@ static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
         .x_bcast = X == 1 ? 1u : 0u, .E = (uint32_t)E,
         .xvec = x_vec(x) ? 1u : 0u,
     };
+    const mm_shape sh = shape_of(node);
+    char key[SC_TUNE_KEY_LEN], variant[SC_TUNE_NAME_LEN];
+    bool chosen;
+    const mm_path p = choose(s, node, &sh, key, variant, &chosen);
 
-    if (!mmid_grouped(w, npairs)) {
+    if (p == MM_GEMV || is_dp4(p)) {
         /* GEMV per (i, t) pair: grid z */
         sc_mm_gemv_args a = {.w = wa, .c = ca};
         const unsigned gx = hip_div_up(N, SC_MM_GEMV_WARPS * SC_MM_GEMV_ROWS);
-        if (dp4_ok(w, X * T)) {
-            int rc = quantize_x(s, x, w, X, T, X * T, &a);
+        if (is_dp4(p)) {
+            int rc = quantize_x(s, x, w, X, T, X * T, &a), rows;
             if (rc != SC_OK) return rc;
-            return HIP_LAUNCH(s, w->quant.bits == 4 ? "k_mm_gemv_dp4_q4" : "k_mm_gemv_dp4_q8", gx, 1, npairs,
-                              SC_MM_GEMV_THREADS, a);
+            const char *k = dp4_kernel(p, w, &rows);
+            if (key[0]) hip_tune_note(key, variant, chosen, k);
+            return HIP_LAUNCH(s, k, hip_div_up(N, SC_MM_GEMV_WARPS * rows), 1, npairs, SC_MM_GEMV_THREADS, a);
         }
+        if (key[0]) hip_tune_note(key, variant, chosen, gemv_kernel(w));
         return HIP_LAUNCH(s, gemv_kernel(w), gx, 1, npairs, SC_MM_GEMV_THREADS, a);
     }
 
@@ -343,7 +537,9 @@ static int run_mul_mat_id(hip_stream *s, const sc_tensor *node) {
     int rc = HIP_LAUNCH(s, "k_mm_id_lists", 1, 1, 1, SC_MM_ID_THREADS, la);
     if (rc != SC_OK) return rc;
     sc_mm_gemm_args g = {.w = wa, .c = ca, .lists = lists, .off_at = off_at, .items_at = items_at, .list_at = list_at};
-    return HIP_LAUNCH(s, gemm_kernel(s, w), max_items, hip_div_up(N, SC_MM_TILE), 1, SC_MM_GEMM_THREADS, g);
+    const char *k = gemm_kernel(p == MM_WMMA, w);
+    if (key[0]) hip_tune_note(key, variant, chosen, k);
+    return HIP_LAUNCH(s, k, max_items, hip_div_up(N, SC_MM_TILE), 1, SC_MM_GEMM_THREADS, g);
 }
 
 int hip_run_matmul(hip_stream *s, const sc_tensor *node) {

@@ -6,6 +6,9 @@
  * one; unset (or "auto") tries ROCm first, then the CUDA driver. The emulator
  * is only used when asked for by name.
  *
+ * Kernel tuning (ABI minor 3): tune_query / tune_set go to hip_tune.c;
+ * device_props' driver is the runtime's version (hip_rt_driver_version).
+ *
  * Scores: 110 on an AMD GPU (above the Vulkan backend's 100: on Strix Halo
  * `--backend auto` means HIP), 50 on NVIDIA (the development path: Vulkan
  * stays the default there), 1 on the emulator (never beats the CPU backend,
@@ -113,6 +116,7 @@ static int hb_device_props(void *ctx, int index, sc_device_props *p) {
         if (pl->rt.mem_info(&pl->rt, &fr, &tot) == SC_OK) p->memory_free = fr;
     }
     p->n_buffer_types = 1;
+    if (SC_HAS_FIELD(p, sc_device_props, driver)) hip_rt_driver_version(&pl->rt, p->driver, sizeof(p->driver));
     return SC_OK;
 }
 
@@ -246,6 +250,13 @@ static int hb_stream_sync(void *stream) {
     return SC_OK;
 }
 
+/* kernel tuning: hip_tune.c and the families' halves */
+static int hb_tune_query(void *dev, const sc_tensor *node, sc_tune_info *info) {
+    return hip_tune_query(dev, node, info);
+}
+
+static int hb_tune_set(void *dev, const char *key, const char *variant) { return hip_tune_set(dev, key, variant); }
+
 static const sc_backend_iface hip_backend = {
     .struct_size = sizeof(sc_backend_iface),
     .device_count = hb_device_count,
@@ -265,6 +276,8 @@ static const sc_backend_iface hip_backend = {
     .stream_destroy = hb_stream_destroy,
     .graph_compute = hb_graph_compute,
     .stream_sync = hb_stream_sync,
+    .tune_query = hb_tune_query,
+    .tune_set = hb_tune_set,
 };
 
 static void hip_shutdown(void *ctx) {

@@ -810,3 +810,21 @@ void hip_rt_close(hip_rt *rt) {
     if (rt->lib && rt->platform == HIP_PLAT_EMU) dlclose(rt->lib);
     memset(rt, 0, sizeof(*rt));
 }
+
+/* The driver / runtime version for sc_device_props.driver: "HIP 6.2.41134"
+ * (hipRuntimeGetVersion: major * 10^7 + minor * 10^5 + patch), "CUDA 12.4"
+ * (cuDriverGetVersion: major * 1000 + minor * 10), "emulator". Looked up here
+ * rather than required at open: an old runtime without it still works. */
+void hip_rt_driver_version(hip_rt *rt, char *out, size_t len) {
+    typedef int (*version_fn)(int *);
+    int v = 0;
+    snprintf(out, len, "%s", rt->platform == HIP_PLAT_EMU ? "emulator" : "unknown");
+    if (!rt->lib) return;
+    if (rt->platform == HIP_PLAT_AMD) {
+        version_fn f = (version_fn)dlsym(rt->lib, "hipRuntimeGetVersion");
+        if (f && f(&v) == 0 && v > 0) snprintf(out, len, "HIP %d.%d.%d", v / 10000000, v / 100000 % 100, v % 100000);
+    } else if (rt->platform == HIP_PLAT_NVIDIA) {
+        version_fn f = (version_fn)dlsym(rt->lib, "cuDriverGetVersion");
+        if (f && f(&v) == 0 && v > 0) snprintf(out, len, "CUDA %d.%d", v / 1000, v % 1000 / 10);
+    }
+}

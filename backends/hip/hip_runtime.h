@@ -76,6 +76,9 @@ struct hip_rt {
  * NVIDIA fatbins are looked for). */
 int hip_rt_open(hip_rt *rt, hip_platform platform, const char *plugin_dir, char *why, size_t why_len);
 void hip_rt_close(hip_rt *rt);
+/* "HIP 6.2.41134", "CUDA 12.4", "emulator" (sc_device_props.driver); "unknown"
+ * when the runtime does not say */
+void hip_rt_driver_version(hip_rt *rt, char *out, size_t len);
 const char *hip_platform_name(hip_platform p);
 
 #endif /* SC_HIP_RUNTIME_H */

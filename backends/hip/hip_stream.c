@@ -15,6 +15,11 @@
  * decode steps of one batch shape record the same list. The emulator's
  * "graph" is the captured list itself, replayed launch by launch: it runs
  * this same logic in CI.
+ * Tuning: a list is only compared with one recorded under the same
+ * generation of the device's table of kernel choices (hip_tune.c): after a
+ * tune_set the previous list and its graph are dropped, so a graph recorded
+ * under one choice is never replayed under another, even where the two
+ * choices happen to record the same launches.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +54,7 @@ struct hip_stream {
     hip_list rec;              /* this call's launches (graph mode) */
     hip_list prev;             /* the previous call's */
     void *exec;                /* prev captured, when it was seen twice */
+    uint64_t prev_gen;         /* the tuning table's generation prev was recorded under */
     void *scratch;
     size_t scratch_size;
     void **retired;            /* scratch regions replaced during this call: freed after the sync */
@@ -275,11 +281,11 @@ static int issue_list(hip_stream *s, const hip_list *l) {
 }
 
 /* Graph mode: run the recorded list, from a graph when it repeats. */
-static int run_recorded(hip_stream *s) {
+static int run_recorded(hip_stream *s, uint64_t gen) {
     char why[HIP_RT_WHY] = "";
     hip_rt *rt = s->d->rt;
     int rc;
-    if (same_list(&s->rec, &s->prev)) {
+    if (gen == s->prev_gen && same_list(&s->rec, &s->prev)) {
         if (!s->exec) { /* seen twice: capture it */
             rc = rt->capture_begin(rt, s->st, why);
             if (rc == SC_OK) {
@@ -309,6 +315,7 @@ static int run_recorded(hip_stream *s) {
     hip_list t = s->prev;
     s->prev = s->rec;
     s->rec = t;
+    s->prev_gen = gen;
     return rc;
 }
 
@@ -325,6 +332,8 @@ int hip_graph_compute(hip_stream *s, sc_tensor *const *nodes, int n_nodes) {
     }
     s->rec.n = 0;
     s->rec.args_len = 0;
+    /* the table's generation before the nodes consult it (tune_set never runs during graph_compute) */
+    const uint64_t gen = s->graphs ? hip_tune_generation(s->d) : 0;
     for (int i = 0; i < n_nodes && rc == SC_OK; i++) {
         const sc_tensor *node = nodes[i];
         if (node->op == SC_OP_NONE || node->op == SC_OP_VIEW) continue;
@@ -335,7 +344,7 @@ int hip_graph_compute(hip_stream *s, sc_tensor *const *nodes, int n_nodes) {
                     hip_host->strerror(rc));
     }
     s->node = NULL;
-    if (rc == SC_OK && s->graphs) rc = run_recorded(s);
+    if (rc == SC_OK && s->graphs) rc = run_recorded(s, gen);
     int rs = rt->copy_dtoh(rt, &err, s->err, sizeof(err), s->st, why);
     if (rs == SC_OK) rs = rt->stream_sync(rt, s->st, why);
     if (rs != SC_OK) {

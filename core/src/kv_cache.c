@@ -12,6 +12,8 @@
 void sc__kv_free(sc_kv_cache *kv) {
     if (!kv) return;
     sc_buffer_destroy(kv->buf);
+    for (int i = 0; i < kv->n_bufs; i++) sc_buffer_destroy(kv->bufs[i]);
+    free(kv->bufs);
     sc_ctx_destroy(kv->ctx);
     free(kv->k);
     free(kv->v);
@@ -177,6 +179,18 @@ int sc__kv_init(sc_kv_cache *kv, sc_device_t *dev, sc_type type, int64_t n_layer
     sc_tensor_set_name(kv->block_table, "block_table");
     all[n_t - 1] = kv->block_table;
     rc = sc_alloc_tensors(dev, all, n_t, &kv->buf);
+    if (rc == SC_ENOMEM) {
+        /* a device whose single allocations are capped below the whole
+         * cache: a buffer per tensor (the kernels take any address) */
+        sc_log(SC_LOG_INFO, "kv", "the KV cache does not fit one buffer of %s: one buffer per layer",
+               sc_device_name(dev));
+        kv->bufs = calloc((size_t)n_t, sizeof *kv->bufs);
+        rc = kv->bufs ? SC_OK : SC_ENOMEM;
+        for (int i = 0; i < n_t && rc == SC_OK; i++) {
+            rc = sc_alloc_tensors(dev, &all[i], 1, &kv->bufs[i]);
+            if (rc == SC_OK) kv->n_bufs++;
+        }
+    }
     if (rc != SC_OK) goto fail;
     free(all);
 

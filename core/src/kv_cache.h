@@ -3,7 +3,9 @@
  *
  * Per layer, one key and one value cache tensor
  *   [n_blocks, block_size, n_kv_heads, head_dim]  (ne = {hd, Hkv, bs, n_blocks})
- * in one buffer of the model's device, and one block table
+ * in one buffer of the model's device (or, where the device cannot make
+ * one buffer that large, e.g. Vulkan's maxMemoryAllocationSize of 4 GiB on
+ * NVIDIA, one buffer per tensor), and one block table
  *   i32 [n_seqs, max_blocks]  (ne = {max_blocks, n_seqs}; row s is sequence s)
  * mapping (sequence, position / block_size) to a block id, or -1 while the
  * sequence has not reached that block. The table lives on the device too and
@@ -40,6 +42,8 @@ typedef struct sc_kv_cache {
 
     sc_ctx_t *ctx;          /* owns the descriptors below */
     sc_buffer_t *buf;       /* caches and block table */
+    sc_buffer_t **bufs;     /* [2 * n_layers + 1] instead, when one buffer could not be had */
+    int n_bufs;
     sc_tensor **k, **v;     /* [n_layers] each [hd, Hkv, bs, n_blocks] */
     sc_tensor *block_table; /* i32 [max_blocks, n_seqs] */
 

@@ -37,9 +37,11 @@ check() { # file kernel regex what
     fail=1
   fi
 }
-check matmul_dp4 k_mm_gemv_dp4_q4 'v_dot4_i32_iu8' "packed int8 dot products"
-check matmul_dp4 k_mm_gemv_dp4_q8 'v_dot4_i32_iu8' "packed int8 dot products"
-check matmul_dp4 k_mm_gemv_dp4_q4 'global_load_b128' "128-bit weight loads"
+for r in "" _r1 _r4; do
+  check matmul_dp4 k_mm_gemv_dp4_q4$r 'v_dot4_i32_iu8' "packed int8 dot products"
+  check matmul_dp4 k_mm_gemv_dp4_q8$r 'v_dot4_i32_iu8' "packed int8 dot products"
+  check matmul_dp4 k_mm_gemv_dp4_q4$r 'global_load_b128' "128-bit weight loads"
+done
 check matmul_gemv k_mm_gemv_q4 'global_load_b128' "128-bit weight loads"
 check matmul_gemv k_mm_gemv_f16 'global_load_b128' "128-bit weight loads"
 for k in k_mm_gemm_wmma_f16 k_mm_gemm_wmma_bf16 k_mm_gemm_wmma_qg k_mm_gemm_wmma_qg_bf; do
