@@ -87,6 +87,15 @@ for BE in $BACKENDS; do
     "$G/bin/strixcore" -v --backend "$BE" bench --synthetic "$shape" --weights gptq-int4 \
       -p 512 -n 128 -r "$REPS" -o json >"$b-on.json" 2>"$b-on.err"
     row "$BE" "$shape gptq-int4, tuned" "$(summ "$b-on.json") [$(grep -o '[0-9]* tuned choices' "$b-on.err" | head -n 1)]"
+    # HIP: the same two with decode steps captured into CUDA graphs
+    if [ "$BE" = hip ]; then
+      for mode in off on; do
+        en=1; [ $mode = off ] && en=0
+        STRIXCORE_HIP_GRAPHS=1 "$G/bin/strixcore" --backend "$BE" --tuning-enabled $en bench --synthetic "$shape" \
+          --weights gptq-int4 -p 512 -n 128 -r "$REPS" -o json >"$b-graphs-$mode.json" 2>"$b-graphs-$mode.err"
+        row "$BE" "$shape gptq-int4, graphs, tuning $mode" "$(summ "$b-graphs-$mode.json")"
+      done
+    fi
   done
   unset STRIXCORE_HIP_PLATFORM
 done
