@@ -23,6 +23,14 @@
  * Keys bucket token counts to powers of two (backends/common/sc_tune_table.h),
  * so these passes cover every shape the engine can run. Progress goes to
  * stderr: passes done, kernels tuned, and the expected time left.
+ *
+ * Then the in-graph check: each prefill and decode pass is timed whole (the
+ * median of 5 runs) with the tuned choices of the keys it meets and with
+ * their defaults. A kernel timed alone cannot see what the default gains
+ * inside the graph (a backend fusing it with its neighbours, or a fused
+ * norm writing the int8 copy of its input), so where the defaults make the
+ * pass faster by more than 2%, those keys keep the default (saved, and
+ * marked "in_graph_default" in the cache).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +114,68 @@ typedef struct progress {
     int64_t tuned;
 } progress;
 
+/* one pass of kind PREFILL or DECODE from an empty cache */
+static int run_pass(sc_model_t *m, const pass *p, int32_t *ids, int32_t *seq, float *logits, int64_t vocab) {
+    int rc = SC_OK;
+    const int nseq = p->kind == PASS_DECODE ? p->n : 1;
+    for (int s = 0; s < nseq && rc == SC_OK; s++) rc = sc_model_seq_reset(m, s);
+    if (rc != SC_OK) return rc;
+    fill_ids(ids, p->n, vocab, 7u);
+    if (p->kind == PASS_PREFILL) return sc_model_forward(m, 0, ids, p->n, logits, false);
+    for (int s = 0; s < p->n; s++) seq[s] = s;
+    sc_model_batch b = {.n_tokens = p->n, .tokens = ids, .seq = seq, .logits = NULL};
+    return sc_model_forward_batch(m, &b, logits);
+}
+
+static int cmp_d(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int time_pass(sc_model_t *m, const pass *p, int32_t *ids, int32_t *seq, float *logits, int64_t vocab,
+                     double *ms) {
+    double t[5];
+    for (int r = 0; r < 5; r++) {
+        const double t0 = now_s();
+        const int rc = run_pass(m, p, ids, seq, logits, vocab);
+        if (rc != SC_OK) return rc;
+        t[r] = (now_s() - t0) * 1e3;
+    }
+    qsort(t, 5, sizeof t[0], cmp_d);
+    *ms = t[2];
+    return SC_OK;
+}
+
+/* The in-graph check of one pass (tuning on when called; left on). */
+static int check_pass(sc_model_t *m, sc_device_t *dev, const pass *p, int32_t *ids, int32_t *seq, float *logits,
+                      int64_t vocab, int64_t *n_reverted, bool quiet) {
+    int rc = sc_device_tuning_record(dev, true);
+    if (rc == SC_OK) rc = run_pass(m, p, ids, seq, logits, vocab); /* marks its keys; a warm-up too */
+    sc_device_tuning_record(dev, false);
+    sc_device_tuning_set_tuning(dev, false); /* no per-node queries while timing */
+    int64_t n = 0;
+    double tuned = 0, dflt = 0;
+    if (rc == SC_OK) rc = time_pass(m, p, ids, seq, logits, vocab, &tuned);
+    if (rc == SC_OK) rc = sc_device_tuning_recorded_default(dev, true, false, &n);
+    if (rc == SC_OK && n > 0) rc = time_pass(m, p, ids, seq, logits, vocab, &dflt);
+    if (rc == SC_OK && n > 0) {
+        const bool keep_default = dflt < tuned * 0.98;
+        sc_device_tuning_set_tuning(dev, true);
+        sc_device_tuning_record(dev, true);
+        run_pass(m, p, ids, seq, logits, vocab); /* mark again: the same keys */
+        sc_device_tuning_record(dev, false);
+        rc = sc_device_tuning_recorded_default(dev, keep_default, keep_default, NULL);
+        if (keep_default) *n_reverted += n;
+        char what[64];
+        if (!quiet)
+            fprintf(stderr, "tune: in-graph check, %s: %.3f ms tuned, %.3f ms with the defaults of its %lld tuned keys: %s\n",
+                    pass_name(p, what, sizeof what), tuned, dflt, (long long)n,
+                    keep_default ? "defaults kept" : "tuned kept");
+    }
+    sc_device_tuning_set_tuning(dev, true);
+    return rc;
+}
+
 static void on_tuned(void *user, const char *key, int64_t n, double s) {
     progress *p = user;
     p->tuned = n;
@@ -183,6 +253,14 @@ int sc_cli_pretune(sc_model_t *m, sc_device_t *dev, int max_seqs, int max_batche
         pr.done = i + 1;
         show_progress(&pr, pass_name(p, what, sizeof what), dev, i + 1 == np);
     }
+    /* the in-graph check of the prefill and decode passes */
+    int64_t n_reverted = 0;
+    for (int i = 0; i < np && rc == SC_OK; i++)
+        if (passes[i].kind == PASS_PREFILL || passes[i].kind == PASS_DECODE)
+            rc = check_pass(m, dev, &passes[i], ids, seq, logits, cfg->vocab_size, &n_reverted, quiet);
+    if (rc == SC_OK && !quiet)
+        fprintf(stderr, "tune: in-graph check done in %.1f s: %lld keys back to their defaults\n", now_s() - pr.t0,
+                (long long)n_reverted);
     for (int s = 0; s < max_seqs; s++) sc_model_seq_reset(m, s);
     sc_device_tuning_on_progress(dev, NULL, NULL);
     if (rc == SC_OK) rc = sc_device_tuning_save(dev);

@@ -15,9 +15,12 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nv
    ! ls /usr/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
+# everything goes to $W; $OUT gets the summary and one archive of $W (few files
+# come back from the device machine)
 OUT=${OUT:-/tmp/gpu-tune-check}
+W=$(mktemp -d /tmp/gpu-tune-XXXXXX)
 mkdir -p "$OUT"
-export STRIXCORE_TUNING_DIR="$OUT/tuning"
+export STRIXCORE_TUNING_DIR="$W/tuning"
 REPS=${BENCH_REPS:-3}
 SHAPES=${SHAPES:-"qwen3-14b qwen3-30b-a3b"}
 BACKENDS=${*:-vulkan hip}
@@ -33,10 +36,10 @@ if [[ " $BACKENDS " == *" hip "* ]]; then
   for k in "$G"/kernels/*.hip; do
     n=$(basename "$k" .hip)
     "$NVCC" -fatbin -O3 -std=c++17 -gencode "arch=compute_$cc,code=[sm_$cc,compute_$cc]" -I"$G/kernels" -x cu "$k" \
-      -o "$G/plugins/hip/nvidia/$n.fatbin" >"$OUT/nvcc-$n.txt" 2>&1 || { echo "nvcc $n failed"; cat "$OUT/nvcc-$n.txt"; }
+      -o "$G/plugins/hip/nvidia/$n.fatbin" >"$W/nvcc-$n.txt" 2>&1 || { echo "nvcc $n failed"; cat "$W/nvcc-$n.txt"; }
   done
 fi
-"$G/bin/strixcore" devices 2>&1 | tee "$OUT/devices.txt"
+"$G/bin/strixcore" devices 2>&1 | tee "$W/devices.txt"
 
 summ() { # bench json -> "pp512 X t/s; tg128 Y t/s (Z% of bw)"
   python3 - "$1" <<'PY'
@@ -57,7 +60,7 @@ PY
 for BE in $BACKENDS; do
   [ "$BE" = hip ] && export STRIXCORE_HIP_PLATFORM=nvidia
   echo "== backend-ops --variants on $BE"
-  f="$OUT/variants-$BE.txt"
+  f="$W/variants-$BE.txt"
   : >"$f"
   rc=0
   for op in mul_mat mul_mat_id attention rms_norm; do
@@ -71,7 +74,7 @@ for BE in $BACKENDS; do
   row "$BE" "backend-ops --variants (matmul, moe, attn, norm)" \
     "$([ $rc = 0 ] && echo pass || echo FAIL): $(grep -E 'tuning variants:' "$f" | awk '{s+=$3; c+=$6} END {print s " variants on " c " cases"}')"
   for shape in $SHAPES; do
-    b="$OUT/$BE-$shape"
+    b="$W/$BE-$shape"
     echo "== $BE $shape: bench untuned"
     "$G/bin/strixcore" --backend "$BE" --tuning-enabled 0 bench --synthetic "$shape" --weights gptq-int4 \
       -p 512 -n 128 -r "$REPS" -o json >"$b-off.json" 2>"$b-off.err"
@@ -100,7 +103,10 @@ for BE in $BACKENDS; do
   unset STRIXCORE_HIP_PLATFORM
 done
 
-echo
-echo "== summary"
-printf '| %-8s | %-44s | %s |\n' backend check result
-for r in "${ROWS[@]}"; do echo "$r"; done
+{
+  echo
+  echo "== summary"
+  printf '| %-8s | %-44s | %s |\n' backend check result
+  for r in "${ROWS[@]}"; do echo "$r"; done
+} | tee "$OUT/summary.txt"
+tar -C "$W" -czf "$OUT/logs.tar.gz" .

@@ -16,8 +16,19 @@
  *     so that a batch lasts ~batch_us: launch costs count as they do in a
  *     real graph) in one warm-up and `timed_batches` timed batches; the
  *     variant's time is the median batch's time per run.
- *   tune_set(key, fastest correct); run the node once more (its output is
- *   what the rest of the graph reads), and go on with the next nodes.
+ *   tune_set(key, fastest correct), where a variant other than the default
+ *   must beat it by SC_TUNE_MARGIN (3%: noise and in-graph effects such as
+ *   fusion with neighbours favour the default); run the node once more (its
+ *   output is what the rest of the graph reads), and go on with the next
+ *   nodes.
+ *
+ * Caches: repeating one node reads the same weights every time, and a
+ * matrix of a few MB then comes from the GPU's L2 (50 MB on an H200, 32 MB
+ * of Infinity Cache on Strix Halo) instead of memory, which favours the
+ * compute-heavy variants a decode step would not. The repeats therefore
+ * cycle through copies of the weight (src[0] with SC_TENSOR_WEIGHT) spread
+ * over SC_TUNE_ROTATE_BYTES, as TunableOp's rotating buffers do; a weight
+ * that large already streams from memory on its own.
  *
  * A variant that fails to run or disagrees is never chosen. A key whose
  * default cannot run (SC_ERANGE on bad ids: the op's own error) is not
@@ -32,6 +43,9 @@
 
 #define SC_TUNE_NMSE 1e-3          /* a correct variant: int8 activations measure ~1.5e-5, wrong ones ~1 */
 #define SC_TUNE_MAX_BATCH 256
+#define SC_TUNE_ROTATE_BYTES ((size_t)256 << 20) /* weight copies cycled through while timing: past any cache */
+#define SC_TUNE_MAX_ROTATE 32
+#define SC_TUNE_MARGIN 0.03        /* a variant must beat the default by this fraction to replace it */
 
 /* ---- the table ------------------------------------------------------------------------------ */
 static uint64_t key_hash(const char *s) {
@@ -236,6 +250,45 @@ int sc_device_tuning_print(const sc_device_t *dev, FILE *f) {
     return SC_OK;
 }
 
+int sc_device_tuning_record(sc_device_t *dev, bool on) {
+    if (!dev || !dev->tuner) return SC_EINVAL;
+    sc_tuner *t = dev->tuner;
+    if (on)
+        for (size_t i = 0; i < t->cap; i++) t->recs[i].marked = false;
+    t->recording = on;
+    return SC_OK;
+}
+
+int sc_device_tuning_recorded_default(sc_device_t *dev, bool use_default, bool keep, int64_t *n_keys) {
+    if (!dev || !dev->tuner) return SC_EINVAL;
+    sc_tuner *t = dev->tuner;
+    int64_t n = 0;
+    int rc = SC_OK;
+    for (size_t i = 0; i < t->cap; i++) {
+        sc_tune_rec *r = &t->recs[i];
+        if (!r->used || !r->marked || r->failed || !r->def[0] || !strcmp(r->def, r->variant)) continue;
+        const int src = sc_device_tune_set(dev, r->key, use_default ? r->def : r->variant);
+        if (src != SC_OK) {
+            rc = src;
+            continue;
+        }
+        n++;
+        if (use_default && keep) {
+            snprintf(r->variant, sizeof r->variant, "%s", r->def);
+            r->us = r->def_us;
+            r->reverted = true;
+            t->dirty = true;
+            t->st.reverted++;
+        }
+    }
+    if (n_keys) *n_keys = n;
+    if (t->dirty && keep) {
+        const int src = sc__tune_file_save(t);
+        if (rc == SC_OK) rc = src;
+    }
+    return rc;
+}
+
 bool sc__tune_active(const sc_device_t *d) {
     return d && d->tuner && d->tuner->enabled && d->tuner->tuning && SC_BE_HAS(d->be, tune_query) &&
            SC_BE_HAS(d->be, tune_set);
@@ -294,7 +347,46 @@ typedef struct tune_bufs {
     void *ref, *got, *poison;
     sc_tensor **batch;
     double *times;
+    /* weight rotation: n_rot copies of the node reading copies of src[0] */
+    sc_buffer_t *rot_buf;
+    sc_tensor *rot_w, *rot_n;
+    int n_rot;
 } tune_bufs;
+
+/* Copies of node's weight in one new buffer, and of the node reading them.
+ * Leaves b->n_rot 0 (time the node itself) when the weight is large, not a
+ * weight, or memory is short. */
+static void rotation_setup(sc_device_t *d, sc_tensor *node, tune_bufs *b) {
+    sc_tensor *w = node->src[0];
+    if (!w || !(w->flags & SC_TENSOR_WEIGHT) || w->view_src || !w->buffer) return;
+    const size_t wb = sc_tensor_nbytes(w);
+    if (wb == 0 || wb * 2 > SC_TUNE_ROTATE_BYTES) return;
+    int n = (int)(SC_TUNE_ROTATE_BYTES / wb);
+    if (n > SC_TUNE_MAX_ROTATE) n = SC_TUNE_MAX_ROTATE;
+    void *host = malloc(wb);
+    b->rot_w = calloc((size_t)n, sizeof *b->rot_w);
+    b->rot_n = calloc((size_t)n, sizeof *b->rot_n);
+    const size_t al = sc_buffer_alignment(w->buffer) ? sc_buffer_alignment(w->buffer) : 256;
+    const size_t stride = (wb + al - 1) / al * al;
+    bool ok = host && b->rot_w && b->rot_n && sc_tensor_get(w, host, 0, wb) == SC_OK &&
+              sc_buffer_create(d, stride * (size_t)n, &b->rot_buf) == SC_OK;
+    for (int i = 0; ok && i < n; i++) {
+        b->rot_w[i] = *w;
+        b->rot_w[i].buffer = NULL;
+        b->rot_w[i].data = NULL;
+        ok = sc_tensor_alloc(b->rot_buf, &b->rot_w[i], (size_t)i * stride) == SC_OK &&
+             sc_tensor_set(&b->rot_w[i], host, 0, wb) == SC_OK;
+        b->rot_n[i] = *node;
+        b->rot_n[i].src[0] = &b->rot_w[i];
+    }
+    free(host);
+    if (ok) {
+        b->n_rot = n;
+        return;
+    }
+    sc_buffer_destroy(b->rot_buf);
+    b->rot_buf = NULL;
+}
 
 /* Time variant `name` on node (the check run already done). 0 on failure. */
 static int time_variant(sc_device_t *d, sc_tuner *t, void *stream, sc_tensor *node, tune_bufs *b, double *us) {
@@ -305,7 +397,7 @@ static int time_variant(sc_device_t *d, sc_tuner *t, void *stream, sc_tensor *no
     int B = (int)(t->batch_us / (one > 1 ? one : 1));
     if (B < 1) B = 1;
     if (B > SC_TUNE_MAX_BATCH) B = SC_TUNE_MAX_BATCH;
-    for (int i = 0; i < B; i++) b->batch[i] = node;
+    for (int i = 0; i < B; i++) b->batch[i] = b->n_rot ? &b->rot_n[i % b->n_rot] : node;
     if ((rc = run_n(d, stream, b->batch, B)) != SC_OK) return rc; /* warm-up */
     for (int r = 0; r < t->timed_batches; r++) {
         t0 = sc__now_us();
@@ -337,14 +429,20 @@ static int tune_node(sc_device_t *d, void *stream, sc_tensor *node, const sc_tun
         return run_n(d, stream, &node, 1);
     }
     const size_t n_el = nbytes / sc_type_size(type);
-    tune_bufs b = {malloc(nbytes), malloc(nbytes), malloc(nbytes),
-                   malloc(SC_TUNE_MAX_BATCH * sizeof(sc_tensor *)), malloc((size_t)t->timed_batches * sizeof(double))};
+    tune_bufs b;
+    memset(&b, 0, sizeof b);
+    b.ref = malloc(nbytes);
+    b.got = malloc(nbytes);
+    b.poison = malloc(nbytes);
+    b.batch = malloc(SC_TUNE_MAX_BATCH * sizeof(sc_tensor *));
+    b.times = malloc((size_t)t->timed_batches * sizeof(double));
     int rc = SC_OK;
     if (!b.ref || !b.got || !b.poison || !b.batch || !b.times) {
         rc = SC_ENOMEM;
         goto out;
     }
     memset(b.poison, 0xFF, nbytes);
+    rotation_setup(d, node, &b);
 
     const int def = info->default_variant;
     int best = -1, n_wrong = 0;
@@ -388,7 +486,7 @@ static int tune_node(sc_device_t *d, void *stream, sc_tensor *node, const sc_tun
         t->st.variants_timed++;
         sc_log(SC_LOG_DEBUG, "tuning", "%s: %s %s %.2f us", sc_device_name(d), info->key, name, us);
         if (v == def) def_us = us;
-        if (us < best_us) {
+        if (v == def ? us < best_us : us < best_us && us < def_us * (1 - SC_TUNE_MARGIN)) {
             best_us = us;
             best = v;
         }
@@ -421,6 +519,9 @@ out:
     free(b.poison);
     free(b.batch);
     free(b.times);
+    sc_buffer_destroy(b.rot_buf);
+    free(b.rot_w);
+    free(b.rot_n);
     return rc;
 }
 
@@ -432,11 +533,17 @@ int sc__tune_compute(sc_device_t *d, void *stream, sc_tensor **nodes, int n) {
         if (node->op == SC_OP_VIEW || node->op == SC_OP_NONE) continue;
         sc_tune_info info;
         if (sc_device_tune_query(d, node, &info) != SC_OK || info.n_variants < 2) continue;
-        if (sc__tune_find(t, info.key)) continue;
+        sc_tune_rec *known = sc__tune_find(t, info.key);
+        if (known) {
+            known->marked |= t->recording;
+            continue;
+        }
         /* the nodes before it first: its inputs are this pass's activations */
         if (i > start && (rc = run_n(d, stream, nodes + start, i - start)) != SC_OK) return rc;
         start = i + 1;
         if ((rc = tune_node(d, stream, node, &info)) != SC_OK) return rc;
+        sc_tune_rec *r = sc__tune_find(t, info.key);
+        if (r) r->marked |= t->recording;
     }
     if (start < n) rc = d->be->graph_compute(stream, nodes + start, n - start);
     if (t->dirty) {

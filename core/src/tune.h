@@ -17,6 +17,8 @@ typedef struct sc_tune_rec {
     int n_variants;                   /* variants timed (n_wrong of them failed the check) */
     int n_wrong;
     bool failed;                      /* tuning it failed: not retried this process, not saved */
+    bool marked;                      /* met by a pass while recording (sc_device_tuning_record) */
+    bool reverted;                    /* the default won the in-graph check: kept as the choice */
     bool used;                        /* slot in use */
 } sc_tune_rec;
 
@@ -33,6 +35,7 @@ typedef struct sc_tuner {
     size_t cap, count;
     bool dirty;                       /* changed since the file was written */
     bool save_warned;                 /* a failed write was reported (once) */
+    bool recording;                   /* mark the keys passes meet */
 
     sc_tuning_stats st;
     sc_tuning_progress_fn progress;

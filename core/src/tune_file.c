@@ -159,6 +159,7 @@ int sc__tune_file_load(sc_device_t *d, sc_tuner *t) {
             r->def_us = num_of(e, "default_us");
             r->n_variants = (int)num_of(e, "variants");
             r->n_wrong = (int)num_of(e, "wrong");
+            r->reverted = json_is_true(json_object_get(e, "in_graph_default"));
             t->st.loaded++;
         }
     }
@@ -197,8 +198,9 @@ int sc__tune_file_save(sc_tuner *t) {
     for (size_t i = 0; i < t->cap; i++) {
         const sc_tune_rec *r = &t->recs[i];
         if (!r->used || r->failed) continue;
-        json_t *e = json_pack("{s:s, s:f, s:s, s:f, s:i, s:i}", "variant", r->variant, "us", r->us, "default", r->def,
-                              "default_us", r->def_us, "variants", r->n_variants, "wrong", r->n_wrong);
+        json_t *e = json_pack("{s:s, s:f, s:s, s:f, s:i, s:i, s:b}", "variant", r->variant, "us", r->us, "default",
+                              r->def, "default_us", r->def_us, "variants", r->n_variants, "wrong", r->n_wrong,
+                              "in_graph_default", r->reverted);
         if (!e || json_object_set_new(results, r->key, e) != 0) {
             json_decref(root);
             json_decref(results);

@@ -13,6 +13,8 @@
  *                      ignored with a warning, then replaced by a good one
  *   stale_variant      an entry naming a variant the backend lacks is dropped,
  *                      the others are used
+ *   record_default     the in-graph check's API: keys a pass meets go back to
+ *                      their defaults, for a trial or for good (saved)
  *   unwritable_dir     tuning still works when the cache cannot be written
  */
 #include <dirent.h>
@@ -373,6 +375,48 @@ static void test_stale_variant(void **state) {
     clean_dir();
 }
 
+/* the in-graph check's API: record the keys a pass meets, put their
+ * defaults in, keep them */
+static void test_record_default(void **state) {
+    sc_device_t *dev;
+    sc_registry_t *reg = open_reg(&dev);
+    char path[1024], key[256], text[2048];
+    assert_int_equal(sc_device_tuning_path(dev, dir, key, sizeof key, path, sizeof path), SC_OK);
+    snprintf(text, sizeof text,
+             "{\"format\":\"strixcore-tuning\",\"version\":1,\"device_key\":\"%s\",\"strixcore\":\"%s\","
+             "\"results\":{\"" KEY "\":{\"variant\":\"twice\",\"default\":\"rows\"},"
+             "\"mm.f32:N=16,K=64,M=1\":{\"variant\":\"twice\",\"default\":\"rows\"}}}",
+             key, SC_VERSION_STRING);
+    write_file(path, text);
+    assert_int_equal(start(dev, 1, 1), SC_OK);
+    assert_int_equal(stats(dev).loaded, 2);
+    int64_t n = -1;
+    assert_int_equal(sc_device_tuning_record(dev, true), SC_OK);
+    run_mm(dev, 256, 64, 3); /* meets only the first key */
+    assert_int_equal(sc_device_tuning_record(dev, false), SC_OK);
+    /* defaults in, not kept: the default runs, the file is unchanged */
+    assert_int_equal(sc_device_tuning_recorded_default(dev, true, false, &n), SC_OK);
+    assert_int_equal(n, 1);
+    long rows = runs("rows");
+    sc_device_tuning_set_tuning(dev, false);
+    run_mm(dev, 256, 64, 3);
+    assert_int_equal(runs("rows"), rows + 1);
+    assert_string_equal(file_choice(dev, KEY), "twice");
+    /* back to the tuned choice */
+    assert_int_equal(sc_device_tuning_recorded_default(dev, false, false, &n), SC_OK);
+    long twice = runs("twice");
+    run_mm(dev, 256, 64, 3);
+    assert_int_equal(runs("twice"), twice + 1);
+    /* keep the defaults: saved, counted; the other key keeps its choice */
+    assert_int_equal(sc_device_tuning_recorded_default(dev, true, true, &n), SC_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(stats(dev).reverted, 1);
+    assert_string_equal(file_choice(dev, KEY), "rows");
+    assert_string_equal(file_choice(dev, "mm.f32:N=16,K=64,M=1"), "twice");
+    sc_registry_destroy(reg);
+    clean_dir();
+}
+
 static void test_unwritable_dir(void **state) {
     sc_device_t *dev;
     sc_registry_t *reg = open_reg(&dev);
@@ -398,6 +442,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_wrong_never_chosen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_variant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@ cat "$D/1.out"
 n1=$(sed -n 's/^tuned \([0-9]*\) kernel keys.*/\1/p' "$D/1.out")
 [ -n "$n1" ] && [ "$n1" -gt 0 ] || fail "the first run tuned nothing"
 grep -q "passes" "$D/1.err" || fail "no progress report"
+grep -q "in-graph check done" "$D/1.err" || { cat "$D/1.err"; fail "no in-graph check"; }
 f=$(ls "$D"/cache/*.json) || fail "no cache file"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='strixcore-tuning' and len(d['results'])==$n1, d.keys()" "$f" \
   || fail "the cache file does not hold $n1 results"

@@ -59,6 +59,7 @@ typedef struct sc_tuning_stats {
     int64_t variants_wrong;   /* variants whose output disagreed with the default's: never chosen */
     double tuning_s;          /* seconds spent tuning */
     bool file_ignored;        /* the cache file was corrupt, foreign or stale */
+    int64_t reverted;         /* keys set back to the default by an in-graph check */
     char path[1024];          /* the cache file */
     char device_key[256];
 } sc_tuning_stats;
@@ -79,6 +80,16 @@ SC_API int sc_device_tuning_print(const sc_device_t *dev, FILE *f);
 /* The device key and the cache file path the options give, without loading. */
 SC_API int sc_device_tuning_path(const sc_device_t *dev, const char *dir, char *key, size_t key_len, char *path,
                                  size_t path_len);
+/* The in-graph check (cli/cmd_tune.c): a node timed alone does not see
+ * what its neighbours gain from the default kernel (fusion, int8 copies a
+ * fused kernel writes for the next one), so `strixcore tune` times whole
+ * passes with the tuned choices and with the defaults.
+ * record(on): from now on mark every tuned key a pass meets (tuning must be
+ * on; turning it on clears the marks). recorded_default(use_default, keep):
+ * install the default (or back the tuned choice) for every marked key;
+ * keep: make the default the choice (saved, counted in stats.reverted). */
+SC_API int sc_device_tuning_record(sc_device_t *dev, bool on);
+SC_API int sc_device_tuning_recorded_default(sc_device_t *dev, bool use_default, bool keep, int64_t *n_keys);
 /* Called for every key tuned (progress reports): key, n-th key of this
  * process, seconds it took. NULL: none. */
 typedef void (*sc_tuning_progress_fn)(void *user, const char *key, int64_t n_tuned, double seconds);
