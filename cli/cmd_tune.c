@@ -25,8 +25,8 @@
  * stderr: passes done, kernels tuned, and the expected time left.
  *
  * Then the in-graph check: each prefill and decode pass is timed whole (the
- * median of 5 runs) with the tuned choices of the keys it meets and with
- * their defaults. A kernel timed alone cannot see what the default gains
+ * median of 5 runs; decode steps at a context of ~128 tokens) with the
+ * tuned choices of the keys it meets and with their defaults. A kernel timed alone cannot see what the default gains
  * inside the graph (a backend fusing it with its neighbours, or a fused
  * norm writing the int8 copy of its input), so where the defaults make the
  * pass faster by more than 2%, those keys keep the default (saved, and
@@ -114,14 +114,33 @@ typedef struct progress {
     int64_t tuned;
 } progress;
 
-/* one pass of kind PREFILL or DECODE from an empty cache */
-static int run_pass(sc_model_t *m, const pass *p, int32_t *ids, int32_t *seq, float *logits, int64_t vocab) {
+/* The in-graph check's passes. PREFILL: a chunk into an empty sequence 0.
+ * DECODE: one step of B sequences that already hold some context
+ * (check_ctx tokens, filled by decode_setup, untimed): a decode step at a
+ * context of one token would not show what the attention choices cost
+ * where a server spends its time. Each run appends one more token. */
+static int check_ctx(const sc_model_t *m) {
+    const int64_t L = sc_model_max_len(m);
+    return (int)(L > 160 ? 128 : (L > 24 ? L - 24 : 1));
+}
+
+static int decode_setup(sc_model_t *m, const pass *p, int32_t *ids, int64_t vocab) {
+    const int C = check_ctx(m);
     int rc = SC_OK;
-    const int nseq = p->kind == PASS_DECODE ? p->n : 1;
-    for (int s = 0; s < nseq && rc == SC_OK; s++) rc = sc_model_seq_reset(m, s);
-    if (rc != SC_OK) return rc;
+    for (int s = 0; s < p->n && rc == SC_OK; s++) {
+        rc = sc_model_seq_reset(m, s);
+        fill_ids(ids, C, vocab, 11u + (uint32_t)s);
+        if (rc == SC_OK) rc = sc_model_forward(m, s, ids, C, NULL, false);
+    }
+    return rc;
+}
+
+static int run_pass(sc_model_t *m, const pass *p, int32_t *ids, int32_t *seq, float *logits, int64_t vocab) {
     fill_ids(ids, p->n, vocab, 7u);
-    if (p->kind == PASS_PREFILL) return sc_model_forward(m, 0, ids, p->n, logits, false);
+    if (p->kind == PASS_PREFILL) {
+        int rc = sc_model_seq_reset(m, 0);
+        return rc == SC_OK ? sc_model_forward(m, 0, ids, p->n, logits, false) : rc;
+    }
     for (int s = 0; s < p->n; s++) seq[s] = s;
     sc_model_batch b = {.n_tokens = p->n, .tokens = ids, .seq = seq, .logits = NULL};
     return sc_model_forward_batch(m, &b, logits);
@@ -149,7 +168,8 @@ static int time_pass(sc_model_t *m, const pass *p, int32_t *ids, int32_t *seq, f
 /* The in-graph check of one pass (tuning on when called; left on). */
 static int check_pass(sc_model_t *m, sc_device_t *dev, const pass *p, int32_t *ids, int32_t *seq, float *logits,
                       int64_t vocab, int64_t *n_reverted, bool quiet) {
-    int rc = sc_device_tuning_record(dev, true);
+    int rc = p->kind == PASS_DECODE ? decode_setup(m, p, ids, vocab) : SC_OK;
+    if (rc == SC_OK) rc = sc_device_tuning_record(dev, true);
     if (rc == SC_OK) rc = run_pass(m, p, ids, seq, logits, vocab); /* marks its keys; a warm-up too */
     sc_device_tuning_record(dev, false);
     sc_device_tuning_set_tuning(dev, false); /* no per-node queries while timing */
@@ -208,7 +228,8 @@ int sc_cli_pretune(sc_model_t *m, sc_device_t *dev, int max_seqs, int max_batche
     if (max_seqs < 1) max_seqs = 1;
     pass passes[256];
     const int np = plan(passes, 256, max_len, max_seqs, max_batched);
-    const int max_tok = max_batched > max_seqs ? max_batched : max_seqs;
+    int max_tok = max_batched > max_seqs ? max_batched : max_seqs;
+    if (max_tok < check_ctx(m)) max_tok = check_ctx(m); /* decode_setup's fill */
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)max_tok), *seq = malloc(sizeof(int32_t) * (size_t)max_tok);
     float *logits = malloc(sizeof(float) * (size_t)cfg->vocab_size * (size_t)max_seqs);
     if (!ids || !seq || !logits) {
@@ -256,7 +277,7 @@ int sc_cli_pretune(sc_model_t *m, sc_device_t *dev, int max_seqs, int max_batche
     /* the in-graph check of the prefill and decode passes */
     int64_t n_reverted = 0;
     for (int i = 0; i < np && rc == SC_OK; i++)
-        if (passes[i].kind == PASS_PREFILL || passes[i].kind == PASS_DECODE)
+        if (passes[i].kind == PASS_PREFILL || (passes[i].kind == PASS_DECODE && max_len >= 40))
             rc = check_pass(m, dev, &passes[i], ids, seq, logits, cfg->vocab_size, &n_reverted, quiet);
     if (rc == SC_OK && !quiet)
         fprintf(stderr, "tune: in-graph check done in %.1f s: %lld keys back to their defaults\n", now_s() - pr.t0,

@@ -259,7 +259,7 @@ static int vkb_device_props(void *ctx, int index, sc_device_props *p) {
     p->n_buffer_types = 1;
     /* ABI minor 3: "NVIDIA 580.159.04", "llvmpipe Mesa 22.3.6 (LLVM 15.0.6)" (the tuning cache's device key) */
     if (SC_HAS_FIELD(p, sc_device_props, driver))
-        snprintf(p->driver, sizeof(p->driver), "%s%s%s", pi->driver_name, pi->driver_info[0] ? " " : "",
+        snprintf(p->driver, sizeof(p->driver), "%.31s%s%.31s", pi->driver_name, pi->driver_info[0] ? " " : "",
                  pi->driver_info);
     return SC_OK;
 }
