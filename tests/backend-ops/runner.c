@@ -396,7 +396,7 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
             if (rv.status != BO_PASS) {
                 r->status = BO_FAIL;
                 r->err = rv.err;
-                snprintf(r->msg, sizeof r->msg, "variant %s of %s: %.120s", ti->variants[v], ti->key, rv.msg);
+                snprintf(r->msg, sizeof r->msg, "variant %.31s of %.100s: %.100s", ti->variants[v], ti->key, rv.msg);
             } else if (rv.err > r->err) {
                 r->err = rv.err;
             }
