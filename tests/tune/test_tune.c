@@ -278,6 +278,17 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* A valid cache file for dev whose "results" object is `results` (JSON). */
+static void write_cache(sc_device_t *dev, const char *results) {
+    char path[1024], key[256], text[4096];
+    assert_int_equal(sc_device_tuning_path(dev, dir, key, sizeof key, path, sizeof path), SC_OK);
+    snprintf(text, sizeof text,
+             "{\"format\":\"strixcore-tuning\",\"version\":1,\"device_key\":\"%s\",\"strixcore\":\"%s\","
+             "\"results\":%s}",
+             key, SC_VERSION_STRING, results);
+    write_file(path, text);
+}
+
 static void test_bad_files(void **state) {
     sc_device_t *dev;
     sc_registry_t *reg = open_reg(&dev);
@@ -355,14 +366,8 @@ static void test_bad_files(void **state) {
 static void test_stale_variant(void **state) {
     sc_device_t *dev;
     sc_registry_t *reg = open_reg(&dev);
-    char path[1024], key[256], text[2048];
-    assert_int_equal(sc_device_tuning_path(dev, dir, key, sizeof key, path, sizeof path), SC_OK);
-    snprintf(text, sizeof text,
-             "{\"format\":\"strixcore-tuning\",\"version\":1,\"device_key\":\"%s\",\"strixcore\":\"%s\","
-             "\"results\":{\"" KEY "\":{\"variant\":\"twice\"},\"mm.f32:N=8,K=8,M=1\":{\"variant\":\"gone\"},"
-             "\"other.family:N=1\":{\"variant\":\"rows\"},\"mm.f32:N=9,K=9,M=1\":{\"variant\":7}}}",
-             key, SC_VERSION_STRING);
-    write_file(path, text);
+    write_cache(dev, "{\"" KEY "\":{\"variant\":\"twice\"},\"mm.f32:N=8,K=8,M=1\":{\"variant\":\"gone\"},"
+                     "\"other.family:N=1\":{\"variant\":\"rows\"},\"mm.f32:N=9,K=9,M=1\":{\"variant\":7}}");
     assert_int_equal(start(dev, 1, 0), SC_OK);
     sc_tuning_stats s = stats(dev);
     assert_false(s.file_ignored);
@@ -380,14 +385,8 @@ static void test_stale_variant(void **state) {
 static void test_record_default(void **state) {
     sc_device_t *dev;
     sc_registry_t *reg = open_reg(&dev);
-    char path[1024], key[256], text[2048];
-    assert_int_equal(sc_device_tuning_path(dev, dir, key, sizeof key, path, sizeof path), SC_OK);
-    snprintf(text, sizeof text,
-             "{\"format\":\"strixcore-tuning\",\"version\":1,\"device_key\":\"%s\",\"strixcore\":\"%s\","
-             "\"results\":{\"" KEY "\":{\"variant\":\"twice\",\"default\":\"rows\"},"
-             "\"mm.f32:N=16,K=64,M=1\":{\"variant\":\"twice\",\"default\":\"rows\"}}}",
-             key, SC_VERSION_STRING);
-    write_file(path, text);
+    write_cache(dev, "{\"" KEY "\":{\"variant\":\"twice\",\"default\":\"rows\"},"
+                     "\"mm.f32:N=16,K=64,M=1\":{\"variant\":\"twice\",\"default\":\"rows\"}}");
     assert_int_equal(start(dev, 1, 1), SC_OK);
     assert_int_equal(stats(dev).loaded, 2);
     int64_t n = -1;
