@@ -178,16 +178,14 @@ static int check_pass(sc_model_t *m, sc_device_t *dev, const pass *p, int32_t *i
     if (rc == SC_OK) rc = time_pass(m, p, ids, seq, logits, vocab, &tuned);
     if (rc == SC_OK) rc = sc_device_tuning_recorded_default(dev, true, false, &n);
     if (rc == SC_OK && n > 0) rc = time_pass(m, p, ids, seq, logits, vocab, &dflt);
-    if (rc == SC_OK && n > 0) {
-        const bool keep_default = dflt < tuned * 0.98;
-        sc_device_tuning_set_tuning(dev, true);
-        sc_device_tuning_record(dev, true);
-        run_pass(m, p, ids, seq, logits, vocab); /* mark again: the same keys */
-        sc_device_tuning_record(dev, false);
-        rc = sc_device_tuning_recorded_default(dev, keep_default, keep_default, NULL);
+    if (n > 0) {
+        /* the marks stay until the next record(true): settle the same keys */
+        const bool keep_default = rc == SC_OK && dflt < tuned * 0.98;
+        const int src = sc_device_tuning_recorded_default(dev, keep_default, keep_default, NULL);
+        if (rc == SC_OK) rc = src;
         if (keep_default) *n_reverted += n;
         char what[64];
-        if (!quiet)
+        if (rc == SC_OK && !quiet)
             fprintf(stderr, "tune: in-graph check, %s: %.3f ms tuned, %.3f ms with the defaults of its %lld tuned keys: %s\n",
                     pass_name(p, what, sizeof what), tuned, dflt, (long long)n,
                     keep_default ? "defaults kept" : "tuned kept");
