@@ -149,7 +149,10 @@ int sc__cpu_get_rows_validate(const sc_tensor *node);
     X(attention)      \
     X(kv_write)       \
     X(argmax)         \
-    X(cpy)
+    X(cpy)            \
+    X(sigmoid)        \
+    X(ssm_conv)       \
+    X(gated_delta_net)
 
 #define SC_CPU_DECL(name)                               \
     int sc__cpu_check_##name(const sc_tensor *node);    \

@@ -27,6 +27,9 @@ static const ref_entry ref_table[SC_OP_COUNT] = {
     [SC_OP_KV_WRITE] = {sc__cpu_check_kv_write, sc__cpu_ref_kv_write},
     [SC_OP_ARGMAX] = {sc__cpu_check_argmax, sc__cpu_ref_argmax},
     [SC_OP_CPY] = {sc__cpu_check_cpy, sc__cpu_ref_cpy},
+    [SC_OP_SIGMOID] = {sc__cpu_check_sigmoid, sc__cpu_ref_sigmoid},
+    [SC_OP_SSM_CONV] = {sc__cpu_check_ssm_conv, sc__cpu_ref_ssm_conv},
+    [SC_OP_GATED_DELTA_NET] = {sc__cpu_check_gated_delta_net, sc__cpu_ref_gated_delta_net},
 };
 
 bool sc__cpu_shape_ok(const sc_tensor *t) {

@@ -1,5 +1,6 @@
 /*
- * backends/cpu/ref_elementwise.c - reference add, mul, scale, silu, swiglu.
+ * backends/cpu/ref_elementwise.c - reference add, mul, scale, silu, swiglu,
+ * sigmoid.
  *
  * All operands f32 with contiguous rows ([ne0, ne1, ne2, ne3], any row
  * strides). add/mul broadcast b: b->ne[d] divides a->ne[d] and element i of a
@@ -32,6 +33,7 @@ int sc__cpu_check_add(const sc_tensor *node) { return check_binary(node); }
 int sc__cpu_check_mul(const sc_tensor *node) { return check_binary(node); }
 int sc__cpu_check_scale(const sc_tensor *node) { return check_unary(node); }
 int sc__cpu_check_silu(const sc_tensor *node) { return check_unary(node); }
+int sc__cpu_check_sigmoid(const sc_tensor *node) { return check_unary(node); }
 
 int sc__cpu_check_swiglu(const sc_tensor *node) {
     int rc = check_unary(node);
@@ -65,7 +67,7 @@ static int ref_binary(sc_tensor *node, bool is_mul) {
 int sc__cpu_ref_add(sc_tensor *node) { return ref_binary(node, false); }
 int sc__cpu_ref_mul(sc_tensor *node) { return ref_binary(node, true); }
 
-enum unary_kind { UNARY_SCALE, UNARY_SILU, UNARY_SWIGLU };
+enum unary_kind { UNARY_SCALE, UNARY_SILU, UNARY_SWIGLU, UNARY_SIGMOID };
 
 static int ref_unary(sc_tensor *node, enum unary_kind kind) {
     const sc_tensor *a = node->src[0], *up = node->src[1];
@@ -81,6 +83,7 @@ static int ref_unary(sc_tensor *node, enum unary_kind kind) {
                     case UNARY_SCALE: y[i0] = x[i0] * s; break;
                     case UNARY_SILU: y[i0] = silu(x[i0]); break;
                     case UNARY_SWIGLU: y[i0] = silu(x[i0]) * u[i0]; break;
+                    case UNARY_SIGMOID: y[i0] = 1.0f / (1.0f + expf(-x[i0])); break;
                     }
                 }
             }
@@ -90,3 +93,4 @@ static int ref_unary(sc_tensor *node, enum unary_kind kind) {
 int sc__cpu_ref_scale(sc_tensor *node) { return ref_unary(node, UNARY_SCALE); }
 int sc__cpu_ref_silu(sc_tensor *node) { return ref_unary(node, UNARY_SILU); }
 int sc__cpu_ref_swiglu(sc_tensor *node) { return ref_unary(node, UNARY_SWIGLU); }
+int sc__cpu_ref_sigmoid(sc_tensor *node) { return ref_unary(node, UNARY_SIGMOID); }

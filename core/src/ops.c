@@ -364,3 +364,85 @@ sc_tensor *sc_cpy(sc_ctx_t *ctx, sc_tensor *a, sc_type type) {
     if (t) t->src[0] = a;
     return t;
 }
+
+sc_tensor *sc_sigmoid(sc_ctx_t *ctx, sc_tensor *a) {
+    CHECK_SRC(ctx, a);
+    return unary(ctx, SC_OP_SIGMOID, a);
+}
+
+/* Shared checks of the recurrent ops' state, seq and pos operands. */
+static bool check_recurrent(sc_ctx_t *ctx, const char *what, const sc_tensor *state, const sc_tensor *seq,
+                            const sc_tensor *pos, int64_t n_tokens) {
+    if (state->type != SC_TYPE_F32 || !sc_tensor_is_contiguous(state)) {
+        sc__ctx_fail(ctx, SC_EINVAL, "%s: state must be contiguous f32", what);
+        return false;
+    }
+    if (seq->type != SC_TYPE_I32 || sc_tensor_ndims(seq) != 1 || seq->ne[0] != n_tokens ||
+        pos->type != SC_TYPE_I32 || sc_tensor_ndims(pos) != 1 || pos->ne[0] != n_tokens) {
+        sc__ctx_fail(ctx, SC_EINVAL, "%s: seq and pos must be i32 [%lld]", what, (long long)n_tokens);
+        return false;
+    }
+    return true;
+}
+
+sc_tensor *sc_ssm_conv(sc_ctx_t *ctx, sc_tensor *x, sc_tensor *w, sc_tensor *state, sc_tensor *seq, sc_tensor *pos) {
+    CHECK_SRC(ctx, x);
+    CHECK_SRC(ctx, w);
+    CHECK_SRC(ctx, state);
+    CHECK_SRC(ctx, seq);
+    CHECK_SRC(ctx, pos);
+    REQUIRE(ctx, x->type == SC_TYPE_F32 && rows_contiguous(x) && x->ne[3] == 1, "ssm_conv: x must be f32 [Cg, G, T]");
+    const int64_t C = x->ne[0] * x->ne[1], T = x->ne[2];
+    REQUIRE(ctx, w->type == SC_TYPE_F32 && sc_tensor_is_contiguous(w) && w->ne[1] == C && w->ne[2] == 1 &&
+                     w->ne[3] == 1 && w->ne[0] >= 2 && w->ne[0] <= 16,
+            "ssm_conv: w must be contiguous f32 [Kc, %lld] with 2 <= Kc <= 16", (long long)C);
+    REQUIRE(ctx, state->ne[0] == C && state->ne[1] == w->ne[0] - 1 && state->ne[3] == 1,
+            "ssm_conv: state must be f32 [%lld, %lld, n_slots]", (long long)C, (long long)(w->ne[0] - 1));
+    if (!check_recurrent(ctx, "ssm_conv", state, seq, pos, T)) return NULL;
+    const int64_t ne[4] = {C, T, 1, 1};
+    sc_tensor *t = new_node(ctx, SC_OP_SSM_CONV, SC_TYPE_F32, ne);
+    if (!t) return NULL;
+    t->src[0] = x;
+    t->src[1] = w;
+    t->src[2] = state;
+    t->src[3] = seq;
+    t->src[4] = pos;
+    return t;
+}
+
+sc_tensor *sc_gated_delta_net(sc_ctx_t *ctx, sc_tensor *qkv, sc_tensor *ba, sc_tensor *ad, sc_tensor *state,
+                              sc_tensor *seq, sc_tensor *pos, int nk, float eps) {
+    CHECK_SRC(ctx, qkv);
+    CHECK_SRC(ctx, ba);
+    CHECK_SRC(ctx, ad);
+    CHECK_SRC(ctx, state);
+    CHECK_SRC(ctx, seq);
+    CHECK_SRC(ctx, pos);
+    const int64_t dv = state->ne[0], dk = state->ne[1], nv = state->ne[2], T = qkv->ne[1];
+    REQUIRE(ctx, nk >= 1 && nv % nk == 0, "gated_delta_net: nk=%d must divide nv=%lld", nk, (long long)nv);
+    const int64_t r = nv / nk;
+    REQUIRE(ctx, dk >= 1 && dk <= 256 && dv >= 1 && dv <= 256, "gated_delta_net: dk, dv must be in 1..256");
+    REQUIRE(ctx, qkv->type == SC_TYPE_F32 && rows_contiguous(qkv) && qkv->ne[0] == nk * (2 * dk + r * dv) &&
+                     qkv->ne[2] == 1 && qkv->ne[3] == 1,
+            "gated_delta_net: qkv must be f32 [%lld, T]", (long long)(nk * (2 * dk + r * dv)));
+    REQUIRE(ctx, ba->type == SC_TYPE_F32 && rows_contiguous(ba) && ba->ne[0] == 2 * nv && ba->ne[1] == T &&
+                     ba->ne[2] == 1 && ba->ne[3] == 1,
+            "gated_delta_net: ba must be f32 [%lld, %lld]", (long long)(2 * nv), (long long)T);
+    REQUIRE(ctx, ad->type == SC_TYPE_F32 && sc_tensor_is_contiguous(ad) && ad->ne[0] == nv && ad->ne[1] == 2 &&
+                     ad->ne[2] == 1 && ad->ne[3] == 1,
+            "gated_delta_net: ad must be f32 [%lld, 2]", (long long)nv);
+    REQUIRE(ctx, eps >= 0.0f, "gated_delta_net: eps must be >= 0");
+    if (!check_recurrent(ctx, "gated_delta_net", state, seq, pos, T)) return NULL;
+    const int64_t ne[4] = {dv, nv, T, 1};
+    sc_tensor *t = new_node(ctx, SC_OP_GATED_DELTA_NET, SC_TYPE_F32, ne);
+    if (!t) return NULL;
+    t->src[0] = qkv;
+    t->src[1] = ba;
+    t->src[2] = ad;
+    t->src[3] = state;
+    t->src[4] = seq;
+    t->src[5] = pos;
+    t->op_params[0] = nk;
+    set_param_f32(t, 1, eps);
+    return t;
+}

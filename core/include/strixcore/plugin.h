@@ -165,7 +165,10 @@ typedef struct sc_quant_info {
     X(ATTENTION)        \
     X(KV_WRITE)         \
     X(ARGMAX)           \
-    X(CPY)
+    X(CPY)              \
+    X(SIGMOID)          \
+    X(SSM_CONV)         \
+    X(GATED_DELTA_NET)
 
 typedef enum sc_op {
 #define SC_X_OP(name) SC_OP_##name,

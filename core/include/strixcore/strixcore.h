@@ -136,6 +136,35 @@ SC_API sc_tensor *sc_permute(sc_ctx_t *ctx, sc_tensor *a, int ax0, int ax1, int 
  * argmax:     x f32 [n, rows] -> i32 [rows] (ties to the lower index)
  * cpy:        a (any non-QG type, any strides) -> contiguous tensor of `type`
  *             (a cast when types differ, a "cont" when they match)
+ * sigmoid:    a f32 -> 1 / (1 + exp(-a))
+ *
+ * The two recurrent ops below (Gated DeltaNet layers) keep a fixed-size state
+ * per sequence slot and update it IN PLACE. In one call the tokens of a
+ * sequence must form one run: consecutive entries of seq with consecutive
+ * positions. A run whose first position is 0 starts from a zero state (the
+ * stored one is ignored); any other run continues from the stored state. Each
+ * slot appears in at most one run per call.
+ *
+ * ssm_conv:   causal depthwise convolution with silu, kernel Kc.
+ *             x f32 [Cg, G, T] (rows contiguous, any nb1/nb2): channel c = g*Cg + i,
+ *             C = Cg*G; w f32 [Kc, C] (contiguous); state f32 [C, Kc-1, n_slots]
+ *             (contiguous; state[s][j][c] = the input of channel c at position
+ *             p0-(Kc-1)+j, p0 the next position of slot s); seq, pos i32 [T]
+ *             -> f32 [C, T]:  y[t][c] = silu(sum_j w[c][j] * in_c(pos[t]-(Kc-1)+j)),
+ *             in_c(p) = x of the run's token at p, the state for p < p0, 0 for p < 0.
+ *             Afterwards state[s] holds the inputs of the last Kc-1 positions.
+ * gated_delta_net: the gated delta rule (Qwen3-Next linear attention), per
+ *             value head h of nv, in key-head group g = h / r (r = nv / nk):
+ *             qkv f32 [nk*(2*dk + r*dv), T] (rows contiguous), per group g the
+ *               channels [q_g (dk) | k_g (dk) | v of heads g*r .. g*r+r-1 (r*dv)];
+ *             ba f32 [2*nv, T] (rows contiguous), per group g [b of its r heads | a of them];
+ *             ad f32 [nv, 2]: row 0 A_log, row 1 dt_bias;
+ *             state f32 [dv, dk, nv, n_slots] (contiguous; S[s][h][i][j], i < dk, j < dv);
+ *             seq, pos i32 [T]; nk = op param 0, eps = op param 1 -> f32 [dv, nv, T].
+ *             Per token, in order:  q = q_g / sqrt(|q_g|^2 + eps) / sqrt(dk),
+ *             k = k_g / sqrt(|k_g|^2 + eps), beta = sigmoid(b_h),
+ *             decay = exp(-exp(A_log[h]) * softplus(a_h + dt_bias[h])),
+ *             S = S * decay;  S += outer(k, (v_h - S^T k) * beta);  o_h = S^T q.
  */
 SC_API sc_tensor *sc_get_rows(sc_ctx_t *ctx, sc_tensor *table, sc_tensor *ids);
 SC_API sc_tensor *sc_rms_norm(sc_ctx_t *ctx, sc_tensor *x, sc_tensor *w, float eps);
@@ -155,6 +184,11 @@ SC_API sc_tensor *sc_attention(sc_ctx_t *ctx, sc_tensor *q, sc_tensor *k_cache, 
                                sc_tensor *block_table, sc_tensor *pos, sc_tensor *seq, float scale);
 SC_API sc_tensor *sc_argmax(sc_ctx_t *ctx, sc_tensor *x);
 SC_API sc_tensor *sc_cpy(sc_ctx_t *ctx, sc_tensor *a, sc_type type);
+SC_API sc_tensor *sc_sigmoid(sc_ctx_t *ctx, sc_tensor *a);
+SC_API sc_tensor *sc_ssm_conv(sc_ctx_t *ctx, sc_tensor *x, sc_tensor *w, sc_tensor *state, sc_tensor *seq,
+                              sc_tensor *pos);
+SC_API sc_tensor *sc_gated_delta_net(sc_ctx_t *ctx, sc_tensor *qkv, sc_tensor *ba, sc_tensor *ad, sc_tensor *state,
+                                     sc_tensor *seq, sc_tensor *pos, int nk, float eps);
 
 /* ------------------------------------------------------------------------ */
 /* graphs                                                                    */
