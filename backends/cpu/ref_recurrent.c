@@ -120,7 +120,7 @@ int sc__cpu_ref_gated_delta_net(sc_tensor *node) {
         if (run_starts_fresh(seq, pos, t)) memset(s_seq, 0, (size_t)nv * per_head * sizeof *s_seq);
         const float *row = sc__cpu_row(qkv, t, 0, 0);  /* [nk * grp] */
         const float *bar = sc__cpu_row(ba, t, 0, 0);   /* [2 * nv] */
-        float *o = sc__cpu_row(node, t, 0, 0);         /* [nv][dv] */
+        float *o = sc__cpu_row(node, 0, t, 0);         /* [nv][dv] */
         for (int64_t h = 0; h < nv; h++) {
             const int64_t g = h / r, hr = h % r;
             const float *qg = row + g * grp, *kg = qg + dk, *v = kg + dk + hr * dv;

@@ -31,9 +31,9 @@ static sc_model_opts read_opts(const sc_model_opts *o) {
 }
 
 int sc__model_check_config(const sc_model_config *c, char *err, size_t err_len) {
-    if (c->arch != SC_ARCH_QWEN3 && c->arch != SC_ARCH_QWEN3_MOE) {
+    if (c->arch != SC_ARCH_QWEN3 && c->arch != SC_ARCH_QWEN3_MOE && c->arch != SC_ARCH_QWEN3_NEXT) {
         sc__model_errf(err, err_len, "architecture '%s' is not supported (supported: Qwen3ForCausalLM, "
-                       "Qwen3MoeForCausalLM)", c->arch_name);
+                       "Qwen3MoeForCausalLM, Qwen3NextForCausalLM)", c->arch_name);
         return SC_ENOTSUP;
     }
     const int64_t lim = (int64_t)1 << 30;
@@ -64,6 +64,15 @@ int sc__model_check_config(const sc_model_config *c, char *err, size_t err_len) 
         else if (c->n_experts_used <= 0 || c->n_experts_used > c->n_experts) bad = "num_experts_per_tok";
         else if (c->moe_intermediate_size <= 0 || c->moe_intermediate_size > lim) bad = "moe_intermediate_size";
     }
+    if (!bad && c->arch == SC_ARCH_QWEN3_NEXT && c->n_linear_layers > 0) {
+        if (c->linear_n_key_heads <= 0 || c->linear_n_key_heads > 4096) bad = "linear_num_key_heads";
+        else if (c->linear_n_value_heads <= 0 || c->linear_n_value_heads % c->linear_n_key_heads != 0)
+            bad = "linear_num_value_heads";
+        else if (c->linear_key_head_dim <= 0 || c->linear_key_head_dim > 256) bad = "linear_key_head_dim";
+        else if (c->linear_value_head_dim <= 0 || c->linear_value_head_dim > 256) bad = "linear_value_head_dim";
+        else if (c->linear_conv_kernel < 2 || c->linear_conv_kernel > 16) bad = "linear_conv_kernel_dim";
+    }
+    if (!bad && c->shared_expert_intermediate_size > lim) bad = "shared_expert_intermediate_size";
     if (bad) {
         sc__model_errf(err, err_len, "config of %s: bad %s", c->arch_name, bad);
         return SC_EFORMAT;
@@ -81,6 +90,11 @@ void sc_model_free(sc_model_t *m) {
     sc_ctx_destroy(m->ctx);
     sc_buffer_destroy(m->inbuf);
     sc__kv_free(&m->kv);
+    free(m->kv_layer);
+    sc_buffer_destroy(m->sbuf);
+    sc_ctx_destroy(m->sctx);
+    free(m->conv_state);
+    free(m->ssm_state);
     for (int i = 0; i < m->n_wbufs; i++) sc_buffer_destroy(m->wbufs[i]);
     free(m->wbufs);
     sc_ctx_destroy(m->wctx);
@@ -154,8 +168,15 @@ int sc__model_finish(sc_model_t *m, const sc_model_opts *opts_in, char *err, siz
     /* a memory budget: as many whole blocks as fit, and at least one
      * full-length sequence's worth */
     int64_t n_blocks = 0;
+    /* the paged KV cache serves the full-attention layers only (at least one
+     * layer's worth is kept: the block tables track every sequence) */
+    m->kv_layer = malloc((size_t)c->n_layers * sizeof *m->kv_layer);
+    if (!m->kv_layer) return SC_ENOMEM;
+    int64_t n_attn = 0;
+    for (int64_t L = 0; L < c->n_layers; L++) m->kv_layer[L] = sc_model_config_layer_is_linear(c, L) ? -1 : (int)n_attn++;
+    const int64_t kv_layers = n_attn > 0 ? n_attn : 1;
     if (o.kv_cache_bytes) {
-        uint64_t per_block = 2ull * (uint64_t)c->n_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim *
+        uint64_t per_block = 2ull * (uint64_t)kv_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim *
                              sc_type_size(kvt) * (uint64_t)bs;
         int64_t need = (max_len + bs - 1) / bs;
         uint64_t fit = per_block ? o.kv_cache_bytes / per_block : 0;
@@ -169,11 +190,18 @@ int sc__model_finish(sc_model_t *m, const sc_model_opts *opts_in, char *err, siz
         }
         n_blocks = fit > (uint64_t)(INT32_MAX / bs) ? INT32_MAX / bs : (int64_t)fit;
     }
-    int rc = sc__kv_init(&m->kv, m->dev, kvt, c->n_layers, c->head_dim, c->n_kv_heads, max_len, n_seqs, bs,
+    int rc = sc__kv_init(&m->kv, m->dev, kvt, kv_layers, c->head_dim, c->n_kv_heads, max_len, n_seqs, bs,
                          n_blocks);
     if (rc != SC_OK) {
         sc__model_errf(err, err_len, "cannot allocate the KV cache (%lld tokens x %d sequences, %s) on %s: %s",
                        (long long)max_len, n_seqs, sc_type_name(kvt), sc_device_name(m->dev), sc_strerror(rc));
+        return rc;
+    }
+    rc = sc__model_state_init(m);
+    if (rc != SC_OK) {
+        sc__model_errf(err, err_len, "cannot allocate the recurrent state (%d sequences, %.1f MiB each) on %s: %s",
+                       n_seqs, (double)sc__model_state_bytes_per_seq(c) / (1024.0 * 1024.0), sc_device_name(m->dev),
+                       sc_strerror(rc));
         return rc;
     }
     sc_device_t *devs[2] = {m->dev, m->fallback};
@@ -246,6 +274,8 @@ uint64_t sc_model_decode_bytes(const sc_model_t *m, int64_t n_ctx) {
         b += nbytes(w->attn_norm) + nbytes(w->ffn_norm) + nbytes(w->q_norm) + nbytes(w->k_norm);
         b += nbytes(w->wq) + nbytes(w->wk) + nbytes(w->wv) + nbytes(w->wo);
         b += nbytes(w->bq) + nbytes(w->bk) + nbytes(w->bv) + nbytes(w->bo);
+        b += nbytes(w->ssm_in) + nbytes(w->ssm_ba) + nbytes(w->ssm_conv) + nbytes(w->ssm_ad) + nbytes(w->ssm_norm);
+        b += nbytes(w->ssm_out) + nbytes(w->sh_gate) + nbytes(w->sh_up) + nbytes(w->sh_down) + nbytes(w->sh_gate_w);
         if (w->moe) {
             /* router, the k experts used, and the k one-hot rows of the gather */
             const uint64_t E = (uint64_t)c->n_experts, k = (uint64_t)c->n_experts_used;
@@ -255,7 +285,53 @@ uint64_t sc_model_decode_bytes(const sc_model_t *m, int64_t n_ctx) {
             b += nbytes(w->gate) + nbytes(w->up) + nbytes(w->down);
         }
     }
+    /* one sequence's recurrent state, read and written back */
+    b += 2 * sc__model_state_bytes_per_seq(c);
     return b + (uint64_t)(n_ctx > 0 ? n_ctx : 0) * sc__kv_bytes_per_token(&m->kv);
+}
+
+/* ---- recurrent state ------------------------------------------------------ */
+uint64_t sc__model_state_bytes_per_seq(const sc_model_config *c) {
+    if (c->arch != SC_ARCH_QWEN3_NEXT) return 0;
+    const uint64_t nk = (uint64_t)c->linear_n_key_heads, nv = (uint64_t)c->linear_n_value_heads;
+    const uint64_t dk = (uint64_t)c->linear_key_head_dim, dv = (uint64_t)c->linear_value_head_dim;
+    const uint64_t conv = (2 * nk * dk + nv * dv) * (uint64_t)(c->linear_conv_kernel - 1);
+    return (uint64_t)c->n_linear_layers * (conv + nv * dk * dv) * sizeof(float);
+}
+
+/* Per Gated DeltaNet layer: conv state f32 {C, Kc-1, n_seqs} (the last Kc-1
+ * inputs of each channel) and the delta-rule state f32 {dv, dk, nv, n_seqs}
+ * (S[s][h][i][j]), in one buffer on the model's device. No clearing: a
+ * sequence's first step (position 0) starts from zero inside the ops. */
+int sc__model_state_init(sc_model_t *m) {
+    const sc_model_config *c = &m->cfg;
+    if (c->arch != SC_ARCH_QWEN3_NEXT || c->n_linear_layers == 0) return SC_OK;
+    const int64_t nk = c->linear_n_key_heads, nv = c->linear_n_value_heads, dk = c->linear_key_head_dim;
+    const int64_t dv = c->linear_value_head_dim, C = nk * (2 * dk) + nv * dv, S = m->kv.n_seqs;
+    m->conv_state = calloc((size_t)c->n_layers, sizeof *m->conv_state);
+    m->ssm_state = calloc((size_t)c->n_layers, sizeof *m->ssm_state);
+    sc_tensor **all = calloc((size_t)(2 * c->n_linear_layers), sizeof *all);
+    m->sctx = sc_ctx_create((size_t)(2 * c->n_linear_layers + 4));
+    int rc = m->conv_state && m->ssm_state && all && m->sctx ? SC_OK : SC_ENOMEM;
+    int n = 0;
+    for (int64_t L = 0; L < c->n_layers && rc == SC_OK; L++) {
+        if (!sc_model_config_layer_is_linear(c, L)) continue;
+        const int64_t ne_conv[3] = {C, c->linear_conv_kernel - 1, S}, ne_ssm[4] = {dv, dk, nv, S};
+        sc_tensor *cs = sc_new_tensor(m->sctx, SC_TYPE_F32, 3, ne_conv);
+        sc_tensor *ss = sc_new_tensor(m->sctx, SC_TYPE_F32, 4, ne_ssm);
+        if (!cs || !ss) {
+            rc = sc_ctx_error(m->sctx) != SC_OK ? sc_ctx_error(m->sctx) : SC_ENOMEM;
+            break;
+        }
+        sc_tensor_set_name(cs, "conv_state.%lld", (long long)L);
+        sc_tensor_set_name(ss, "ssm_state.%lld", (long long)L);
+        m->conv_state[L] = all[n++] = cs;
+        m->ssm_state[L] = all[n++] = ss;
+    }
+    if (rc == SC_OK) rc = sc_alloc_tensors(m->dev, all, n, &m->sbuf);
+    if (rc == SC_OK) m->state_bytes = sc__model_state_bytes_per_seq(c) * (uint64_t)S;
+    free(all);
+    return rc;
 }
 
 /* ---- sequences ---------------------------------------------------------- */
@@ -346,7 +422,8 @@ static int run_chunk(sc_model_t *m, int T, const int32_t *tokens, const int32_t 
             rc = sc_tensor_alloc(m->inbuf, ins[i], offs[i] * sizeof(int32_t));
         }
         if (rc != SC_OK) return rc;
-        rc = sc__qwen3_build(m, ctx, m->graph, &in, &out);
+        rc = m->cfg.arch == SC_ARCH_QWEN3_NEXT ? sc__qwen3_next_build(m, ctx, m->graph, &in, &out)
+                                               : sc__qwen3_build(m, ctx, m->graph, &in, &out);
         if (rc != SC_OK) {
             sc_log(SC_LOG_ERROR, "model", "building the graph failed: %s (%s)", sc_ctx_error_msg(ctx),
                    sc_strerror(rc));
@@ -397,6 +474,23 @@ static int forward(sc_model_t *m, int n, const int32_t *tokens, const int32_t *s
         int64_t p = m->kv.seq_len[seq[i]] + add[seq[i]]++;
         if (p >= m->max_len) rc = SC_ERANGE;
         pos[i] = (int32_t)p;
+    }
+    /* Gated DeltaNet layers read a sequence's tokens as one run per step:
+     * its tokens must be adjacent in the batch (interleaving would split the
+     * recurrence). A batch chunked below is checked per chunk by the ops'
+     * contract; adjacency in the whole batch implies it in every chunk. */
+    if (rc == SC_OK && m->conv_state) {
+        memset(add, 0, (size_t)m->kv.n_seqs * sizeof *add);
+        for (int i = 0; i < n && rc == SC_OK; i++) {
+            if (i > 0 && seq[i] == seq[i - 1]) continue;
+            if (add[seq[i]]++) {
+                sc_log(SC_LOG_ERROR, "model", "batch: the tokens of sequence %d are not adjacent (models with "
+                       "linear-attention layers need each sequence's tokens together)", seq[i]);
+                rc = SC_EINVAL;
+            }
+        }
+        memset(add, 0, (size_t)m->kv.n_seqs * sizeof *add);
+        for (int i = 0; i < n && rc == SC_OK; i++) add[seq[i]]++;
     }
     for (int s = 0; s < m->kv.n_seqs && rc == SC_OK; s++)
         if (add[s]) rc = sc__kv_reserve(&m->kv, s, m->kv.seq_len[s] + add[s]);
@@ -501,5 +595,9 @@ int sc_model_seq_reserve(sc_model_t *m, int seq, int64_t new_len) {
 
 int64_t sc_model_seq_attach_prefix(sc_model_t *m, int seq, const int32_t *tokens, int64_t n) {
     if (!m) return SC_EINVAL;
+    /* A Gated DeltaNet layer's state after a prefix is one fixed-size
+     * snapshot, not per-token blocks: cached KV blocks alone cannot restore
+     * it, so models with such layers recompute every prompt. */
+    if (m->conv_state) return 0;
     return sc__kv_attach_prefix(&m->kv, seq, tokens, n);
 }

@@ -38,6 +38,7 @@ static const struct {
 } g_archs[] = {
     {"Qwen3ForCausalLM", "qwen3", SC_ARCH_QWEN3},
     {"Qwen3MoeForCausalLM", "qwen3_moe", SC_ARCH_QWEN3_MOE},
+    {"Qwen3NextForCausalLM", "qwen3_next", SC_ARCH_QWEN3_NEXT},
 };
 
 static const char *type_name(const json_t *v) {
@@ -192,7 +193,8 @@ static int parse_arch(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
             return SC_OK;
         }
     }
-    return MC_FAIL(c, SC_ENOTSUP, "unsupported %s \"%s\"; supported: Qwen3ForCausalLM, Qwen3MoeForCausalLM",
+    return MC_FAIL(c, SC_ENOTSUP, "unsupported %s \"%s\"; supported: Qwen3ForCausalLM, Qwen3MoeForCausalLM, "
+                   "Qwen3NextForCausalLM",
                    by_type ? "model_type" : "architecture", name);
 }
 
@@ -241,8 +243,10 @@ static int parse_dtype(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
     return SC_OK;
 }
 
-/* Keys whose other values would change the maths of the forward pass. */
-static int check_unsupported(const mc_ctx *c, json_t *root) {
+/* Keys whose other values would change the maths of the forward pass.
+ * layer_types is checked here for the architectures without linear layers
+ * (Qwen3-Next reads it in parse_next). */
+static int check_unsupported(const mc_ctx *c, json_t *root, sc_arch arch) {
     json_t *act = get(root, "hidden_act");
     if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0))
         return MC_FAIL(c, SC_ENOTSUP, "hidden_act %s%s%s is not supported (only \"silu\")", json_is_string(act) ? "\"" : "",
@@ -252,7 +256,7 @@ static int check_unsupported(const mc_ctx *c, json_t *root) {
         return MC_FAIL(c, SC_EFORMAT, "\"use_sliding_window\" must be true or false, not %s", type_name(sw));
     if (json_is_true(sw)) return MC_FAIL(c, SC_ENOTSUP, "%s", "use_sliding_window = true is not supported");
     json_t *lt = get(root, "layer_types");
-    if (lt) {
+    if (lt && arch != SC_ARCH_QWEN3_NEXT) {
         if (!json_is_array(lt)) return MC_FAIL(c, SC_EFORMAT, "\"layer_types\" must be a list, not %s", type_name(lt));
         for (size_t i = 0; i < json_array_size(lt); i++) {
             json_t *e = json_array_get(lt, i);
@@ -290,6 +294,48 @@ static int parse_moe(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
     return SC_OK;
 }
 
+/* Qwen3-Next: the layer schedule (layer_types, else every
+ * full_attention_interval-th layer is full attention), the Gated DeltaNet
+ * sizes and the shared expert. */
+static int parse_next(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
+    int rc;
+    json_t *lt = get(root, "layer_types");
+    if (lt) {
+        if (!json_is_array(lt)) return MC_FAIL(c, SC_EFORMAT, "\"layer_types\" must be a list, not %s", type_name(lt));
+        if ((int64_t)json_array_size(lt) != cfg->n_layers)
+            return MC_FAIL(c, SC_EFORMAT, "\"layer_types\" has %zu entries for %lld layers", json_array_size(lt),
+                           (long long)cfg->n_layers);
+        for (size_t i = 0; i < json_array_size(lt); i++) {
+            json_t *e = json_array_get(lt, i);
+            const char *s = json_is_string(e) ? json_string_value(e) : "";
+            if (strcmp(s, "linear_attention") == 0) cfg->linear_layer[i] = true;
+            else if (strcmp(s, "full_attention") != 0)
+                return MC_FAIL(c, SC_ENOTSUP, "layer_types[%zu] is not \"linear_attention\" or \"full_attention\"", i);
+        }
+    } else {
+        int64_t every;
+        if ((rc = get_int(c, root, "full_attention_interval", false, 4, 1, SC_MAX_LAYERS, &every)) != SC_OK) return rc;
+        for (int64_t L = 0; L < cfg->n_layers; L++) cfg->linear_layer[L] = (L + 1) % every != 0;
+    }
+    cfg->n_linear_layers = 0;
+    for (int64_t L = 0; L < cfg->n_layers; L++) cfg->n_linear_layers += cfg->linear_layer[L];
+    if ((rc = get_int(c, root, "linear_num_key_heads", true, 0, 1, 4096, &cfg->linear_n_key_heads)) != SC_OK) return rc;
+    if ((rc = get_int(c, root, "linear_num_value_heads", true, 0, 1, 4096, &cfg->linear_n_value_heads)) != SC_OK)
+        return rc;
+    if (cfg->linear_n_value_heads % cfg->linear_n_key_heads != 0)
+        return MC_FAIL(c, SC_EFORMAT, "linear_num_value_heads %lld is not a multiple of linear_num_key_heads %lld",
+                       (long long)cfg->linear_n_value_heads, (long long)cfg->linear_n_key_heads);
+    /* the recurrent kernels hold a head's dk x dv state in one workgroup */
+    if ((rc = get_int(c, root, "linear_key_head_dim", true, 0, 1, 256, &cfg->linear_key_head_dim)) != SC_OK) return rc;
+    if ((rc = get_int(c, root, "linear_value_head_dim", true, 0, 1, 256, &cfg->linear_value_head_dim)) != SC_OK)
+        return rc;
+    if ((rc = get_int(c, root, "linear_conv_kernel_dim", false, 4, 2, 16, &cfg->linear_conv_kernel)) != SC_OK) return rc;
+    if ((rc = get_int(c, root, "shared_expert_intermediate_size", false, 0, 0, MC_MAX_SIZE,
+                      &cfg->shared_expert_intermediate_size)) != SC_OK)
+        return rc;
+    return SC_OK;
+}
+
 static int parse_config(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
     int rc;
     memset(cfg, 0, sizeof(*cfg));
@@ -297,7 +343,7 @@ static int parse_config(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
     cfg->decoder_sparse_step = 1;
 
     if ((rc = parse_arch(c, root, cfg)) != SC_OK) return rc;
-    if ((rc = check_unsupported(c, root)) != SC_OK) return rc;
+    if ((rc = check_unsupported(c, root, cfg->arch)) != SC_OK) return rc;
     if ((rc = get_int(c, root, "vocab_size", true, 0, 1, MC_MAX_SIZE, &cfg->vocab_size)) != SC_OK) return rc;
     if ((rc = get_int(c, root, "hidden_size", true, 0, 1, MC_MAX_SIZE, &cfg->hidden_size)) != SC_OK) return rc;
     /* Required only where some layer has a dense MLP; checked below. */
@@ -331,7 +377,8 @@ static int parse_config(const mc_ctx *c, json_t *root, sc_model_config *cfg) {
     if ((rc = get_bool(c, root, "attention_bias", false, &cfg->attention_bias)) != SC_OK) return rc;
     if ((rc = parse_dtype(c, root, cfg)) != SC_OK) return rc;
 
-    if (cfg->arch == SC_ARCH_QWEN3_MOE && (rc = parse_moe(c, root, cfg)) != SC_OK) return rc;
+    if (cfg->arch != SC_ARCH_QWEN3 && (rc = parse_moe(c, root, cfg)) != SC_OK) return rc;
+    if (cfg->arch == SC_ARCH_QWEN3_NEXT && (rc = parse_next(c, root, cfg)) != SC_OK) return rc;
     for (int64_t L = 0; L < cfg->n_layers; L++) {
         if (!sc_model_config_layer_is_moe(cfg, L) && cfg->intermediate_size <= 0)
             return MC_FAIL(c, SC_EFORMAT, "missing \"intermediate_size\" (layer %lld has a dense MLP)", (long long)L);
@@ -347,6 +394,12 @@ bool sc_model_config_layer_is_moe(const sc_model_config *cfg, int64_t layer) {
         cfg->decoder_sparse_step <= 0)
         return false;
     return !cfg->mlp_only[layer] && (layer + 1) % cfg->decoder_sparse_step == 0;
+}
+
+bool sc_model_config_layer_is_linear(const sc_model_config *cfg, int64_t layer) {
+    if (!cfg || cfg->arch != SC_ARCH_QWEN3_NEXT || layer < 0 || layer >= cfg->n_layers || layer >= SC_MAX_LAYERS)
+        return false;
+    return cfg->linear_layer[layer];
 }
 
 static int parse_named(const char *file, const char *json, size_t len, sc_model_config *cfg, char *err,

@@ -23,6 +23,17 @@ typedef struct sc_layer_weights {
     sc_tensor *router;                   /* MoE: {D, E} */
     sc_tensor *exp_gate, *exp_up;        /* MoE: {D, Imoe, E} */
     sc_tensor *exp_down;                 /* MoE: {Imoe, D, E} */
+    /* Qwen3-Next */
+    bool linear;                         /* Gated DeltaNet layer (else full attention, wq {D, 2*H*hd}:
+                                            per head hd query rows then hd gate rows) */
+    sc_tensor *ssm_in;                   /* in_proj_qkvz {D, nk*(2*dk + 2*r*dv)} */
+    sc_tensor *ssm_ba;                   /* in_proj_ba {D, 2*nv} */
+    sc_tensor *ssm_conv;                 /* f32 {Kc, nk*(2*dk + r*dv)}, channels in key-group order */
+    sc_tensor *ssm_ad;                   /* f32 {nv, 2}: A_log, dt_bias */
+    sc_tensor *ssm_norm;                 /* f32 {dv} */
+    sc_tensor *ssm_out;                  /* out_proj {nv*dv, D} */
+    sc_tensor *sh_gate, *sh_up, *sh_down; /* shared expert: {D, Is}, {D, Is}, {Is, D} */
+    sc_tensor *sh_gate_w;                /* shared_expert_gate {D, 1} */
 } sc_layer_weights;
 
 /* What a weight is, for loading and for counting bytes. */
@@ -37,7 +48,15 @@ typedef enum sc_wpart {
     SC_WP_GATE,     /* experts' gate_proj (fused: first half of gate_up_proj) */
     SC_WP_UP,       /* experts' up_proj (fused: second half) */
     SC_WP_DOWN,     /* experts' down_proj */
+    SC_WP_CONV,     /* Gated DeltaNet conv1d.weight [C, 1, Kc], channels regrouped by key head */
+    SC_WP_AD,       /* Gated DeltaNet A_log and dt_bias ([nv] each) stacked into {nv, 2} */
 } sc_wpart;
+
+/* A transform applied to a 1-D (f32) weight as it is loaded. */
+typedef enum sc_wxform {
+    SC_WX_NONE = 0,
+    SC_WX_PLUS_ONE, /* zero-centred RMSNorm weight: the graph multiplies by 1 + w */
+} sc_wxform;
 
 /* One weight to create: where its descriptor goes and where it comes from. */
 typedef struct sc_wspec {
@@ -48,6 +67,7 @@ typedef struct sc_wspec {
     int ndims;
     int64_t ne[3];          /* ggml order */
     int group;              /* buffer: 0 = globals, 1 + L = layer L */
+    sc_wxform xform;
 } sc_wspec;
 
 struct sc_model {
@@ -67,8 +87,15 @@ struct sc_model {
     uint64_t weight_bytes;
 
     /* state */
-    sc_kv_cache kv;
+    sc_kv_cache kv;              /* full-attention layers only: layer L uses kv.k[kv_layer[L]] */
+    int *kv_layer;               /* [n_layers], -1 for a Gated DeltaNet layer */
     int64_t max_len;
+    /* Gated DeltaNet layers: fixed-size state per sequence slot (kv.n_seqs of them) */
+    sc_ctx_t *sctx;
+    sc_buffer_t *sbuf;
+    sc_tensor **conv_state;      /* [n_layers] f32 {C, Kc-1, n_seqs} or NULL */
+    sc_tensor **ssm_state;       /* [n_layers] f32 {dv, dk, nv, n_seqs} or NULL */
+    uint64_t state_bytes;
 
     /* per step */
     sc_sched_t *sched;
@@ -137,6 +164,15 @@ int sc__model_check_config(const sc_model_config *cfg, char *err, size_t err_len
 int sc__qwen3_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_inputs *in, sc_tensor **logits);
 /* Upper bound on the descriptors one step of this model needs. */
 int64_t sc__qwen3_graph_size(const sc_model_config *cfg);
+/* model_qwen3_next.c: the same for Qwen3NextForCausalLM. */
+int sc__qwen3_next_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_inputs *in, sc_tensor **logits);
+/* Shared by both builders (model_qwen3.c). */
+sc_tensor *sc__qwen3_moe(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, const sc_layer_weights *lw, sc_tensor *x,
+                         int64_t T);
+/* Recurrent state of the Gated DeltaNet layers (model.c). */
+int sc__model_state_init(sc_model_t *m);
+/* Bytes of recurrent state one sequence holds. */
+uint64_t sc__model_state_bytes_per_seq(const sc_model_config *c);
 
 /* Formatting helper shared by the loaders. */
 void sc__model_errf(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

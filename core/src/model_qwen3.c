@@ -25,7 +25,8 @@
 
 int64_t sc__qwen3_graph_size(const sc_model_config *cfg) {
     int64_t per_layer = 64; /* dense layer: ~30 nodes + ~16 weight leaves */
-    if (cfg->arch == SC_ARCH_QWEN3_MOE) per_layer += 24 + 3 * cfg->n_experts_used;
+    if (cfg->arch != SC_ARCH_QWEN3) per_layer += 24 + 3 * cfg->n_experts_used;
+    if (cfg->arch == SC_ARCH_QWEN3_NEXT) per_layer += 32; /* gates, shared expert, recurrent ops */
     return 128 + cfg->n_layers * per_layer;
 }
 
@@ -69,8 +70,8 @@ static sc_tensor *mlp(sc_ctx_t *ctx, const sc_layer_weights *lw, sc_tensor *x) {
 }
 
 /* Sparse MoE block, x [T, D] -> [T, D] (see the top of the file). */
-static sc_tensor *moe(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, const sc_layer_weights *lw, sc_tensor *x,
-                      int64_t T) {
+sc_tensor *sc__qwen3_moe(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, const sc_layer_weights *lw, sc_tensor *x,
+                         int64_t T) {
     const sc_model_config *c = &m->cfg;
     const int64_t D = c->hidden_size, E = c->n_experts, k = c->n_experts_used;
 
@@ -156,7 +157,7 @@ int sc__qwen3_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_step_i
 
         /* feed-forward */
         h = sc_rms_norm(ctx, x, lw->ffn_norm, eps);
-        x = sc_add(ctx, x, lw->moe ? moe(m, ctx, g, lw, h, Tq) : mlp(ctx, lw, h));
+        x = sc_add(ctx, x, lw->moe ? sc__qwen3_moe(m, ctx, g, lw, h, Tq) : mlp(ctx, lw, h));
     }
     x = sc_rms_norm(ctx, x, m->out_norm, eps);
     sc_tensor *logits = sc_mul_mat(ctx, m->lm_head, x); /* [n_out, V] */

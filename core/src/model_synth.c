@@ -42,6 +42,22 @@ static const synth_shape shapes[] = {
     {"tiny",           SC_ARCH_QWEN3,     512,    64,   2,  4,  2, 32,  128,   0,   0, 0,   false, false, 1, 0, 1e6, 4096},
     /* tests: 3 layers, layer 0 dense (mlp_only_layers = [0]), 8 experts, top-2 renormalised */
     {"tiny-moe",       SC_ARCH_QWEN3_MOE, 512,    64,   3,  4,  2, 32,  96,    8,   2, 32,  false, true,  1, 1, 1e6, 4096},
+    /* Qwen3-Next: Gated DeltaNet layers, 3 of every 4 (next_shapes below) */
+    {"qwen3-next-80b-a3b", SC_ARCH_QWEN3_NEXT, 151936, 2048, 48, 16, 2, 256, 5120, 512, 10, 512, false, true, 1, 0, 1e7, 262144},
+    {"tiny-next",      SC_ARCH_QWEN3_NEXT, 512,   64,   4,  4,  2, 32,  96,    8,   2, 32,  false, true,  1, 0, 1e7, 4096},
+};
+
+/* The Qwen3-Next part of a shape (config.json's linear_* keys). */
+typedef struct synth_next {
+    const char *name;
+    int64_t full_every, nk, nv, dk, dv, Kc, Is;
+    double partial_rotary;
+} synth_next;
+
+static const synth_next next_shapes[] = {
+    /* name                every nk  nv  dk   dv   Kc Is   partial */
+    {"qwen3-next-80b-a3b", 4,    16, 32, 128, 128, 4, 512, 0.25},
+    {"tiny-next",          4,    2,  4,  16,  16,  4, 48,  0.25},
 };
 
 static int synth_config(const char *name, sc_model_config *c, char *err, size_t err_len) {
@@ -50,13 +66,14 @@ static int synth_config(const char *name, sc_model_config *c, char *err, size_t 
         if (strcmp(shapes[i].name, name) == 0) s = &shapes[i];
     if (!s) {
         sc__model_errf(err, err_len, "unknown synthetic model '%s' (known: qwen3-0.6b, qwen3-14b, qwen3-30b-a3b, "
-                       "tiny, tiny-moe)", name);
+                       "tiny, tiny-moe, qwen3-next-80b-a3b, tiny-next)", name);
         return SC_ENOENT;
     }
     memset(c, 0, sizeof *c);
     c->arch = s->arch;
-    snprintf(c->arch_name, sizeof c->arch_name, "%s", s->arch == SC_ARCH_QWEN3 ? "Qwen3ForCausalLM"
-                                                                                : "Qwen3MoeForCausalLM");
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", s->arch == SC_ARCH_QWEN3       ? "Qwen3ForCausalLM"
+                                                      : s->arch == SC_ARCH_QWEN3_MOE ? "Qwen3MoeForCausalLM"
+                                                                                     : "Qwen3NextForCausalLM");
     c->vocab_size = s->V;
     c->hidden_size = s->D;
     c->intermediate_size = s->I;
@@ -78,6 +95,21 @@ static int synth_config(const char *name, sc_model_config *c, char *err, size_t 
     for (int64_t L = 0; L < s->mlp_only_below && L < SC_MAX_LAYERS; L++) c->mlp_only[L] = true;
     c->bos_token_id = s->V > 151643 ? 151643 : 1;
     c->eos_token_id = s->V > 151645 ? 151645 : 2;
+    for (size_t i = 0; i < SC_ARRAY_LEN(next_shapes); i++) {
+        const synth_next *x = &next_shapes[i];
+        if (strcmp(x->name, name) != 0) continue;
+        for (int64_t L = 0; L < c->n_layers && L < SC_MAX_LAYERS; L++) {
+            c->linear_layer[L] = (L + 1) % x->full_every != 0;
+            c->n_linear_layers += c->linear_layer[L];
+        }
+        c->linear_n_key_heads = x->nk;
+        c->linear_n_value_heads = x->nv;
+        c->linear_key_head_dim = x->dk;
+        c->linear_value_head_dim = x->dv;
+        c->linear_conv_kernel = x->Kc;
+        c->shared_expert_intermediate_size = x->Is;
+        c->partial_rotary_factor = x->partial_rotary;
+    }
     return SC_OK;
 }
 
@@ -210,7 +242,8 @@ static const qsynth_fmt qsynth_fmts[] = {
  * projections and experts are; embeddings, lm_head and the router are not. */
 static bool qsynth_quantized(const sc_wspec *s) {
     if (s->kind == SC_W_EXPERTS) return true;
-    return s->kind == SC_W_MAT && s->group > 0 && strstr(s->name, ".mlp.gate.weight") == NULL;
+    return s->kind == SC_W_MAT && s->group > 0 && strstr(s->name, ".mlp.gate.weight") == NULL &&
+           strstr(s->name, ".shared_expert_gate.") == NULL && strstr(s->name, ".in_proj_ba.") == NULL;
 }
 
 /* Describe every weight (QG for quantized specs, bf16 matrices, f32 norms)

@@ -73,19 +73,84 @@ static void add_spec(spec_list *l, sc_tensor **slot, sc_wkind kind, sc_wpart par
     va_end(ap);
 }
 
+/* The spec added last is a zero-centred RMSNorm weight (Qwen3-Next). */
+static void zero_centred(spec_list *l) {
+    if (!l->err && l->n > 0) l->v[l->n - 1].xform = SC_WX_PLUS_ONE;
+}
+
+/* Qwen3-Next's layer L after input_layernorm: the token mixer (Gated
+ * DeltaNet or gated full attention), post_attention_layernorm and the MLP
+ * (MoE with a shared expert, or dense for mlp_only layers). */
+static void next_layer_specs(spec_list *l, const sc_model_config *c, sc_layer_weights *w, int64_t L) {
+    const int64_t D = c->hidden_size, hd = c->head_dim, Hq = c->n_heads * hd, Hk = c->n_kv_heads * hd;
+    const int g = (int)L + 1;
+    const long long li = (long long)L;
+    w->linear = sc_model_config_layer_is_linear(c, L);
+    if (w->linear) {
+        const int64_t nk = c->linear_n_key_heads, nv = c->linear_n_value_heads, dk = c->linear_key_head_dim;
+        const int64_t dv = c->linear_value_head_dim, Kc = c->linear_conv_kernel;
+        const int64_t conv_c = 2 * nk * dk + nv * dv;
+        add_spec(l, &w->ssm_in, SC_W_MAT, 0, g, 2, D, conv_c + nv * dv, 1,
+                 "model.layers.%lld.linear_attn.in_proj_qkvz.weight", li);
+        add_spec(l, &w->ssm_ba, SC_W_MAT, 0, g, 2, D, 2 * nv, 1, "model.layers.%lld.linear_attn.in_proj_ba.weight", li);
+        add_spec(l, &w->ssm_conv, SC_W_NORM, SC_WP_CONV, g, 2, Kc, conv_c, 1, "model.layers.%lld.linear_attn.conv1d.weight",
+                 li);
+        add_spec(l, &w->ssm_ad, SC_W_NORM, SC_WP_AD, g, 2, nv, 2, 1, "model.layers.%lld.linear_attn", li);
+        add_spec(l, &w->ssm_norm, SC_W_NORM, 0, g, 1, dv, 1, 1, "model.layers.%lld.linear_attn.norm.weight", li);
+        add_spec(l, &w->ssm_out, SC_W_MAT, 0, g, 2, nv * dv, D, 1, "model.layers.%lld.linear_attn.out_proj.weight", li);
+    } else {
+        add_spec(l, &w->wq, SC_W_MAT, 0, g, 2, D, 2 * Hq, 1, "model.layers.%lld.self_attn.q_proj.weight", li);
+        add_spec(l, &w->wk, SC_W_MAT, 0, g, 2, D, Hk, 1, "model.layers.%lld.self_attn.k_proj.weight", li);
+        add_spec(l, &w->wv, SC_W_MAT, 0, g, 2, D, Hk, 1, "model.layers.%lld.self_attn.v_proj.weight", li);
+        add_spec(l, &w->wo, SC_W_MAT, 0, g, 2, Hq, D, 1, "model.layers.%lld.self_attn.o_proj.weight", li);
+        add_spec(l, &w->q_norm, SC_W_NORM, 0, g, 1, hd, 1, 1, "model.layers.%lld.self_attn.q_norm.weight", li);
+        zero_centred(l);
+        add_spec(l, &w->k_norm, SC_W_NORM, 0, g, 1, hd, 1, 1, "model.layers.%lld.self_attn.k_norm.weight", li);
+        zero_centred(l);
+    }
+    add_spec(l, &w->ffn_norm, SC_W_NORM, 0, g, 1, D, 1, 1, "model.layers.%lld.post_attention_layernorm.weight", li);
+    zero_centred(l);
+    w->moe = sc_model_config_layer_is_moe(c, L);
+    if (!w->moe) {
+        const int64_t I = c->intermediate_size;
+        add_spec(l, &w->gate, SC_W_MAT, 0, g, 2, D, I, 1, "model.layers.%lld.mlp.gate_proj.weight", li);
+        add_spec(l, &w->up, SC_W_MAT, 0, g, 2, D, I, 1, "model.layers.%lld.mlp.up_proj.weight", li);
+        add_spec(l, &w->down, SC_W_MAT, 0, g, 2, I, D, 1, "model.layers.%lld.mlp.down_proj.weight", li);
+        return;
+    }
+    const int64_t E = c->n_experts, Im = c->moe_intermediate_size, Is = c->shared_expert_intermediate_size;
+    add_spec(l, &w->router, SC_W_MAT, 0, g, 2, D, E, 1, "model.layers.%lld.mlp.gate.weight", li);
+    add_spec(l, &w->exp_gate, SC_W_EXPERTS, SC_WP_GATE, g, 3, D, Im, E, "model.layers.%lld.mlp.experts", li);
+    add_spec(l, &w->exp_up, SC_W_EXPERTS, SC_WP_UP, g, 3, D, Im, E, "model.layers.%lld.mlp.experts", li);
+    add_spec(l, &w->exp_down, SC_W_EXPERTS, SC_WP_DOWN, g, 3, Im, D, E, "model.layers.%lld.mlp.experts", li);
+    if (Is > 0) {
+        add_spec(l, &w->sh_gate, SC_W_MAT, 0, g, 2, D, Is, 1, "model.layers.%lld.mlp.shared_expert.gate_proj.weight", li);
+        add_spec(l, &w->sh_up, SC_W_MAT, 0, g, 2, D, Is, 1, "model.layers.%lld.mlp.shared_expert.up_proj.weight", li);
+        add_spec(l, &w->sh_down, SC_W_MAT, 0, g, 2, Is, D, 1, "model.layers.%lld.mlp.shared_expert.down_proj.weight", li);
+        add_spec(l, &w->sh_gate_w, SC_W_MAT, 0, g, 2, D, 1, 1, "model.layers.%lld.mlp.shared_expert_gate.weight", li);
+    }
+}
+
 int sc__model_weight_specs(sc_model_t *m, sc_wspec **out, int *n_out) {
     const sc_model_config *c = &m->cfg;
     const int64_t D = c->hidden_size, V = c->vocab_size, hd = c->head_dim;
     const int64_t Hq = c->n_heads * hd, Hk = c->n_kv_heads * hd;
+    const bool next = c->arch == SC_ARCH_QWEN3_NEXT;
     spec_list l = {0};
     add_spec(&l, &m->tok_embd, SC_W_MAT, SC_WP_WHOLE, 0, 2, D, V, 1, "model.embed_tokens.weight");
     add_spec(&l, &m->out_norm, SC_W_NORM, SC_WP_WHOLE, 0, 1, D, 1, 1, "model.norm.weight");
+    if (next) zero_centred(&l);
     if (!c->tie_word_embeddings) add_spec(&l, &m->lm_head, SC_W_MAT, SC_WP_WHOLE, 0, 2, D, V, 1, "lm_head.weight");
     for (int64_t L = 0; L < c->n_layers; L++) {
         sc_layer_weights *w = &m->layers[L];
         const int g = (int)L + 1;
         const long long li = (long long)L;
         add_spec(&l, &w->attn_norm, SC_W_NORM, 0, g, 1, D, 1, 1, "model.layers.%lld.input_layernorm.weight", li);
+        if (next) {
+            zero_centred(&l);
+            next_layer_specs(&l, c, w, L);
+            continue;
+        }
         add_spec(&l, &w->wq, SC_W_MAT, 0, g, 2, D, Hq, 1, "model.layers.%lld.self_attn.q_proj.weight", li);
         add_spec(&l, &w->wk, SC_W_MAT, 0, g, 2, D, Hk, 1, "model.layers.%lld.self_attn.k_proj.weight", li);
         add_spec(&l, &w->wv, SC_W_MAT, 0, g, 2, D, Hk, 1, "model.layers.%lld.self_attn.v_proj.weight", li);
@@ -127,7 +192,7 @@ int sc__model_weight_specs(sc_model_t *m, sc_wspec **out, int *n_out) {
 int sc__model_alloc_weights(sc_model_t *m, const sc_wspec *specs, int n, const sc_type *types,
                             const sc_wquant *quant) {
     const int n_groups = (int)m->cfg.n_layers + 1;
-    const bool has_moe = m->cfg.arch == SC_ARCH_QWEN3_MOE && m->cfg.n_experts > 0;
+    const bool has_moe = m->cfg.arch != SC_ARCH_QWEN3 && m->cfg.n_experts > 0;
     m->wctx = sc_ctx_create((size_t)n + 4);
     m->wbufs = calloc((size_t)n_groups, sizeof *m->wbufs);
     sc_tensor **grp = calloc((size_t)n + 2, sizeof *grp);
@@ -195,8 +260,9 @@ typedef struct wsource {
     size_t *piece_off;          /* byte offset inside each piece's data */
     size_t piece_bytes;         /* bytes taken from each piece */
     int n_pieces;
-    sc_st_dtype dtype;          /* of every piece (checked) */
+    sc_st_dtype dtype;          /* of every piece (checked; SC_WP_AD's two may differ) */
 } wsource;
+
 
 static bool float_dtype(sc_st_dtype dt) {
     return dt == SC_ST_F32 || dt == SC_ST_F16 || dt == SC_ST_BF16 || dt == SC_ST_F64;
@@ -247,9 +313,80 @@ static const sc_st_tensor *find2(const sc_safetensors_t *st, const char *a, cons
     return t ? t : sc_safetensors_find(st, b);
 }
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Gated DeltaNet conv1d.weight [C, 1, Kc]: Hugging Face orders the channels
+ * [q of every key head | k of every key head | v of every value head]; the
+ * graph convolves in_proj_qkvz's output in place, grouped by key head g as
+ * [q_g | k_g | v of g's r value heads], so the rows are regrouped here in
+ * blocks of gcd(dk, r*dv) channels. */
+static int resolve_conv(const sc_model_config *c, const sc_safetensors_t *st, const char *where, const sc_wspec *s,
+                        wsource *src, char *err, size_t err_len) {
+    const int64_t nk = c->linear_n_key_heads, nv = c->linear_n_value_heads, dk = c->linear_key_head_dim;
+    const int64_t dv = c->linear_value_head_dim, r = nv / nk, Kc = s->ne[0], C = s->ne[1];
+    const sc_st_tensor *t = sc_safetensors_find(st, s->name);
+    if (!t) {
+        sc__model_errf(err, err_len, "%s: tensor %s is missing", where, s->name);
+        return SC_ENOENT;
+    }
+    const int64_t want[3] = {C, 1, Kc};
+    int rc = check_tensor(t, 3, want, err, err_len);
+    if (rc != SC_OK) return rc;
+    const int64_t blk = gcd64(dk, r * dv), per_group = (2 * dk + r * dv) / blk;
+    const size_t row = (size_t)Kc * sc_st_dtype_size(t->dtype);
+    src->n_pieces = (int)(C / blk);
+    src->piece = calloc((size_t)src->n_pieces, sizeof *src->piece);
+    src->piece_off = calloc((size_t)src->n_pieces, sizeof *src->piece_off);
+    if (!src->piece || !src->piece_off) return SC_ENOMEM;
+    for (int64_t g = 0; g < nk; g++)
+        for (int64_t b = 0; b < per_group; b++) {
+            const int64_t i = b * blk; /* channel inside the group */
+            const int64_t hf = i < dk ? g * dk + i : i < 2 * dk ? nk * dk + g * dk + (i - dk)
+                                                                : 2 * nk * dk + g * r * dv + (i - 2 * dk);
+            src->piece[g * per_group + b] = t;
+            src->piece_off[g * per_group + b] = (size_t)hf * row;
+        }
+    src->piece_bytes = (size_t)blk * row;
+    src->dtype = t->dtype;
+    return SC_OK;
+}
+
+/* Gated DeltaNet A_log and dt_bias, [nv] each, as the rows of one {nv, 2}. */
+static int resolve_ad(const sc_safetensors_t *st, const char *where, const sc_wspec *s, wsource *src, char *err,
+                      size_t err_len) {
+    static const char *const names[2] = {"A_log", "dt_bias"};
+    src->n_pieces = 2;
+    src->piece = calloc(2, sizeof *src->piece);
+    src->piece_off = calloc(2, sizeof *src->piece_off);
+    if (!src->piece || !src->piece_off) return SC_ENOMEM;
+    for (int p = 0; p < 2; p++) {
+        char name[192];
+        snprintf(name, sizeof name, "%s.%s", s->name, names[p]);
+        const sc_st_tensor *t = sc_safetensors_find(st, name);
+        if (!t) {
+            sc__model_errf(err, err_len, "%s: tensor %s is missing", where, name);
+            return SC_ENOENT;
+        }
+        int rc = check_tensor(t, 1, s->ne, err, err_len);
+        if (rc != SC_OK) return rc;
+        src->piece[p] = t;
+    }
+    src->dtype = src->piece[0]->dtype;
+    return SC_OK;
+}
+
 /* Resolve one spec to its source pieces (allocated in src). */
 static int resolve(const sc_model_config *c, const sc_safetensors_t *st, const char *where, const sc_wspec *s,
                    wsource *src, char *err, size_t err_len) {
+    if (s->part == SC_WP_CONV) return resolve_conv(c, st, where, s, src, err, err_len);
+    if (s->part == SC_WP_AD) return resolve_ad(st, where, s, src, err, err_len);
     const int n_pieces = s->kind == SC_W_EXPERTS ? (int)s->ne[2] : 1;
     src->piece = calloc((size_t)n_pieces, sizeof *src->piece);
     src->piece_off = calloc((size_t)n_pieces, sizeof *src->piece_off);
@@ -372,10 +509,12 @@ static void report(upload_state *u, size_t bytes) {
 /* Copy `bytes` of stored data (dtype dt) to t at dst_off, converting when
  * the device dtype differs. */
 static int upload_piece(upload_state *u, sc_tensor *t, size_t dst_off, const void *data, size_t bytes,
-                        sc_st_dtype dt) {
+                        sc_st_dtype dt, sc_wxform xf) {
     const size_t des = sc_type_size(t->type), ses = sc_st_dtype_size(dt);
-    const bool same = (dt == SC_ST_F32 && t->type == SC_TYPE_F32) || (dt == SC_ST_F16 && t->type == SC_TYPE_F16) ||
-                      (dt == SC_ST_BF16 && t->type == SC_TYPE_BF16);
+    const float add = xf == SC_WX_PLUS_ONE ? 1.0f : 0.0f;
+    const bool same = xf == SC_WX_NONE &&
+                      ((dt == SC_ST_F32 && t->type == SC_TYPE_F32) || (dt == SC_ST_F16 && t->type == SC_TYPE_F16) ||
+                       (dt == SC_ST_BF16 && t->type == SC_TYPE_BF16));
     const char *base = data, *from = base;
     if (same) {
         for (size_t o = 0; o < bytes; o += UPLOAD_CHUNK) {
@@ -390,7 +529,7 @@ static int upload_piece(upload_state *u, sc_tensor *t, size_t dst_off, const voi
     const size_t n_el = bytes / ses;
     for (size_t i = 0; i < n_el; i += CONVERT_CHUNK) {
         size_t n = SC_MIN((size_t)CONVERT_CHUNK, n_el - i);
-        for (size_t j = 0; j < n; j++) store_f(u->tmp, (sc_type)t->type, j, load_f(data, dt, i + j));
+        for (size_t j = 0; j < n; j++) store_f(u->tmp, (sc_type)t->type, j, load_f(data, dt, i + j) + add);
         int rc = sc_tensor_set(t, u->tmp, dst_off + i * des, n * des);
         if (rc != SC_OK) return rc;
         if ((i / CONVERT_CHUNK) % 256 == 255 || i + n == n_el) release_upto(u, base, &from, base + (i + n) * ses);
@@ -446,8 +585,11 @@ int sc__model_load_weights(sc_model_t *m, sc_safetensors_t *st, struct sc_qforma
         const size_t dst_piece = sc_tensor_nbytes(t) / (size_t)src[i].n_pieces;
         for (int p = 0; p < src[i].n_pieces && rc == SC_OK; p++) {
             const sc_st_tensor *pt = src[i].piece[p];
+            /* SC_WP_AD's pieces are whole 1-D tensors, each in its own dtype */
+            const bool whole = specs[i].part == SC_WP_AD;
             rc = upload_piece(&u, t, (size_t)p * dst_piece, (const char *)pt->data + src[i].piece_off[p],
-                              src[i].piece_bytes, src[i].dtype);
+                              whole ? pt->nbytes : src[i].piece_bytes, whole ? pt->dtype : src[i].dtype,
+                              specs[i].xform);
         }
         if (rc != SC_OK) sc__model_errf(err, err_len, "uploading %s to %s: %s", specs[i].name, sc_device_name(m->dev),
                                         sc_strerror(rc));

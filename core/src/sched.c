@@ -253,6 +253,23 @@ static int place_node(sc_sched_t *s, int i) {
         return SC_OK;
     }
 
+    /* The recurrent ops update their state operand in place: they run where
+     * the state lives, whatever else asks (a copy elsewhere would lose the
+     * update). */
+    const int state_src = n->op == SC_OP_SSM_CONV ? 2 : n->op == SC_OP_GATED_DELTA_NET ? 3 : -1;
+    if (state_src >= 0 && n->src[state_src] && user_allocated(s, mem_root(n->src[state_src]))) {
+        sc_tensor *st = mem_root(n->src[state_src]);
+        sc_device_t *d = sc_buffer_device(st->buffer);
+        if (!sc_device_supports_op(d, n)) {
+            sc_log(SC_LOG_ERROR, "sched", "%s '%s' updates state '%s' in place on %s, which does not support it",
+                   sc_op_name(n->op), n->name, st->name, sc_device_name(d));
+            return SC_ENOTSUP;
+        }
+        s->node_dev[i] = d;
+        set_reason(s, i, "updates state '%s' in %s memory", st->name, sc_device_name(d));
+        return SC_OK;
+    }
+
     /* Weight affinity: run where the weights are, unless a higher-priority
      * device asks to have the op offloaded (large batches, ggml's rule). */
     for (int k = 0; k < SC_MAX_SRC; k++) {

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_model_synth.c - synthetic models with quantized weights
  * (sc_model_synthetic_quant): each weights kind builds "tiny" (and
- * "tiny-moe": QG experts through mul_mat_id), runs a prefill and decode
+ * "tiny-moe": QG experts through mul_mat_id; "tiny-next": Qwen3-Next's
+ * Gated DeltaNet layers with QG in_proj_qkvz / out_proj), runs a prefill and decode
  * steps with finite, non-constant logits, and a prefill (GEMM path, M > 1)
  * agrees with token-by-token decode (GEMV path, M = 1) of the same tokens.
  */
@@ -81,6 +82,8 @@ static void test_ct_w4a16(void **state) { (void)state; run_kind("tiny", "ct-w4a1
 static void test_moe_int4(void **state) { (void)state; run_kind("tiny-moe", "gptq-int4"); }
 static void test_moe_int8(void **state) { (void)state; run_kind("tiny-moe", "gptq-int8"); }
 static void test_dense(void **state) { (void)state; run_kind("tiny", NULL); }
+static void test_next_dense(void **state) { (void)state; run_kind("tiny-next", NULL); }
+static void test_next_ct_w4a16(void **state) { (void)state; run_kind("tiny-next", "ct-w4a16"); }
 
 static void test_bad_weights(void **state) {
     (void)state;
@@ -97,7 +100,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gptq_int4), cmocka_unit_test(test_gptq_int8), cmocka_unit_test(test_awq_int4),
         cmocka_unit_test(test_ct_w4a16),  cmocka_unit_test(test_moe_int4),  cmocka_unit_test(test_moe_int8),
-        cmocka_unit_test(test_dense),     cmocka_unit_test(test_bad_weights),
+        cmocka_unit_test(test_dense),     cmocka_unit_test(test_bad_weights), cmocka_unit_test(test_next_dense),
+        cmocka_unit_test(test_next_ct_w4a16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

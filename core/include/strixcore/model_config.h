@@ -18,6 +18,7 @@ typedef enum sc_arch {
     SC_ARCH_UNKNOWN = 0,
     SC_ARCH_QWEN3,        /* Qwen3ForCausalLM */
     SC_ARCH_QWEN3_MOE,    /* Qwen3MoeForCausalLM */
+    SC_ARCH_QWEN3_NEXT,   /* Qwen3NextForCausalLM: Gated DeltaNet + gated attention + MoE */
 } sc_arch;
 
 typedef struct sc_model_config {
@@ -47,6 +48,15 @@ typedef struct sc_model_config {
     /* token ids from config.json (-1 when absent) */
     int32_t bos_token_id;
     int32_t eos_token_id;
+    /* Qwen3-Next (arch == SC_ARCH_QWEN3_NEXT); appended */
+    bool linear_layer[SC_MAX_LAYERS];   /* Gated DeltaNet layer (layer_types "linear_attention") */
+    int64_t n_linear_layers;
+    int64_t linear_n_key_heads;         /* nk */
+    int64_t linear_n_value_heads;       /* nv, a multiple of nk */
+    int64_t linear_key_head_dim;        /* dk */
+    int64_t linear_value_head_dim;      /* dv */
+    int64_t linear_conv_kernel;         /* Kc */
+    int64_t shared_expert_intermediate_size; /* 0: no shared expert */
 } sc_model_config;
 
 typedef struct sc_generation_config {
@@ -69,6 +79,8 @@ SC_API int sc_model_config_parse(const char *json, size_t len, sc_model_config *
 SC_API int sc_generation_config_load(const char *dir, const sc_model_config *cfg, sc_generation_config *gen,
                                      char *err, size_t err_len);
 SC_API bool sc_model_config_layer_is_moe(const sc_model_config *cfg, int64_t layer);
+/* A Gated DeltaNet (linear attention) layer rather than full attention? */
+SC_API bool sc_model_config_layer_is_linear(const sc_model_config *cfg, int64_t layer);
 
 #ifdef __cplusplus
 }
