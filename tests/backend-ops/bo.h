@@ -7,10 +7,11 @@
  *
  *   data.c          fixed-seed RNG and leaf tensors with their host data
  *   cases.c         the case list and name formatting
- *   cases_basic.c   elementwise, rms_norm, rope, softmax
+ *   cases_basic.c   elementwise (sigmoid too), rms_norm, rope, softmax
  *   cases_select.c  top_k, argmax, cpy, get_rows
  *   cases_matmul.c  mul_mat, mul_mat_id
  *   cases_attn.c    kv_write, attention
+ *   cases_recurrent.c  ssm_conv, gated_delta_net (state written in place)
  *   runner.c        reference run, device run with guard bytes
  *   compare.c       the error metrics
  *   cases_perf.c    perf-only cases: the target models' decode/prefill shapes
@@ -37,6 +38,7 @@
 #define BO_EXACT (-1.0)
 
 #define BO_MAX_LEAVES 16
+#define BO_MAX_WRITTEN 4   /* leaves a case's ops write in place (bo_mark_written) */
 
 /* A weight dtype: dense, or group-quantized with its layout parameters. */
 typedef struct bo_wtype {
@@ -53,9 +55,9 @@ static inline bo_wtype bo_qg(uint32_t bits, uint32_t group, bool gidx, bool bf16
 }
 
 /* Per-op parameters. Shapes list ne[0] first, as in strixcore.h. */
-typedef struct bo_p_eltwise {  /* ADD, MUL, SCALE, SILU, SWIGLU */
+typedef struct bo_p_eltwise {  /* ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID */
     int64_t a[4], b[4];        /* a: every op's shape (SWIGLU: gate and up); b: ADD/MUL's broadcast operand */
-    float s;                   /* SCALE factor */
+    float s;                   /* SCALE factor; SIGMOID: inputs in [-s, s] (0: [-8, 8]) */
 } bo_p_eltwise;
 
 typedef struct bo_p_norm {     /* RMS_NORM */
@@ -112,6 +114,23 @@ typedef struct bo_p_paged {    /* KV_WRITE, ATTENTION: paged KV cache */
     int with_write;            /* ATTENTION: 1 = kv_write k and v in the same graph */
 } bo_p_paged;
 
+#define BO_MAX_RUNS 8
+typedef struct bo_p_recur {    /* SSM_CONV, GATED_DELTA_NET: a batch of runs over state slots */
+    /* SSM_CONV: x [Cg, G, T] viewed out of a projection [G * (Cg + Cz), T]
+     * (Cz 0: x contiguous), w [Kc, C], state [C, Kc-1, n_slots] */
+    int64_t Cg, G, Cz, Kc;
+    bool x_tail;               /* SSM_CONV: x is the last Cg of each group (an offset view), not the first */
+    /* GATED_DELTA_NET: qkv [nk*(2dk + r*dv), T], ba [2nv, T] (ba_pad > 0: a
+     * view of [2nv + ba_pad, T]), state [dv, dk, nv, n_slots] */
+    int64_t dk, dv, nk, nv, ba_pad;
+    float eps;
+    bool conv_in;              /* GATED_DELTA_NET: qkv is the output of an SSM_CONV (Kc, Cz) as in the model */
+    int n_slots, n_runs;
+    int32_t slot[BO_MAX_RUNS]; /* run i: tokens of slot[i] at pos[i] .. pos[i] + len[i] - 1 */
+    int32_t pos[BO_MAX_RUNS];
+    int64_t len[BO_MAX_RUNS];
+} bo_p_recur;
+
 /* How an operand is laid out in memory (bo_leaf_view). Backends must honour
  * any row strides the builders accept, not only contiguous tensors. */
 typedef enum bo_view {
@@ -132,6 +151,9 @@ struct bo_case {
     int32_t op;                /* the op under test (list, -o filter) */
     bo_build_fn build;
     double max_err;            /* nmse bound, or BO_EXACT */
+    double written_err;        /* bound for the leaves the case writes in place
+                                  (bo_mark_written; BO_EXACT allowed), compared
+                                  after compute as the output is; 0: none */
     bo_view view[2];           /* layout of the main input and of the second
                                   operand or weight; each builder says which */
     union {
@@ -144,6 +166,7 @@ struct bo_case {
         bo_p_mm mm;
         bo_p_mmid mmid;
         bo_p_paged pg;
+        bo_p_recur rec;
     } p;
     bool perf_only;            /* measured by `perf` only: test, coverage and
                                   list skip it (shapes too big for the reference) */
@@ -173,6 +196,10 @@ void bo_cases_matmul(bo_list *l);
  * n_used distinct experts per token, as a router's top-k picks); perf cases use it too */
 sc_tensor *bo_build_mul_mat_id(bo_env *e, const bo_case *c);
 void bo_cases_attn(bo_list *l);
+void bo_cases_recurrent(bo_list *l); /* cases_recurrent.c: ssm_conv, gated_delta_net */
+/* cases_recurrent.c's builders (c->p.rec); perf cases use them too */
+sc_tensor *bo_build_ssm_conv(bo_env *e, const bo_case *c);
+sc_tensor *bo_build_gated_delta_net(bo_env *e, const bo_case *c);
 /* The inputs of a paged KV cache (cases_attn.c; the fused chains use them too):
  * a block table [max blocks per sequence, n_seqs] over a shuffled pool with 3
  * spare blocks, and the new tokens' positions and sequence ids (sequences
@@ -205,6 +232,8 @@ struct bo_env {
                                   BO_MAX_LEAVES), SC_EINVAL (a case-table bug) */
     bo_leaf leaves[BO_MAX_LEAVES];
     int n_leaves;
+    sc_tensor *written[BO_MAX_WRITTEN]; /* leaves the ops write in place (bo_mark_written) */
+    int n_written;
 };
 
 int bo_env_init(bo_env *e, const char *seed_name, bool shapes_only);
@@ -224,6 +253,10 @@ sc_tensor *bo_leaf_view(bo_env *e, sc_type type, const int64_t ne[4], bo_view vi
 /* Leaves with given contents (copied); `v` has nelements values. */
 sc_tensor *bo_leaf_f32(bo_env *e, int ndims, const int64_t *ne, const float *v);
 sc_tensor *bo_leaf_i32(bo_env *e, int ndims, const int64_t *ne, const int32_t *v);
+/* Declare that the case's ops write leaf `t` in place (a recurrent state, a
+ * cache): the runner gives it guard bytes like the output's and compares its
+ * contents after compute against the reference's, within c->written_err. */
+void bo_mark_written(bo_env *e, sc_tensor *t);
 /* A weight [K, N, n2, n3] with random contents (QG: n3 == 1, BO_CONTIG). */
 sc_tensor *bo_leaf_weight(bo_env *e, const bo_wtype *w, int64_t K, int64_t N, int64_t n2, int64_t n3, bo_view view);
 
@@ -233,6 +266,7 @@ typedef enum bo_status { BO_PASS = 0, BO_FAIL, BO_UNSUPPORTED } bo_status;
 typedef struct bo_result {
     bo_status status;
     double err;                /* nmse, or the number of unequal elements for BO_EXACT */
+    double err_written;        /* the same for the leaves written in place: the worst of them */
     char msg[256];             /* why it failed, or what is unsupported */
     int n_variants;            /* --variants: tuning variants run besides the default */
 } bo_result;
@@ -258,10 +292,10 @@ int bo_build(const bo_case *c, bool shapes_only, bo_built *b, char *msg, size_t 
 void bo_built_free(bo_built *b);
 /* The first node of g the device refuses, or NULL. */
 const sc_tensor *bo_unsupported_node(sc_device_t *dev, const sc_graph_t *g);
-/* Put every leaf of b->g except `skip` (may be NULL) in one new buffer of
+/* Put every leaf of b->g except the n_skip of `skip` in one new buffer of
  * dev and upload its test data. On failure *what says which step failed. */
-int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *skip, sc_buffer_t **buf,
-                        const char **what);
+int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *const *skip, int n_skip,
+                        sc_buffer_t **buf, const char **what);
 
 /* ---- perf mode (perf.c) ------------------------------------------------ */
 typedef struct bo_perf_opts {

@@ -3,7 +3,8 @@
  *
  * A case name reads like ggml's: OP(param=value,...), e.g.
  * MUL_MAT(type_w=q4g32,type_x=f32,K=4097,N=3,M=1). The op tables
- * themselves are in cases_basic.c, cases_select.c, cases_matmul.c and cases_attn.c;
+ * themselves are in cases_basic.c, cases_select.c, cases_matmul.c, cases_attn.c
+ * and cases_recurrent.c;
  * the perf-only ones (bo_case.perf_only) in cases_perf.c.
  */
 #include <stdarg.h>
@@ -88,6 +89,7 @@ int bo_cases_all(bo_list *l) {
     bo_cases_select(l);
     bo_cases_matmul(l);
     bo_cases_attn(l);
+    bo_cases_recurrent(l);
     bo_cases_fuse_rows(l);
     bo_cases_fuse_gemv(l);
     /* perf-only (model-sized shapes): test, coverage and list skip them

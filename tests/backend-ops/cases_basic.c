@@ -2,7 +2,7 @@
  * tests/backend-ops/cases_basic.c - elementwise ops, rms_norm, rope, softmax.
  *
  * Error bounds (nmse against the scalar reference):
- *  - ADD, MUL, SCALE, SILU, SWIGLU, RMS_NORM, SOFTMAX: 1e-7. Each output is a
+ *  - ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID, RMS_NORM, SOFTMAX: 1e-7. Each output is a
  *    few f32 operations of its inputs; only reassociation of a row sum
  *    (rms_norm, softmax) and vectorised expf approximations (~1e-7 relative,
  *    i.e. nmse ~1e-14) may differ. A wrong or missing element costs far more.
@@ -29,15 +29,18 @@ static sc_tensor *build_binary(bo_env *e, const bo_case *c) {
     return c->op == SC_OP_ADD ? sc_add(e->ctx, a, b) : sc_mul(e->ctx, a, b);
 }
 
-/* ---- SCALE, SILU: a [ne]; SWIGLU: gate, up [ne] ------------------------
+/* ---- SCALE, SILU, SIGMOID: a [ne]; SWIGLU: gate, up [ne] ---------------
  * view[0]: layout of a / gate, view[1]: layout of up */
 static sc_tensor *build_unary(bo_env *e, const bo_case *c) {
     const bo_p_eltwise *p = &c->p.elt;
-    /* [-8, 8] covers both saturated ends of the sigmoid */
-    sc_tensor *a = bo_leaf_view(e, SC_TYPE_F32, p->a, c->view[0], -8.0f, 8.0f);
+    /* [-8, 8] covers both saturated ends of the sigmoid; SIGMOID cases may
+     * ask for more (s), where exp(-a) overflows f32 for a < -88 */
+    const float amp = c->op == SC_OP_SIGMOID && p->s > 0.0f ? p->s : 8.0f;
+    sc_tensor *a = bo_leaf_view(e, SC_TYPE_F32, p->a, c->view[0], -amp, amp);
     switch (c->op) {
     case SC_OP_SCALE: return sc_scale(e->ctx, a, p->s);
     case SC_OP_SILU: return sc_silu(e->ctx, a);
+    case SC_OP_SIGMOID: return sc_sigmoid(e->ctx, a);
     default: return sc_swiglu(e->ctx, a, bo_leaf_view(e, SC_TYPE_F32, p->a, c->view[1], -2.0f, 2.0f));
     }
 }
@@ -64,6 +67,7 @@ static void add_unary(bo_list *l, int32_t op, const int64_t a[4], float s, bo_vi
     c->p.elt.s = s;
     char sbuf[32] = "";
     if (op == SC_OP_SCALE) snprintf(sbuf, sizeof sbuf, ",s=%g", (double)s);
+    if (op == SC_OP_SIGMOID && s > 0.0f) snprintf(sbuf, sizeof sbuf, ",amp=%g", (double)s);
     bo_case_name(c, "ne=[%lld,%lld,%lld,%lld]%s", (long long)a[0], (long long)a[1], (long long)a[2],
                  (long long)a[3], sbuf);
     bo_case_views(c, va, op == SC_OP_SWIGLU ? "gate" : "a", vb, "up");
@@ -99,6 +103,7 @@ static void cases_eltwise(bo_list *l) {
     for (size_t i = 0; i < sizeof un / sizeof un[0]; i++) {
         add_unary(l, SC_OP_SCALE, un[i], i % 2 ? -3.25f : 0.5f, BO_CONTIG, BO_CONTIG);
         add_unary(l, SC_OP_SILU, un[i], 0.0f, BO_CONTIG, BO_CONTIG);
+        add_unary(l, SC_OP_SIGMOID, un[i], 0.0f, BO_CONTIG, BO_CONTIG);
         add_unary(l, SC_OP_SWIGLU, un[i], 0.0f, BO_CONTIG, BO_CONTIG);
     }
     static const int64_t un_s[4] = SHAPE(31, 4, 3, 1);
@@ -106,6 +111,13 @@ static void cases_eltwise(bo_list *l) {
     add_unary(l, SC_OP_SCALE, un_s, 2.0f, BO_SLICE, BO_CONTIG);
     add_unary(l, SC_OP_SILU, un_s, 0.0f, BO_PERM, BO_CONTIG);
     add_unary(l, SC_OP_SILU, un_s, 0.0f, BO_SLICE, BO_CONTIG);
+    add_unary(l, SC_OP_SIGMOID, un_s, 0.0f, BO_PERM, BO_CONTIG);
+    add_unary(l, SC_OP_SIGMOID, un_s, 0.0f, BO_SLICE, BO_CONTIG);
+    /* Qwen3-Next's gates (attention output, shared expert) at a decode row,
+     * and inputs far past where exp(-a) overflows */
+    static const int64_t gate[4] = SHAPE(4096, 1, 1, 1), wide[4] = SHAPE(1000, 3, 1, 1);
+    add_unary(l, SC_OP_SIGMOID, gate, 0.0f, BO_CONTIG, BO_CONTIG);
+    add_unary(l, SC_OP_SIGMOID, wide, 200.0f, BO_CONTIG, BO_CONTIG);
     add_unary(l, SC_OP_SWIGLU, un_s, 0.0f, BO_PERM, BO_SLICE);
     add_unary(l, SC_OP_SWIGLU, un_s, 0.0f, BO_SLICE, BO_PERM);
 }

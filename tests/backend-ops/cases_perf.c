@@ -6,10 +6,11 @@
  * for the scalar reference to check in CI, so `test`, `coverage` and `list`
  * skip them (bo_case.perf_only). Their graphs are ordinary ones, built the
  * way the test cases build theirs, and their error bounds are the test
- * cases' (cases_matmul.c, cases_attn.c) should anyone run them through the
- * reference. Names start with perf_: `-p perf_` selects them all, `-p
- * perf_mm(` the dense projections, `-p perf_mmid` the MoE experts, `-p
- * perf_attn` attention.
+ * cases' (cases_matmul.c, cases_attn.c, cases_recurrent.c) should anyone
+ * run them through the reference. Names start with perf_: `-p perf_`
+ * selects them all, `-p perf_mm(` the dense projections, `-p perf_mmid` the
+ * MoE experts, `-p perf_attn` attention, `-p perf_gdn` / `-p perf_ssm_conv`
+ * the Gated DeltaNet recurrences.
  *
  *   perf_mm    MUL_MAT, q4g128 and f16 weights [K, N], x f32 [K, M]:
  *              (K, N) = (5120, 5120)   Qwen3-32B q/o projection
@@ -25,6 +26,13 @@
  *   perf_attn  ATTENTION over an f16 paged cache (block 16): decode at 4096
  *              positions and a 512-token prompt, hd 128 with the heads of
  *              Qwen3-32B (64 q / 8 kv) and Qwen3-30B-A3B (32 q / 4 kv)
+ *   perf_ssm_conv, perf_gdn  a Qwen3-Next-80B Gated DeltaNet layer's
+ *              recurrent ops (cases_recurrent.c's builders): SSM_CONV of
+ *              x [512, 16, T] out of the [16 x 768, T] projection, Kc 4;
+ *              GATED_DELTA_NET nk 16, nv 32, dk = dv 128. T = 1 (one
+ *              sequence at position 100), 4 (four sequences, one token each)
+ *              and 512 (a prompt from position 0). Each copy has its own
+ *              state (perf.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -111,6 +119,29 @@ void bo_cases_perf(bo_list *l) {
                          (long long)moe[i][2], (long long)Ts[j]);
             }
         }
+    }
+
+    /* Qwen3-Next-80B's recurrent ops: decode of 1 and 4 sequences, a prompt */
+    static const struct { int n; int32_t pos; int64_t len; } rb[] = {{1, 100, 1}, {4, 100, 1}, {1, 0, 512}};
+    for (size_t i = 0; i < sizeof rb / sizeof rb[0]; i++) {
+        bo_p_recur rp = {.Cg = 512, .G = 16, .Cz = 256, .Kc = 4, .dk = 128, .dv = 128, .nk = 16, .nv = 32,
+                         .eps = 1e-6f, .n_slots = rb[i].n, .n_runs = rb[i].n};
+        for (int s = 0; s < rb[i].n; s++) {
+            rp.slot[s] = s;
+            rp.pos[s] = rb[i].pos + 7 * s;
+            rp.len[s] = rb[i].len;
+        }
+        bo_case *c = add_perf(l, SC_OP_SSM_CONV, bo_build_ssm_conv, 1e-7);
+        if (!c) return;
+        c->written_err = BO_EXACT;
+        c->p.rec = rp;
+        snprintf(c->name, sizeof c->name, "perf_ssm_conv(Cg=512,G=16,Kc=4,x=proj,seqs=%d,pos=%d,T=%lld)", rb[i].n,
+                 (int)rb[i].pos, (long long)(rb[i].n * rb[i].len));
+        if (!(c = add_perf(l, SC_OP_GATED_DELTA_NET, bo_build_gated_delta_net, 1e-7))) return;
+        c->written_err = 1e-6;
+        c->p.rec = rp;
+        snprintf(c->name, sizeof c->name, "perf_gdn(dk=128,dv=128,nk=16,nv=32,seqs=%d,pos=%d,T=%lld)", rb[i].n,
+                 (int)rb[i].pos, (long long)(rb[i].n * rb[i].len));
     }
 
     /* heads, kv heads; ctx, new tokens */

@@ -193,3 +193,18 @@ sc_tensor *bo_leaf_weight(bo_env *e, const bo_wtype *w, int64_t K, int64_t N, in
     }
     return t;
 }
+
+void bo_mark_written(bo_env *e, sc_tensor *t) {
+    if (!t || e->err) return;
+    if (t->op != SC_OP_NONE || t->view_src) {
+        e->err = SC_EINVAL; /* a case-table bug: only leaves are written in place */
+        return;
+    }
+    for (int i = 0; i < e->n_written; i++)
+        if (e->written[i] == t) return;
+    if (e->n_written == BO_MAX_WRITTEN) {
+        e->err = SC_ERANGE;
+        return;
+    }
+    e->written[e->n_written++] = t;
+}

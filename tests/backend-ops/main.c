@@ -184,18 +184,25 @@ static int test_device(const opts *o, const bo_list *l, sc_device_t *dev) {
         n_var += r.n_variants;
         n_var_cases += r.n_variants > 0;
         switch (r.status) {
-        case BO_PASS:
+        case BO_PASS: {
             n_pass++;
+            /* the leaves written in place (the recurrent ops' states) */
+            char wr[64] = "";
+            if (c->written_err == BO_EXACT)
+                snprintf(wr, sizeof wr, ", written exact");
+            else if (c->written_err != 0.0)
+                snprintf(wr, sizeof wr, ", written nmse=%.2e <= %.0e", r.err_written, c->written_err);
             if (o->verbose && r.n_variants)
-                printf("  %s: OK (%d variants besides the default, worst nmse=%.2e, %.0f ms)\n", c->name,
-                       r.n_variants, r.err, t * 1e3);
+                printf("  %s: OK (%d variants besides the default, worst nmse=%.2e%s, %.0f ms)\n", c->name,
+                       r.n_variants, r.err, wr, t * 1e3);
             else if (o->verbose && c->max_err == BO_EXACT)
-                printf("  %s: OK (exact, %.0f ms)\n", c->name, t * 1e3);
+                printf("  %s: OK (exact%s, %.0f ms)\n", c->name, wr, t * 1e3);
             else if (o->verbose)
-                printf("  %s: OK (nmse=%.2e <= %.0e, %.0f ms)\n", c->name, r.err, c->max_err, t * 1e3);
+                printf("  %s: OK (nmse=%.2e <= %.0e%s, %.0f ms)\n", c->name, r.err, c->max_err, wr, t * 1e3);
             else
                 printf("  %s: OK\n", c->name);
             break;
+        }
         case BO_FAIL:
             n_fail++;
             printf("  %s: FAIL (%s)\n", c->name, r.msg);

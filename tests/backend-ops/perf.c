@@ -6,6 +6,7 @@
  * holds R independent copies of the case's nodes: every copy reads the same
  * small leaves but its own copy of each large one (>= 256 KiB: weights,
  * caches; so no copy finds them in a GPU's L2, as no decode step does) and
+ * of each leaf the case writes in place (a recurrent state), and
  * writes its own output, all marked outputs, so nothing orders
  * one copy after another and no copy's memory is reused by the next; a
  * backend runs them back to back, and a small op's launch overhead is spread
@@ -29,6 +30,9 @@
  *    of (max pos + 1) x bytes per position (nb[2]), for K and for V;
  *  - KV_WRITE: the rows written, n_tokens x nb[2], and no output (it is a
  *    view of the cache).
+ *  - leaves the case writes in place (bo_mark_written: the SSM_CONV and
+ *    GATED_DELTA_NET states): twice, read and written back. Each copy gets
+ *    its own, whatever its size, as each layer of a model has its own state.
  * Chains (the fuse_* cases) count their external inputs and their last
  * node's output, not intermediates: the minimum a fused kernel moves. Small
  * operands that every copy rereads come from cache on the second copy, so
@@ -57,6 +61,12 @@ static double now_s(void) {
 }
 
 /* ---- what one copy moves and computes ---------------------------------- */
+
+static bool is_written(const bo_built *b, const sc_tensor *t) {
+    for (int i = 0; i < b->env.n_written; i++)
+        if (b->env.written[i] == t) return true;
+    return false;
+}
 
 /* A leaf, or a view (of a view ...) of one: data the case does not compute. */
 static bool is_external(const sc_tensor *t) {
@@ -143,7 +153,7 @@ static void cost(const bo_built *b, double *bytes, double *flops) {
             } else if (n->op == SC_OP_KV_WRITE && k == 0) {
                 count_once(&seen, bytes, s, (double)n->src[1]->ne[2] * (double)s->nb[2]);
             } else if (is_external(s)) {
-                count_once(&seen, bytes, s, (double)sc_tensor_nbytes(s));
+                count_once(&seen, bytes, s, (double)sc_tensor_nbytes(s) * (is_written(b, s) ? 2.0 : 1.0));
             }
         }
         if (n->op == SC_OP_MUL_MAT || n->op == SC_OP_MUL_MAT_ID)
@@ -160,8 +170,9 @@ static void cost(const bo_built *b, double *bytes, double *flops) {
  * what a decode step (every weight read once) sees. */
 #define PERF_OWN_LEAF_BYTES (256.0 * 1024)
 
-static bool own_leaf(const sc_tensor *t) {
-    return t->op == SC_OP_NONE && !t->view_src && (double)sc_tensor_nbytes(t) >= PERF_OWN_LEAF_BYTES;
+static bool own_leaf(const bo_built *b, const sc_tensor *t) {
+    return t->op == SC_OP_NONE && !t->view_src &&
+           ((double)sc_tensor_nbytes(t) >= PERF_OWN_LEAF_BYTES || is_written(b, t));
 }
 
 /* Bytes of the memory each copy gets for itself: its nodes that are not
@@ -171,7 +182,7 @@ static double copy_bytes(const bo_built *b) {
     for (int i = 0; i < b->g->n_nodes; i++)
         if (!b->g->nodes[i]->view_src) total += (double)sc_tensor_nbytes(b->g->nodes[i]);
     for (int i = 0; i < b->g->n_leafs; i++)
-        if (own_leaf(b->g->leafs[i])) total += (double)sc_tensor_nbytes(b->g->leafs[i]);
+        if (own_leaf(b, b->g->leafs[i])) total += (double)sc_tensor_nbytes(b->g->leafs[i]);
     return total;
 }
 
@@ -216,7 +227,7 @@ static int make_copies(const bo_built *b, sc_device_t *dev, int R, sc_ctx_t **cc
         for (int l = 0; l < nl && rc == SC_OK; l++) {
             const sc_tensor *o = b->g->leafs[l];
             lmap[l] = (sc_tensor *)o; /* copy 0 reads the case's own leaves */
-            if (r == 0 || !own_leaf(o)) continue;
+            if (r == 0 || !own_leaf(b, o)) continue;
             sc_tensor *t = sc_new_tensor_1d(*cctx, SC_TYPE_F32, 1);
             if (!t) {
                 rc = sc_ctx_error(*cctx) != SC_OK ? sc_ctx_error(*cctx) : SC_ENOMEM;
@@ -345,7 +356,7 @@ void bo_perf_case(const bo_case *c, sc_device_t *dev, const bo_perf_opts *o, bo_
     }
     const char *what = NULL;
     /* every leaf, the output's root too (kv_write writes into its cache) */
-    if ((rc = bo_leaves_to_device(dev, &b, NULL, &lbuf, &what)) != SC_OK) {
+    if ((rc = bo_leaves_to_device(dev, &b, NULL, 0, &lbuf, &what)) != SC_OK) {
         r->status = BO_FAIL;
         snprintf(r->msg, sizeof r->msg, "%s: %s", what, sc_strerror(rc));
         goto done;

@@ -18,6 +18,13 @@
  * an out-of-bounds write. When the output is a view of a leaf (kv_write
  * returns a view of its cache), the whole cache is the output.
  *
+ * Leaves written in place (bo_mark_written: the recurrent ops' states) get
+ * the same treatment besides the output: each in a guarded buffer of its
+ * own, holding its initial test data, and after compute its guards are
+ * checked and its contents compared against the reference's leaf, which the
+ * reference run updated the same way, within the case's written_err. The
+ * case passes only when the output and every written leaf pass.
+ *
  * Variants (`test --variants`, bo_variants): after the default run, every
  * node the device calls tunable (sc_device_tune_query: a tuning key and its
  * variants) is run again under each of its other variants, one node and
@@ -25,6 +32,7 @@
  * a fresh build of the case, against the same reference and bound. A
  * variant the tuner could pick must be as correct as the default.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +89,19 @@ int bo_build(const bo_case *c, bool shapes_only, bo_built *b, char *msg, size_t 
         snprintf(msg, len, "the output views a node; the runner compares only nodes or views of leaves");
         return SC_ENOTSUP;
     }
+    if (b->env.n_written > 0 && c->written_err == 0.0) {
+        snprintf(msg, len, "the case writes leaves in place but states no bound for them (written_err)");
+        return SC_EINVAL;
+    }
+    for (int i = 0; i < b->env.n_written; i++) {
+        const sc_tensor *t = b->env.written[i];
+        bool in_graph = false;
+        for (int j = 0; j < b->g->n_leafs; j++) in_graph |= b->g->leafs[j] == t;
+        if (!in_graph || t == b->root) {
+            snprintf(msg, len, "written leaf %d is %s", i, in_graph ? "the output's root" : "not in the graph");
+            return SC_EINVAL;
+        }
+    }
     return SC_OK;
 }
 
@@ -100,9 +121,32 @@ int bo_case_ops(const bo_case *c, int counts[SC_OP_COUNT], char *msg, size_t msg
 
 /* ---- reference --------------------------------------------------------- */
 
-/* Compute the case with the scalar reference; *out receives a malloc'd copy
- * of the root's bytes. */
-static int run_reference(const bo_case *c, void **out, size_t *out_size, char *msg, size_t len) {
+/* What the reference computed: the root's bytes and the written leaves'
+ * (in the order of env.written), malloc'd. */
+typedef struct ref_data {
+    void *out;
+    size_t out_size;
+    void *w[BO_MAX_WRITTEN];
+    size_t w_size[BO_MAX_WRITTEN];
+    int n_w;
+} ref_data;
+
+static void ref_free(ref_data *r) {
+    free(r->out);
+    for (int i = 0; i < r->n_w; i++) free(r->w[i]);
+    memset(r, 0, sizeof *r);
+}
+
+/* A malloc'd copy of t's bytes (t->data), or NULL. */
+static void *dup_bytes(const sc_tensor *t, size_t *size) {
+    *size = sc_tensor_nbytes(t);
+    void *p = malloc(*size ? *size : 1);
+    if (p) memcpy(p, t->data, *size);
+    return p;
+}
+
+/* Compute the case with the scalar reference into *ref. */
+static int run_reference(const bo_case *c, ref_data *ref, char *msg, size_t len) {
     built b;
     void **mem = NULL;
     int n_mem = 0;
@@ -150,13 +194,14 @@ static int run_reference(const bo_case *c, void **out, size_t *out_size, char *m
             goto done;
         }
     }
-    *out_size = sc_tensor_nbytes(b.root);
-    if (!(*out = malloc(*out_size ? *out_size : 1))) {
+    bool oom = !(ref->out = dup_bytes(b.root, &ref->out_size));
+    for (int i = 0; i < b.env.n_written && !oom; i++, ref->n_w++)
+        oom = !(ref->w[i] = dup_bytes(b.env.written[i], &ref->w_size[i]));
+    if (oom) {
         rc = SC_ENOMEM;
         snprintf(msg, len, "out of memory");
         goto done;
     }
-    memcpy(*out, b.root->data, *out_size);
 done:
     for (int i = 0; i < n_mem; i++) free(mem[i]);
     free(mem);
@@ -181,10 +226,19 @@ static void set_fail(bo_result *r, const char *what, int rc) {
     snprintf(r->msg, sizeof r->msg, "%s: %s", what, sc_strerror(rc));
 }
 
-/* Make the guarded output buffer for root: [guard | nbytes | guard]. The
- * `whole` tensor (i8) spans it so that it can be filled and read back. */
-static int make_guarded(sc_device_t *dev, built *b, sc_buffer_t **buf, sc_tensor **whole, size_t *guard) {
-    size_t nbytes = sc_tensor_nbytes(b->root);
+/* A tensor placed between guard bytes in a buffer of its own. */
+typedef struct guarded {
+    sc_tensor *t;              /* the output's root, or a written leaf */
+    sc_buffer_t *buf;
+    sc_tensor *whole;          /* i8 over the whole buffer */
+    size_t guard, nbytes;
+} guarded;
+
+/* Make the guarded buffer for t: [guard | nbytes | guard]. The `whole`
+ * tensor (i8) spans it so that it can be filled and read back. */
+static int make_guarded(sc_device_t *dev, built *b, sc_tensor *t, sc_buffer_t **buf, sc_tensor **whole,
+                        size_t *guard) {
+    size_t nbytes = sc_tensor_nbytes(t);
     *guard = GUARD_BYTES;
     int rc = sc_buffer_create(dev, nbytes + 2 * *guard, buf);
     if (rc != SC_OK) return rc;
@@ -206,7 +260,7 @@ static int make_guarded(sc_device_t *dev, built *b, sc_buffer_t **buf, sc_tensor
     rc = sc_tensor_set(*whole, fill, 0, total);
     free(fill);
     if (rc != SC_OK) return rc;
-    return sc_tensor_alloc(*buf, b->root, *guard);
+    return sc_tensor_alloc(*buf, t, *guard);
 }
 
 /* Upload a leaf's test data. */
@@ -216,8 +270,8 @@ static int upload(const built *b, sc_tensor *t) {
     return sc_tensor_set(t, leaf->data, 0, leaf->size);
 }
 
-int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *skip, sc_buffer_t **buf,
-                        const char **what) {
+int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *const *skip, int n_skip,
+                        sc_buffer_t **buf, const char **what) {
     *buf = NULL;
     sc_tensor **leaves = malloc(((size_t)b->g->n_leafs + 1) * sizeof *leaves);
     if (!leaves) {
@@ -225,8 +279,11 @@ int bo_leaves_to_device(sc_device_t *dev, const bo_built *b, const sc_tensor *sk
         return SC_ENOMEM;
     }
     int n = 0, rc = SC_OK;
-    for (int i = 0; i < b->g->n_leafs; i++)
-        if (b->g->leafs[i] != skip) leaves[n++] = b->g->leafs[i];
+    for (int i = 0; i < b->g->n_leafs; i++) {
+        bool skipped = false;
+        for (int j = 0; j < n_skip; j++) skipped |= b->g->leafs[i] == skip[j];
+        if (!skipped) leaves[n++] = b->g->leafs[i];
+    }
     if (n > 0 && (rc = sc_alloc_tensors(dev, leaves, n, buf)) != SC_OK) *what = "allocating the inputs";
     for (int i = 0; i < n && rc == SC_OK; i++)
         if ((rc = upload(b, leaves[i])) != SC_OK) *what = "uploading an input";
@@ -267,28 +324,68 @@ typedef struct tunables {
     sc_tune_info info[MAX_TUNABLE];
 } tunables;
 
-static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void *ref, size_t ref_size, bo_result *r,
-                       tunables *tun) {
-    sc_buffer_t *lbuf = NULL, *gbuf = NULL;
-    sc_sched_t *sched = NULL;
-    sc_tensor *whole = NULL;
-    uint8_t *all = NULL;
-    size_t guard = 0, nbytes = sc_tensor_nbytes(b->root);
+/* Read g back, check its guards and compare its bytes against ref (`what`
+ * names it in messages). Fills r; false when it failed. */
+static bool check_guarded(const guarded *g, const void *ref, size_t ref_size, double max_err, const char *what,
+                          bo_result *r) {
+    size_t total = g->nbytes + 2 * g->guard;
+    uint8_t *all = malloc(total);
     int rc;
+    if (!all) {
+        set_fail(r, "reading back", SC_ENOMEM);
+        return false;
+    }
+    if ((rc = sc_tensor_get(g->whole, all, 0, total)) != SC_OK) {
+        set_fail(r, "reading back", rc);
+        free(all);
+        return false;
+    }
+    long long first = 0;
+    size_t bad = check_guards(all, g->guard, g->nbytes, &first);
+    if (bad) {
+        r->status = BO_FAIL;
+        snprintf(r->msg, sizeof r->msg, "out-of-bounds write: %zu guard bytes changed, first at byte %lld of %s %s",
+                 bad, first, what, first < 0 ? "(before it)" : "(past its end)");
+    } else if (ref_size != g->nbytes) {
+        r->status = BO_FAIL;
+        snprintf(r->msg, sizeof r->msg, "%s is %zu bytes, the reference's %zu", what, g->nbytes, ref_size);
+    } else {
+        bo_compare(g->t->type, g->nbytes, ref, all + g->guard, max_err, r);
+    }
+    free(all);
+    return r->status == BO_PASS;
+}
 
-    /* leaves other than the output's root: one buffer of the device */
+static void run_device(const bo_case *c, sc_device_t *dev, built *b, const ref_data *ref, bo_result *r,
+                       tunables *tun) {
+    sc_buffer_t *lbuf = NULL;
+    sc_sched_t *sched = NULL;
+    /* [0]: the output's root; [1 + i]: written leaf i */
+    guarded gd[1 + BO_MAX_WRITTEN];
+    const sc_tensor *own[1 + BO_MAX_WRITTEN] = {NULL};
+    const int n_gd = 1 + b->env.n_written;
+    int rc;
+    memset(gd, 0, sizeof gd);
+    gd[0].t = b->root;
+    for (int i = 0; i < b->env.n_written; i++) gd[1 + i].t = b->env.written[i];
+    for (int i = 0; i < n_gd; i++) own[i] = gd[i].t;
+
+    /* leaves other than the output's root and the written ones: one buffer of the device */
     const char *what = NULL;
-    if ((rc = bo_leaves_to_device(dev, b, b->root, &lbuf, &what)) != SC_OK) {
+    if ((rc = bo_leaves_to_device(dev, b, own, n_gd, &lbuf, &what)) != SC_OK) {
         set_fail(r, what, rc);
         goto done;
     }
-    if ((rc = make_guarded(dev, b, &gbuf, &whole, &guard)) != SC_OK) {
-        set_fail(r, "allocating the guarded output", rc);
-        goto done;
-    }
-    if (b->root->op == SC_OP_NONE && (rc = upload(b, b->root)) != SC_OK) {
-        set_fail(r, "uploading the output's initial contents", rc);
-        goto done;
+    for (int i = 0; i < n_gd; i++) {
+        gd[i].nbytes = sc_tensor_nbytes(gd[i].t);
+        if ((rc = make_guarded(dev, b, gd[i].t, &gd[i].buf, &gd[i].whole, &gd[i].guard)) != SC_OK) {
+            set_fail(r, i ? "allocating a guarded written leaf" : "allocating the guarded output", rc);
+            goto done;
+        }
+        if (gd[i].t->op == SC_OP_NONE && (rc = upload(b, gd[i].t)) != SC_OK) {
+            set_fail(r, i ? "uploading a written leaf" : "uploading the output's initial contents", rc);
+            goto done;
+        }
     }
 
     if ((rc = sc_sched_create(&dev, 1, &sched)) != SC_OK) {
@@ -319,41 +416,33 @@ static void run_device(const bo_case *c, sc_device_t *dev, built *b, const void 
         }
     }
 
-    size_t total = nbytes + 2 * guard;
-    if (!(all = malloc(total))) {
-        set_fail(r, "reading back", SC_ENOMEM);
-        goto done;
+    if (!check_guarded(&gd[0], ref->out, ref->out_size, c->max_err, "the output", r)) goto done;
+    /* then every leaf written in place: the worst nmse in err_written, the
+     * first failure fails the case */
+    for (int i = 0; i < b->env.n_written; i++) {
+        bo_result rw;
+        char name[80];
+        memset(&rw, 0, sizeof rw);
+        snprintf(name, sizeof name, "written leaf %.40s", gd[1 + i].t->name[0] ? gd[1 + i].t->name : "(unnamed)");
+        bool ok = i < ref->n_w && check_guarded(&gd[1 + i], ref->w[i], ref->w_size[i], c->written_err, name, &rw);
+        if (rw.err > r->err_written || !isfinite(rw.err)) r->err_written = rw.err;
+        if (!ok) {
+            r->status = BO_FAIL;
+            snprintf(r->msg, sizeof r->msg, "%.60s: %.180s", name, i < ref->n_w ? rw.msg : "no reference");
+            goto done;
+        }
     }
-    if ((rc = sc_tensor_get(whole, all, 0, total)) != SC_OK) {
-        set_fail(r, "reading back", rc);
-        goto done;
-    }
-    long long first = 0;
-    size_t bad = check_guards(all, guard, nbytes, &first);
-    if (bad) {
-        r->status = BO_FAIL;
-        snprintf(r->msg, sizeof r->msg, "out-of-bounds write: %zu guard bytes changed, first at byte %lld %s",
-                 bad, first, first < 0 ? "(before the output)" : "(past the output's end)");
-        goto done;
-    }
-    if (ref_size != nbytes) {
-        r->status = BO_FAIL;
-        snprintf(r->msg, sizeof r->msg, "output is %zu bytes, the reference's %zu", nbytes, ref_size);
-        goto done;
-    }
-    bo_compare(b->root->type, nbytes, ref, all + guard, c->max_err, r);
 done:
-    free(all);
     sc_sched_destroy(sched);
-    sc_buffer_destroy(gbuf);
+    for (int i = 0; i < n_gd; i++) sc_buffer_destroy(gd[i].buf);
     sc_buffer_destroy(lbuf);
 }
 
 void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
     memset(r, 0, sizeof *r);
     built b;
-    void *ref = NULL;
-    size_t ref_size = 0;
+    ref_data ref;
+    memset(&ref, 0, sizeof ref);
     int rc = bo_build(c, false, &b, r->msg, sizeof r->msg);
     if (rc != SC_OK) {
         r->status = BO_FAIL;
@@ -366,13 +455,13 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
         goto done;
     }
     char msg[sizeof r->msg];
-    if ((rc = run_reference(c, &ref, &ref_size, msg, sizeof msg)) != SC_OK) {
+    if ((rc = run_reference(c, &ref, msg, sizeof msg)) != SC_OK) {
         r->status = BO_FAIL;
         snprintf(r->msg, sizeof r->msg, "%s", msg);
         goto done;
     }
     tunables tun = {0};
-    run_device(c, dev, &b, ref, ref_size, r, bo_variants ? &tun : NULL);
+    run_device(c, dev, &b, &ref, r, bo_variants ? &tun : NULL);
     /* every other variant of every tunable node, each on a fresh build */
     for (int k = 0; k < tun.n && r->status == BO_PASS; k++) {
         const sc_tune_info *ti = &tun.info[k];
@@ -385,7 +474,7 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
                 (rc = sc_device_tune_set(dev, ti->key, ti->variants[v])) != SC_OK)
                 set_fail(&rv, "tune_set", rc);
             else if (rc == SC_OK)
-                run_device(c, dev, &bv, ref, ref_size, &rv, NULL);
+                run_device(c, dev, &bv, &ref, &rv, NULL);
             else
                 rv.status = BO_FAIL;
             /* back to the default (a forgotten key) */
@@ -393,6 +482,7 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
             if (rv.status == BO_PASS && urc != SC_OK) set_fail(&rv, "tune_set(NULL)", urc);
             built_free(&bv);
             r->n_variants++;
+            if (rv.err_written > r->err_written) r->err_written = rv.err_written;
             if (rv.status != BO_PASS) {
                 r->status = BO_FAIL;
                 r->err = rv.err;
@@ -403,6 +493,6 @@ void bo_run_case(const bo_case *c, sc_device_t *dev, bo_result *r) {
         }
     }
 done:
-    free(ref);
+    ref_free(&ref);
     built_free(&b);
 }

@@ -70,11 +70,15 @@ static int on_tok(int32_t id, void *user) {
     return 0;
 }
 
+/* The synthetic model the batching tests run: "tiny", or "tiny-next"
+ * (Qwen3-Next: recurrent state per sequence beside the KV cache). */
+static const char *g_model = "tiny";
+
 static sc_model_t *tiny(int max_seqs) {
     sc_model_opts o = {.struct_size = sizeof o, .max_seqs = max_seqs, .max_model_len = MAX_LEN, .seed = 7};
     sc_model_t *m = NULL;
     char err[256];
-    int rc = sc_model_synthetic("tiny", &o, &m, err, sizeof err);
+    int rc = sc_model_synthetic(g_model, &o, &m, err, sizeof err);
     if (rc != SC_OK)
         print_message("synthetic failed: %s\n", err);
     assert_int_equal(rc, SC_OK);
@@ -535,13 +539,14 @@ static void test_bench(void **state) {
 static sc_model_t *tiny_pool(int max_seqs, int n_blocks) {
     sc_model_t *m = tiny(1);
     const sc_model_config *c = sc_model_config_of(m);
-    uint64_t per_block = 2ull * (uint64_t)c->n_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim * 4u * 16u;
+    const uint64_t kv_layers = (uint64_t)(c->n_layers - c->n_linear_layers); /* full-attention layers */
+    uint64_t per_block = 2ull * kv_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim * 4u * 16u;
     sc_model_free(m);
     sc_model_opts o = {.struct_size = sizeof o, .max_seqs = max_seqs, .max_model_len = MAX_LEN, .seed = 7,
                        .kv_cache_bytes = per_block * (uint64_t)n_blocks + per_block / 2};
     char err[256];
     m = NULL;
-    assert_int_equal(sc_model_synthetic("tiny", &o, &m, err, sizeof err), SC_OK);
+    assert_int_equal(sc_model_synthetic(g_model, &o, &m, err, sizeof err), SC_OK);
     int total = 0;
     sc_model_kv_blocks(m, NULL, &total);
     assert_int_equal(total, n_blocks);
@@ -588,6 +593,20 @@ static void test_preemption(void **state) {
     char err[256] = "";
     assert_int_equal(sc_model_synthetic("tiny", &o, &m, err, sizeof err), SC_EINVAL);
     assert_non_null(strstr(err, "fewer than max_model_len (128)"));
+}
+
+/* Qwen3-Next's Gated DeltaNet layers under continuous batching: requests
+ * joining mid-decode, chunked prefill interleaved with decodes, and
+ * preemption with recompute (prefix caching on: it must attach nothing,
+ * the recurrent state is not held in blocks) all give the tokens each
+ * request gets alone. */
+static void test_hybrid_model(void **state) {
+    (void)state;
+    g_model = "tiny-next";
+    run_batched(512, 8);
+    run_batched(3, 3);
+    run_preempt(1, 8);
+    g_model = "tiny";
 }
 
 /* Prefix caching: a second request sharing 40 prompt tokens with a finished
@@ -728,6 +747,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_preemption),
+        cmocka_unit_test(test_hybrid_model),
         cmocka_unit_test(test_prefix_cache),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_bench),

@@ -151,7 +151,8 @@ SC_API sc_tensor *sc_permute(sc_ctx_t *ctx, sc_tensor *a, int ax0, int ax1, int 
  *             (contiguous; state[s][j][c] = the input of channel c at position
  *             p0-(Kc-1)+j, p0 the next position of slot s); seq, pos i32 [T]
  *             -> f32 [C, T]:  y[t][c] = silu(sum_j w[c][j] * in_c(pos[t]-(Kc-1)+j)),
- *             in_c(p) = x of the run's token at p, the state for p < p0, 0 for p < 0.
+ *             in_c(p) = x of the run's token at p for p >= p0, else the state (a run
+ *             starting at p0 = 0 reads zeros: it starts from a zero state).
  *             Afterwards state[s] holds the inputs of the last Kc-1 positions.
  * gated_delta_net: the gated delta rule (Qwen3-Next linear attention), per
  *             value head h of nv, in key-head group g = h / r (r = nv / nk):
