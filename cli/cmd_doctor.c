@@ -393,10 +393,11 @@ static void print_json(FILE *f, const sc_doctor *d, sc_registry_t *reg, const sc
                 ", \"weights_bytes\": %" PRIu64 ", \"kv_type\": \"%s\", \"kv_bytes_per_token\": %" PRIu64
                 ", \"block_size\": %d, \"max_model_len\": %" PRId64 ", \"kv_bytes\": %" PRIu64
                 ", \"budget_bytes\": %" PRIu64 ", \"budget_source\": \"%s\", \"fits\": %s"
-                ", \"max_model_len_that_fits\": %" PRId64 ", \"max_position_embeddings\": %" PRId64 "}",
+                ", \"max_model_len_that_fits\": %" PRId64 ", \"max_position_embeddings\": %" PRId64
+                ", \"state_bytes\": %" PRIu64 "}",
                 m->weights_bytes, sc_type_name(m->kv_type), m->kv_bytes_per_token, m->block_size, m->max_model_len,
                 m->kv_bytes, m->budget, m->budget_source, m->fits ? "true" : "false", m->max_fit,
-                m->max_position_embeddings);
+                m->max_position_embeddings, m->state_bytes);
     } else {
         fputs("null", f);
     }
@@ -442,6 +443,9 @@ static void print_text(FILE *f, const sc_doctor *d, sc_registry_t *reg, const sc
         sc_cli_text(f, m->dir);
         fprintf(f, "\n  %s, weights %s, KV %" PRIu64 " bytes/token (%s)\n", m->arch, gib(m->weights_bytes, a, sizeof(a)),
                 m->kv_bytes_per_token, sc_type_name(m->kv_type));
+        if (m->state_bytes)
+            fprintf(f, "  linear-attention state %s per sequence (fixed, beside the KV cache)\n",
+                    gib(m->state_bytes, a, sizeof(a)));
         fprintf(f, "  largest --max-model-len that fits: %" PRId64 "\n", m->max_fit);
     }
 

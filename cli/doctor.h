@@ -99,6 +99,7 @@ typedef struct sc_dr_model {
     int64_t max_model_len;    /* asked (or the engine's default) */
     int block_size;
     uint64_t kv_bytes;        /* at max_model_len, whole blocks */
+    uint64_t state_bytes;     /* recurrent state of one sequence (Gated DeltaNet layers; 0 otherwise) */
     uint64_t budget;          /* memory the device can use */
     const char *budget_source;
     bool fits;

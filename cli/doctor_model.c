@@ -5,10 +5,13 @@
  *
  *   weights  = tensor bytes of the safetensors files (matrices keep their
  *              dtype when loaded; the few 1-D norms grow to f32, noise)
- *   KV/token = 2 (K and V) * n_layers * n_kv_heads * head_dim * sizeof(kv type)
+ *   KV/token = 2 (K and V) * n_layers * n_kv_heads * head_dim * sizeof(kv type),
+ *              counting full-attention layers only (Qwen3-Next's Gated DeltaNet
+ *              layers keep a fixed-size f32 state per sequence instead:
+ *              state = n_linear * (nv*dk*dv + C*(Kc-1)) * 4 bytes, a fixed cost)
  *   KV(N)    = ceil(N / block_size) * block_size * KV/token   (whole blocks,
  *              as sc_model_load allocates them for one sequence)
- *   fits     = weights + KV(N) <= budget
+ *   fits     = weights + state + KV(N) <= budget
  * The largest N that fits is a whole number of blocks, capped at the
  * model's max_position_embeddings.
  */
@@ -87,15 +90,24 @@ int sc__doctor_model(sc_dr_model *m, uint64_t budget, const char *budget_source,
         m->max_model_len = cfg.max_position_embeddings > 0 && cfg.max_position_embeddings < 4096
                                ? cfg.max_position_embeddings
                                : 4096;
-    m->kv_bytes_per_token = 2ull * (uint64_t)cfg.n_layers * (uint64_t)cfg.n_kv_heads * (uint64_t)cfg.head_dim *
+    const uint64_t attn_layers = (uint64_t)(cfg.n_layers - cfg.n_linear_layers);
+    m->kv_bytes_per_token = 2ull * attn_layers * (uint64_t)cfg.n_kv_heads * (uint64_t)cfg.head_dim *
                             (uint64_t)sc_type_size(m->kv_type);
+    if (cfg.arch == SC_ARCH_QWEN3_NEXT && cfg.n_linear_layers > 0) {
+        const uint64_t nk = (uint64_t)cfg.linear_n_key_heads, nv = (uint64_t)cfg.linear_n_value_heads;
+        const uint64_t dk = (uint64_t)cfg.linear_key_head_dim, dv = (uint64_t)cfg.linear_value_head_dim;
+        const uint64_t conv = (2 * nk * dk + nv * dv) * (uint64_t)(cfg.linear_conv_kernel - 1);
+        m->state_bytes = (uint64_t)cfg.n_linear_layers * (nv * dk * dv + conv) * sizeof(float);
+    }
+    /* the fixed costs: weights and one sequence's recurrent state */
+    const uint64_t fixed = m->weights_bytes + m->state_bytes;
     block_bytes = m->kv_bytes_per_token * (uint64_t)m->block_size;
     m->kv_bytes = (uint64_t)((m->max_model_len + m->block_size - 1) / m->block_size) * block_bytes;
     m->budget = budget;
     m->budget_source = budget_source;
-    m->fits = budget > 0 && m->weights_bytes <= budget && m->kv_bytes <= budget - m->weights_bytes;
-    if (budget > m->weights_bytes && block_bytes > 0) {
-        uint64_t blocks = (budget - m->weights_bytes) / block_bytes;
+    m->fits = budget > 0 && fixed <= budget && m->kv_bytes <= budget - fixed;
+    if (budget > fixed && block_bytes > 0) {
+        uint64_t blocks = (budget - fixed) / block_bytes;
         uint64_t cap = (uint64_t)INT32_MAX / (uint64_t)m->block_size;
         m->max_fit = (int64_t)((blocks < cap ? blocks : cap) * (uint64_t)m->block_size);
         /* no point going past what the model was trained for */
