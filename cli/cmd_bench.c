@@ -152,7 +152,20 @@ static double count_params(const sc_model_config *c, bool active) {
     const double D = (double)c->hidden_size, hd = (double)c->head_dim;
     double n = active ? (double)c->vocab_size * D + D : (double)c->vocab_size * D * (c->tie_word_embeddings ? 1 : 2) + D;
     for (int64_t L = 0; L < c->n_layers; L++) {
-        n += D * hd * (double)(2 * c->n_heads + 2 * c->n_kv_heads) + 2 * hd + 2 * D;
+        if (sc_model_config_layer_is_linear(c, L)) {
+            /* Gated DeltaNet: in_proj_qkvz, in_proj_ba, conv, A_log/dt_bias, norm, out_proj */
+            const double nk = (double)c->linear_n_key_heads, nv = (double)c->linear_n_value_heads;
+            const double dk = (double)c->linear_key_head_dim, dv = (double)c->linear_value_head_dim;
+            const double conv_c = 2 * nk * dk + nv * dv;
+            n += D * (conv_c + nv * dv) + D * 2 * nv + conv_c * (double)c->linear_conv_kernel + 2 * nv + dv +
+                 nv * dv * D + 2 * D;
+        } else {
+            /* Qwen3-Next's gated attention: q_proj holds the gate too */
+            const double qh = (double)c->n_heads * (c->arch == SC_ARCH_QWEN3_NEXT ? 3 : 2);
+            n += D * hd * (qh + 2 * (double)c->n_kv_heads) + 2 * hd + 2 * D;
+        }
+        if (sc_model_config_layer_is_moe(c, L) && c->shared_expert_intermediate_size > 0)
+            n += 3.0 * D * (double)c->shared_expert_intermediate_size + D;
         if (sc_model_config_layer_is_moe(c, L))
             n += (double)(active ? c->n_experts_used : c->n_experts) * 3.0 * D * (double)c->moe_intermediate_size +
                  D * (double)c->n_experts;
@@ -228,7 +241,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
             i++;
     }
     if (!o->dir && !o->synthetic)
-        return usage_error("give a MODEL_DIR or --synthetic NAME (qwen3-0.6b, qwen3-14b, qwen3-30b-a3b, tiny)",
+        return usage_error("give a MODEL_DIR or --synthetic NAME (qwen3-0.6b, qwen3-14b, qwen3-30b-a3b, qwen3-next-80b-a3b, tiny, tiny-moe, tiny-next)",
                            NULL);
     if (o->n_prompt == 0 && o->n_gen == 0)
         return usage_error("-p 0 and -n 0 leave nothing to measure", NULL);

@@ -9,7 +9,9 @@
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; .gpu/gpu-check.sh vulkan
 #   .gpu/gpu-check.sh hip            (the HIP backend on NVIDIA: kernels/<name>.hip are
 #                                     compiled here by nvcc through kernels/sc_hip_cuda.h)
-# Options (environment): QUICK=1 skips the 30B bench; BENCH_REPS (default 3).
+# Options (environment): QUICK=1 skips the 30B bench; BENCH_REPS (default 3);
+# NEXT_ONLY=1 runs only what Qwen3-Next needs (backend-ops of its ops, its
+# fixtures with the split-prefill checks, the synthetic 80B-A3B bench).
 set -uo pipefail
 BACKEND=${1:-vulkan}
 DEV=${2:-$BACKEND}
@@ -53,8 +55,16 @@ echo "== devices"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee -a "$OUT/devices.txt"
 
 echo "== backend-ops on $DEV"
-"$G/bin/backend-ops" test -b "$DEV" >"$OUT/backend-ops.txt" 2>&1
-rc=$?
+if [ -n "${NEXT_ONLY:-}" ]; then
+  rc=0
+  : >"$OUT/backend-ops.txt"
+  for op in sigmoid ssm_conv gated_delta_net; do
+    "$G/bin/backend-ops" test -b "$DEV" -o $op >>"$OUT/backend-ops.txt" 2>&1 || rc=1
+  done
+else
+  "$G/bin/backend-ops" test -b "$DEV" >"$OUT/backend-ops.txt" 2>&1
+  rc=$?
+fi
 tail -n 5 "$OUT/backend-ops.txt"
 row "backend-ops -b $DEV" "$([ $rc = 0 ] && echo pass || echo FAIL)" "$(grep -E 'passed|failed' "$OUT/backend-ops.txt" | tail -n 1)"
 if [ $rc != 0 ]; then grep -E "FAIL" "$OUT/backend-ops.txt" | head -n 20; fi
@@ -62,7 +72,7 @@ if [ $rc != 0 ]; then grep -E "FAIL" "$OUT/backend-ops.txt" | head -n 20; fi
 # Vulkan: the matrix paths only a GPU runs (lavapipe has no cooperative
 # matrices): every MUL_MAT / MUL_MAT_ID case on the matrix units, and MUL_MAT
 # split along K into 3 parts
-if [ "$BACKEND" = vulkan ]; then
+if [ "$BACKEND" = vulkan ] && [ -z "${NEXT_ONLY:-}" ]; then
   for v in coopmin=1,coopidmin=1 coopmin=1,splitk=3; do
     f="$OUT/backend-ops-${v//[=,]/-}.txt"
     STRIXCORE_VK_MATMUL=$v "$G/bin/backend-ops" test -b "$DEV" -o mul_mat >"$f" 2>&1
@@ -94,14 +104,18 @@ fixtures() { # name env-assignment test_fixtures-args...
 }
 EXACT=STRIXCORE_VK_MATMUL=exact
 [ "$BACKEND" = hip ] && EXACT=STRIXCORE_HIP_MATMUL=exact
+fixtures qwen3next "$EXACT" --split "$G/fixtures/qwen3next"
+fixtures qwen3next-stepwise "$EXACT" --stepwise "$G/fixtures/qwen3next"
+if [ -z "${NEXT_ONLY:-}" ]; then
 fixtures qwen3 "$EXACT" "$G/fixtures/qwen3"
 fixtures quant "$EXACT" "$G/fixtures/quant"
 fixtures quant-int8-stepwise STRIXCORE_GPU_CHECK=1 --rel-bound 0.15 --no-greedy --stepwise "$G/fixtures/quant"
+fi
 
 # --backend BACKEND for run and serve, on the tiny fixture model (tokenizer and
 # chat template of the CLI tests)
 TINY="$G/fixtures/qwen3/qwen3-tiny-gqa4"
-if [ -f "$TINY/config.json" ] && [ -f "$G/tiny/tokenizer.json" ]; then
+if [ -z "${NEXT_ONLY:-}" ] && [ -f "$TINY/config.json" ] && [ -f "$G/tiny/tokenizer.json" ]; then
   echo "== run --backend $BACKEND"
   "$G/bin/strixcore" --backend "$BACKEND" run "$TINY" --tokenizer "$G/tiny/tokenizer.json" \
     --chat-template "$G/tiny/template.jinja" -p "hello" -n 16 --temp 0 >"$OUT/run.txt" 2>&1
@@ -117,15 +131,15 @@ if [ -f "$TINY/config.json" ] && [ -f "$G/tiny/tokenizer.json" ]; then
     "$(grep -c '^ok' "$OUT/serve.txt") checks ok, $(grep -c '^FAIL' "$OUT/serve.txt") failed"
 fi
 
-bench() { # shape
-  local shape=$1 f="$OUT/bench-$1.json"
-  echo "== bench $shape gptq-int4 on $BACKEND"
-  "$G/bin/strixcore" --backend "$BACKEND" bench --synthetic "$shape" --weights gptq-int4 -p 512 -n 128 -r "$REPS" \
+bench() { # shape [weights]
+  local shape=$1 w=${2:-gptq-int4} f="$OUT/bench-$1.json"
+  echo "== bench $shape $w on $BACKEND"
+  "$G/bin/strixcore" --backend "$BACKEND" bench --synthetic "$shape" --weights "$w" -p 512 -n 128 -r "$REPS" \
     -o json >"$f" 2>"$OUT/bench-$shape.err"
   local rc=$?
   cat "$f"; tail -n 3 "$OUT/bench-$shape.err"
   if [ $rc = 0 ]; then
-    row "bench $shape gptq-int4${STRIXCORE_HIP_GRAPHS:+ (graphs)}" ok "$(python3 - "$f" <<'PY'
+    row "bench $shape $w${STRIXCORE_HIP_GRAPHS:+ (graphs)}" ok "$(python3 - "$f" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 parts = []
@@ -141,19 +155,21 @@ print("; ".join(parts))
 PY
 )"
   else
-    row "bench $shape gptq-int4" FAIL "see $OUT/bench-$shape.err"
+    row "bench $shape $w" FAIL "see $OUT/bench-$shape.err"
   fi
 }
-bench qwen3-14b
-[ -n "${QUICK:-}" ] || bench qwen3-30b-a3b
+[ -n "${NEXT_ONLY:-}" ] || bench qwen3-14b
+[ -n "${QUICK:-}${NEXT_ONLY:-}" ] || bench qwen3-30b-a3b
+bench qwen3-next-80b-a3b ct-w4a16
 # HIP: the same with decode steps captured into graphs (hipGraph / CUDA graphs)
 if [ "$BACKEND" = hip ]; then
   export STRIXCORE_HIP_GRAPHS=1
   OUT_SAVE=$OUT
   OUT="$OUT/graphs"
   mkdir -p "$OUT"
-  bench qwen3-14b
-  [ -n "${QUICK:-}" ] || bench qwen3-30b-a3b
+  [ -n "${NEXT_ONLY:-}" ] || bench qwen3-14b
+  [ -n "${QUICK:-}${NEXT_ONLY:-}" ] || bench qwen3-30b-a3b
+  bench qwen3-next-80b-a3b ct-w4a16
   OUT=$OUT_SAVE
   unset STRIXCORE_HIP_GRAPHS
 fi

@@ -26,8 +26,8 @@ for l in libuv.so.1 libutf8proc.so.2 libhttp_parser.so.2.9 libcmocka.so.0 libjan
   p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ {print $NF; exit}')
   [ -n "$p" ] && cp -L "$p" .gpu/lib/
 done
-cp -r tests/fixtures/qwen3 tests/fixtures/quant .gpu/ 2>/dev/null || true
-mkdir -p .gpu/fixtures && mv .gpu/qwen3 .gpu/quant .gpu/fixtures/
+cp -r tests/fixtures/qwen3 tests/fixtures/quant tests/fixtures/qwen3next .gpu/ 2>/dev/null || true
+mkdir -p .gpu/fixtures && mv .gpu/qwen3 .gpu/quant .gpu/qwen3next .gpu/fixtures/
 cp scripts/gpu-check.sh scripts/gpu-tune-check.sh scripts/serve-check.py .gpu/
 mkdir -p .gpu/tiny   # run/serve on the tiny fixture: the CLI tests' tokenizer and template
 cp tests/cli/tiny-tokenizer.json .gpu/tiny/tokenizer.json
