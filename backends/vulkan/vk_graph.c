@@ -21,7 +21,9 @@
  * barrier is needed only when the new node reads or writes memory that a
  * node since the last barrier wrote, or writes memory such a node read;
  * byte ranges come from the tensors (view roots are not needed: ranges are
- * addresses). STRIXCORE_VK_BARRIERS=all puts one before every dispatch.
+ * addresses). A node writes its output, and the recurrent ops also the state
+ * source they update in place (inplace_src). STRIXCORE_VK_BARRIERS=all puts
+ * one before every dispatch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,10 +373,28 @@ static void add_range(vk_rec *r, vk_range *set, int *n, vk_range x) {
     set[(*n)++] = x;
 }
 
+/* The source a node also writes in place, besides its output, or NULL: the
+ * recurrent ops' per-slot state (SSM_CONV src[2], GATED_DELTA_NET src[3]),
+ * whose output is another tensor. Its bytes count as written: a later node
+ * reading (or writing) the state waits for the update, and the update waits
+ * for earlier readers of the old state. */
+static const sc_tensor *inplace_src(const sc_tensor *node) {
+    switch (node->op) {
+    case SC_OP_SSM_CONV: return node->src[2];
+    case SC_OP_GATED_DELTA_NET: return node->src[3];
+    default: return NULL;
+    }
+}
+
 /* Before a node's first dispatch: does it depend on a node since the last barrier? */
 static void node_begin(vk_rec *r, const sc_tensor *node) {
     vk_range w = range_of(node);
     bool hazard = r->overflow || overlaps(r->wr, r->n_wr, w) || overlaps(r->rd, r->n_rd, w);
+    const sc_tensor *ip = inplace_src(node);
+    if (ip && !hazard) {
+        vk_range x = range_of(ip);
+        hazard = overlaps(r->wr, r->n_wr, x) || overlaps(r->rd, r->n_rd, x);
+    }
     for (int i = 0; i < SC_MAX_SRC && !hazard; i++)
         if (node->src[i]) hazard = overlaps(r->wr, r->n_wr, range_of(node->src[i]));
     r->need_barrier = hazard;
@@ -426,9 +446,12 @@ void vk_rec_memo_put(vk_rec *r, uint64_t tag, uint64_t addr, uint64_t bytes, uin
  * dispatches ends behind a barrier of its own, but its last dispatch is
  * still in flight, so the sets only reset on barriers. */
 static void node_end(vk_rec *r, const sc_tensor *node) {
+    const sc_tensor *ip = inplace_src(node);
     if (r->n_memo) memo_drop(r, range_of(node)); /* before the early return: a write is a write */
+    if (r->n_memo && ip) memo_drop(r, range_of(ip));
     if (r->node_dispatches == 0) return;
     add_range(r, r->wr, &r->n_wr, range_of(node));
+    if (ip) add_range(r, r->wr, &r->n_wr, range_of(ip));
     for (int i = 0; i < SC_MAX_SRC; i++)
         if (node->src[i]) add_range(r, r->rd, &r->n_rd, range_of(node->src[i]));
     /* scratch is bump-allocated per graph: never shared between nodes */

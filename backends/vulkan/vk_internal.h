@@ -148,11 +148,12 @@ static inline uint64_t vk_addr(const sc_tensor *t) { return (uint64_t)(uintptr_t
     bool vk_supports_##fam(vk_dev *d, const sc_tensor *node);            \
     int vk_record_##fam(vk_rec *r, const sc_tensor *node);
 
-VK_OP_FAMILY(eltwise)   /* vk_op_eltwise.c: ADD, MUL, SCALE, SILU, SWIGLU */
+VK_OP_FAMILY(eltwise)   /* vk_op_eltwise.c: ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID */
 VK_OP_FAMILY(norm)      /* vk_op_norm.c:    RMS_NORM, SOFTMAX, ROPE */
 VK_OP_FAMILY(select)    /* vk_op_select.c:  GET_ROWS, CPY, TOP_K, ARGMAX */
 VK_OP_FAMILY(matmul)    /* vk_op_matmul.c:  MUL_MAT, MUL_MAT_ID */
 VK_OP_FAMILY(attn)      /* vk_op_attn.c:    KV_WRITE, ATTENTION */
+VK_OP_FAMILY(recurrent) /* vk_op_recurrent.c: SSM_CONV, GATED_DELTA_NET (update a source in place) */
 
 /* ---- fusion ------------------------------------------------------------------------ */
 /* A fuser (vk_fuse_<name>.c, listed in vk_fuse.c) records a chain of graph

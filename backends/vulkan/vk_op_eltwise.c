@@ -1,6 +1,6 @@
 /*
  * backends/vulkan/vk_op_eltwise.c - ADD, MUL (b broadcast), SCALE, SILU,
- * SWIGLU on f32 (shaders/eltwise.comp, one module per op).
+ * SWIGLU, SIGMOID on f32 (shaders/eltwise.comp, one module per op).
  *
  * Operands [ne0, ne1, ne2, ne3] with contiguous rows; every other stride is
  * free (views, slices, permutations). One dispatch per node: x walks a row,
@@ -44,7 +44,8 @@ bool vk_supports_eltwise(vk_dev *dev, const sc_tensor *node) {
         return rows_f32(b) && sc_chk_broadcasts(a, b);
     case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
-    case SC_OP_SILU: return true;
+    case SC_OP_SILU:
+    case SC_OP_SIGMOID: return true;
     default: return false;
     }
 }
@@ -64,6 +65,7 @@ int vk_record_eltwise(vk_rec *r, const sc_tensor *node) {
     case SC_OP_SCALE: module = "scale_f32"; break;
     case SC_OP_SILU: module = "silu_f32"; break;
     case SC_OP_SWIGLU: module = "swiglu_f32"; break;
+    case SC_OP_SIGMOID: module = "sigmoid_f32"; break;
     default: return SC_ENOTSUP;
     }
     pc.a = vk_addr(a);
@@ -72,7 +74,7 @@ int vk_record_eltwise(vk_rec *r, const sc_tensor *node) {
     strides(a, pc.a_nb);
     strides(node, pc.d_nb);
     if (node->op == SC_OP_SCALE) pc.s = sc_op_param_f32(node, 0);
-    if (b && node->op != SC_OP_SCALE && node->op != SC_OP_SILU) {
+    if (b && (node->op == SC_OP_ADD || node->op == SC_OP_MUL || node->op == SC_OP_SWIGLU)) {
         pc.b = vk_addr(b);
         for (int d = 0; d < SC_MAX_DIMS; d++) pc.b_ne[d] = (uint32_t)b->ne[d];
         strides(b, pc.b_nb);

@@ -1,5 +1,5 @@
 #version 450
-// backends/vulkan/shaders/eltwise.comp - ADD, MUL, SCALE, SILU, SWIGLU on f32
+// backends/vulkan/shaders/eltwise.comp - ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID on f32
 // rows (docs/ops.md), one module per -D OP_<NAME> (shaders/eltwise.cmake).
 //
 //   y[i0, i1, i2, i3] = a[i0, i1, i2, i3] (op) b[i0 % nb0, i1 % nb1, ...]
@@ -47,8 +47,10 @@ void main() {
         D.v[i0] = silu(x);
 #elif defined(OP_SWIGLU)
         D.v[i0] = silu(x) * B.v[i0];
+#elif defined(OP_SIGMOID)
+        D.v[i0] = 1.0 / (1.0 + exp(-x));
 #else
-#error "define one of OP_ADD, OP_MUL, OP_SCALE, OP_SILU, OP_SWIGLU"
+#error "define one of OP_ADD, OP_MUL, OP_SCALE, OP_SILU, OP_SWIGLU, OP_SIGMOID"
 #endif
     }
 }

@@ -1,8 +1,9 @@
 // backends/vulkan/shaders/norm_reduce.glsl - workgroup-wide sum and max of
 // one float per invocation, for the row reductions of the norm family
-// (norm_rms.comp, norm_softmax.comp). Include after common.glsl.
+// (norm_rms.comp, norm_softmax.comp) and the key/query norms of
+// gated_delta_net.comp. Include after common.glsl.
 //
-// Specialization constants (vk_op_norm.c sets them):
+// Specialization constants (vk_op_norm.c, vk_op_recurrent.c set them):
 //   0  WG  local_size_x, a power of two, >= SG
 //   3  SG  the device's subgroup size (vk_caps.subgroup_size)
 // Compiled twice: with -DUSE_SUBGROUP=1 (vk_caps.subgroup_arithmetic) the
