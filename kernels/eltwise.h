@@ -1,6 +1,6 @@
 /*
  * kernels/eltwise.h - arguments of the eltwise family (kernels/eltwise.hip):
- * ADD, MUL, SCALE, SILU, SWIGLU on f32. Shared by the host (C11,
+ * ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID on f32. Shared by the host (C11,
  * backends/hip/hip_op_eltwise.c) and the kernels (C++/HIP/CUDA/EMU).
  *
  *   y[i0, i1, i2, i3] = a[i0, i1, i2, i3] (op) b[i0 % b_ne0, i1 % b_ne1, ...]
@@ -21,6 +21,7 @@
 #define SC_ELT_KERNEL_SCALE "k_elt_scale_f32"
 #define SC_ELT_KERNEL_SILU "k_elt_silu_f32"
 #define SC_ELT_KERNEL_SWIGLU "k_elt_swiglu_f32"
+#define SC_ELT_KERNEL_SIGMOID "k_elt_sigmoid_f32"
 
 #define SC_ELT_THREADS 256 /* most threads a block (the launch bound) */
 

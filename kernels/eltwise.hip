@@ -1,5 +1,5 @@
 /*
- * kernels/eltwise.hip - ADD, MUL, SCALE, SILU, SWIGLU on f32 (the CPU
+ * kernels/eltwise.hip - ADD, MUL, SCALE, SILU, SWIGLU, SIGMOID on f32 (the CPU
  * reference is backends/cpu/ref_elementwise.c; host side
  * backends/hip/hip_op_eltwise.c; arguments kernels/eltwise.h).
  *
@@ -17,7 +17,7 @@
 #include "sc_hip.h"
 #include "eltwise.h"
 
-enum elt_op { ELT_ADD, ELT_MUL, ELT_SCALE, ELT_SILU, ELT_SWIGLU };
+enum elt_op { ELT_ADD, ELT_MUL, ELT_SCALE, ELT_SILU, ELT_SWIGLU, ELT_SIGMOID };
 
 /* four floats moved as one 128-bit access (global_load_b128 on gfx11) */
 struct alignas(16) elt_f4 {
@@ -33,11 +33,13 @@ static __device__ __forceinline__ float elt_lane(const elt_f4 &x, int k) { retur
 static __device__ __forceinline__ void elt_set(float &x, int, float v) { x = v; }
 static __device__ __forceinline__ void elt_set(elt_f4 &x, int k, float v) { x.v[k] = v; }
 
-/* the op on one element; x / (1 + exp(-x)) is the reference's silu, as written */
+/* the op on one element; x / (1 + exp(-x)) is the reference's silu and
+ * 1 / (1 + exp(-x)) its sigmoid, as written */
 template <int OP> static __device__ __forceinline__ float elt_apply(float x, float b, float s) {
     if (OP == ELT_ADD) return x + b;
     if (OP == ELT_MUL) return x * b;
     if (OP == ELT_SCALE) return x * s;
+    if (OP == ELT_SIGMOID) return 1.0f / (1.0f + expf(-x));
     const float sx = x / (1.0f + expf(-x));
     return OP == ELT_SILU ? sx : sx * b;
 }
@@ -98,3 +100,4 @@ ELT_KERNEL(k_elt_mul_f32, ELT_MUL)
 ELT_KERNEL(k_elt_scale_f32, ELT_SCALE)
 ELT_KERNEL(k_elt_silu_f32, ELT_SILU)
 ELT_KERNEL(k_elt_swiglu_f32, ELT_SWIGLU)
+ELT_KERNEL(k_elt_sigmoid_f32, ELT_SIGMOID)

@@ -33,7 +33,7 @@
  *                           int a and int b (v_dot4_i32_i8 / dp4a)
  *   sc_h2f(u16), sc_bf2f(u16)         f16 / bf16 bits -> float
  *   sc_f2h(float), sc_f2bf(float)     float -> bits, round to nearest even
- *   expf logf sqrtf rsqrtf fabsf fmaxf fminf powf sinf cosf floorf
+ *   expf logf log1pf sqrtf rsqrtf fabsf fmaxf fminf powf sinf cosf floorf
  *   SC_HIP_WMMA             1 where gfx11 WMMA is available (AMD gfx11 device
  *                           code only): __builtin_amdgcn_wmma_f32_16x16x16_f16_w32
  *

@@ -92,11 +92,12 @@ void *hip_scratch(hip_stream *s, size_t size);
 #define HIP_FAMILY_DECL(f)                                      \
     bool hip_supports_##f(hip_dev *d, const sc_tensor *node); \
     int hip_run_##f(hip_stream *s, const sc_tensor *node);
-HIP_FAMILY_DECL(eltwise)  /* ADD MUL SCALE SILU SWIGLU */
+HIP_FAMILY_DECL(eltwise)  /* ADD MUL SCALE SILU SWIGLU SIGMOID */
 HIP_FAMILY_DECL(norm)     /* RMS_NORM SOFTMAX ROPE */
 HIP_FAMILY_DECL(select)   /* GET_ROWS CPY TOP_K ARGMAX */
 HIP_FAMILY_DECL(matmul)   /* MUL_MAT MUL_MAT_ID */
 HIP_FAMILY_DECL(attn)     /* KV_WRITE ATTENTION */
+HIP_FAMILY_DECL(recurrent) /* SSM_CONV GATED_DELTA_NET (update their state source in place) */
 
 /* ---- kernel tuning (hip_tune.c; each tunable family builds its keys and
  * lists its variants in its own file, docs/hip.md "Tuning") ------------------- */

@@ -1,6 +1,6 @@
 /*
  * backends/hip/hip_op_eltwise.c - ADD, MUL (b broadcast), SCALE, SILU,
- * SWIGLU on f32 (kernels/eltwise.hip; the CPU reference is
+ * SWIGLU, SIGMOID on f32 (kernels/eltwise.hip; the CPU reference is
  * backends/cpu/ref_elementwise.c).
  *
  * Operands [ne0, ne1, ne2, ne3] with contiguous rows; every other stride is
@@ -41,7 +41,8 @@ bool hip_supports_eltwise(hip_dev *d, const sc_tensor *node) {
         return rows_f32(b) && sc_chk_broadcasts(a, b);
     case SC_OP_SWIGLU: return rows_f32(b) && sc_chk_same_shape(a, b);
     case SC_OP_SCALE:
-    case SC_OP_SILU: return true;
+    case SC_OP_SILU:
+    case SC_OP_SIGMOID: return true;
     default: return false;
     }
 }
@@ -104,6 +105,7 @@ int hip_run_eltwise(hip_stream *s, const sc_tensor *node) {
     case SC_OP_SCALE: kernel = SC_ELT_KERNEL_SCALE; break;
     case SC_OP_SILU: kernel = SC_ELT_KERNEL_SILU; break;
     case SC_OP_SWIGLU: kernel = SC_ELT_KERNEL_SWIGLU, has_b = true; break;
+    case SC_OP_SIGMOID: kernel = SC_ELT_KERNEL_SIGMOID; break;
     default: return SC_ENOTSUP;
     }
     const sc_tensor *a = node->src[0], *b = has_b ? node->src[1] : NULL;
