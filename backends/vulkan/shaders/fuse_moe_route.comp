@@ -15,10 +15,10 @@
 //     workgroup reductions of norm_reduce.glsl at the same workgroup size),
 //     so the ranking sees the values the TOP_K node would have read.
 //  2. TOP_K's order (select_rank.glsl): element e ranks before j when
-//     rank_key(p[e]) > rank_key(p[j]), or the keys are equal and e < j; these
-//     keys are distinct, so each element's rank is the number of elements
-//     ranking before it (counted against shared memory, stopping at k), and
-//     the element of rank r < k is ids[r].
+//     rank_key(p[e]) > rank_key(p[j]), or the keys are equal and e < j; this
+//     order is total, so each element's rank is the number of elements
+//     ranking before it, and the element of rank r < k is ids[r]. Only the
+//     candidates that can be in the top k are ranked (see step 2 below).
 //  3. The gather: the MUL_MAT_ID over moe_eye (row e of the identity) gives
 //     src[e] * 1 plus zeros, i.e. src[e] itself (for finite src).
 //  4. SOFTMAX over the k gathered values: the max and the sum in index order,
@@ -49,6 +49,9 @@ shared float sh_x[MAX_E];
 shared float sh_p[MAX_E];
 shared uvec4 sh_key4[MAX_E / 4]; // rank keys, 4 a load; 0 past E (ranks after every element)
 shared uint sh_id[MAX_K];
+shared uint sh_cmax[MAX_E / 16]; // the largest key of each chunk of 16
+shared uint sh_cand[MAX_E];      // candidates: indices whose key >= sh_thresh
+shared uint sh_ncand, sh_thresh;
 shared float sh_g[MAX_K];
 
 void main() {
@@ -85,19 +88,48 @@ void main() {
     }
     barrier();
 
-    // ---- 2. top-k: rank = how many elements rank before e, counted over all
-    // E keys four at a time (independent loads, no early exit: a serial scan
-    // that stopped at k cost several microseconds on a big GPU); padding keys
-    // are 0 at indices >= E, which never rank before a real element
-    for (uint e = tid; e < E; e += WG) {
-        const uint key = sh_key4[e / 4u][e % 4u];
+    // ---- 2. top-k. Ranking every element against all E costs E^2 / WG
+    // compares per workgroup (about 30 us at E = 512 on a big GPU), so only
+    // candidates are ranked: with M the K-th largest of the maxima of chunks
+    // of 16 keys, at least K keys are >= M (those K maxima), so every key of
+    // the top K is >= M; the keys >= M (typically a few more than K) are
+    // gathered and ranked among themselves, which gives exactly the ranks
+    // they have among all E (whatever ranks before a candidate is a candidate).
+    const uint NCH = (E4 + 3u) / 4u; // chunks of 16 keys
+    for (uint c = tid; c < NCH; c += WG) {
+        uint mx = 0u;
+        for (uint j4 = 4u * c; j4 < min(4u * c + 4u, E4); j4++) {
+            const uvec4 v = sh_key4[j4];
+            mx = max(mx, max(max(v.x, v.y), max(v.z, v.w)));
+        }
+        sh_cmax[c] = mx;
+    }
+    if (tid == 0u) {
+        sh_ncand = 0u;
+        sh_thresh = 0u; // fewer than K chunks: every key is a candidate
+    }
+    barrier();
+    for (uint c = tid; c < NCH; c += WG) {
+        const uint mc = sh_cmax[c];
         uint r = 0u;
-        for (uint j4 = 0u; j4 < E4; j4++) {
-            const uvec4 kj = sh_key4[j4];
-            const uvec4 j = uvec4(4u * j4) + uvec4(0u, 1u, 2u, 3u);
-            const uvec4 before = uvec4(greaterThan(kj, uvec4(key))) |
-                                 (uvec4(equal(kj, uvec4(key))) & uvec4(lessThan(j, uvec4(e))));
-            r += before.x + before.y + before.z + before.w;
+        for (uint c2 = 0u; c2 < NCH; c2++) {
+            const uint m2 = sh_cmax[c2];
+            r += (m2 > mc || (m2 == mc && c2 < c)) ? 1u : 0u;
+        }
+        if (r == K - 1u) sh_thresh = mc;
+    }
+    barrier();
+    const uint thresh = sh_thresh;
+    for (uint e = tid; e < E; e += WG)
+        if (sh_key4[e / 4u][e % 4u] >= thresh) sh_cand[atomicAdd(sh_ncand, 1u)] = e;
+    barrier();
+    const uint NC = sh_ncand;
+    for (uint c = tid; c < NC; c += WG) {
+        const uint e = sh_cand[c], key = sh_key4[e / 4u][e % 4u];
+        uint r = 0u;
+        for (uint c2 = 0u; c2 < NC; c2++) {
+            const uint e2 = sh_cand[c2], k2 = sh_key4[e2 / 4u][e2 % 4u];
+            r += (k2 > key || (k2 == key && e2 < e)) ? 1u : 0u;
         }
         if (r < K) sh_id[r] = e;
     }
