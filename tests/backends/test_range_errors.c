@@ -8,7 +8,8 @@
  * (GET_ROWS, f32 and QG tables), an expert id past the experts (MUL_MAT_ID),
  * a position whose block-table entry names a block the cache does not have
  * or lies past the table (KV_WRITE, ATTENTION), an i32 that does not fit an
- * i8 (CPY). For each, the device must answer SC_ERANGE as the CPU reference
+ * i8 (CPY), a sequence slot past the recurrent state (SSM_CONV,
+ * GATED_DELTA_NET). For each, the device must answer SC_ERANGE as the CPU reference
  * does (backends/cpu/ref_*.c), and the same graph with valid values must
  * then compute, and give the reference's numbers: one bad request must not
  * poison the device for the next.
@@ -216,6 +217,49 @@ static void cpy_i8(harness *h) {
     sc_ctx_destroy(ctx);
 }
 
+/* ---- SSM_CONV / GATED_DELTA_NET: a sequence slot past the state --------------------------- */
+enum { RT = 2, RSLOTS = 2 };
+static const int32_t r_seq_bad[RT] = {0, RSLOTS}, r_seq_good[RT] = {1, 0}, r_pos[RT] = {0, 3};
+
+static void ssm_conv(harness *h) {
+    enum { CG = 4, G = 2, C = CG * G, KC = 4 };
+    static float x[RT * C], w[C * KC], st[RSLOTS * (KC - 1) * C];
+    for (int i = 0; i < RT * C; i++) x[i] = 0.1f * (float)(i % 9) - 0.3f;
+    for (int i = 0; i < C * KC; i++) w[i] = 0.05f * (float)(i % 7);
+    for (int i = 0; i < RSLOTS * (KC - 1) * C; i++) st[i] = 0.01f * (float)(i % 5);
+    sc_ctx_t *ctx = sc_ctx_create(16);
+    sc_tensor *xt = sc_new_tensor_3d(ctx, SC_TYPE_F32, CG, G, RT), *wt = sc_new_tensor_2d(ctx, SC_TYPE_F32, KC, C);
+    sc_tensor *stt = sc_new_tensor_3d(ctx, SC_TYPE_F32, C, KC - 1, RSLOTS);
+    sc_tensor *sq = sc_new_tensor_1d(ctx, SC_TYPE_I32, RT), *ps = sc_new_tensor_1d(ctx, SC_TYPE_I32, RT);
+    sc_tensor *y = sc_ssm_conv(ctx, xt, wt, stt, sq, ps);
+    leaf lb[] = {{xt, x, sizeof x}, {wt, w, sizeof w}, {stt, st, sizeof st}, {sq, r_seq_bad, sizeof r_seq_bad},
+                 {ps, r_pos, sizeof r_pos}};
+    leaf lg[] = {{xt, x, sizeof x}, {wt, w, sizeof w}, {stt, st, sizeof st}, {sq, r_seq_good, sizeof r_seq_good},
+                 {ps, r_pos, sizeof r_pos}};
+    expect(h, "ssm_conv, slot == n_slots", y, lb, lg, 5, NULL, 0);
+    sc_ctx_destroy(ctx);
+}
+
+static void gated_delta_net(harness *h) {
+    enum { NK = 1, DK = 4, NV = 2, DV = 4, QKV = NK * (2 * DK) + NV * DV };
+    static float qkv[RT * QKV], ba[RT * 2 * NV], ad[NV * 2], st[RSLOTS * NV * DK * DV];
+    for (int i = 0; i < RT * QKV; i++) qkv[i] = 0.1f * (float)(i % 7) - 0.2f;
+    for (int i = 0; i < RT * 2 * NV; i++) ba[i] = 0.3f * (float)(i % 3) - 0.3f;
+    for (int i = 0; i < NV * 2; i++) ad[i] = 0.2f * (float)i - 0.1f;
+    for (int i = 0; i < RSLOTS * NV * DK * DV; i++) st[i] = 0.01f * (float)(i % 11);
+    sc_ctx_t *ctx = sc_ctx_create(16);
+    sc_tensor *q = sc_new_tensor_2d(ctx, SC_TYPE_F32, QKV, RT), *b = sc_new_tensor_2d(ctx, SC_TYPE_F32, 2 * NV, RT);
+    sc_tensor *a = sc_new_tensor_2d(ctx, SC_TYPE_F32, NV, 2), *stt = sc_new_tensor_4d(ctx, SC_TYPE_F32, DV, DK, NV, RSLOTS);
+    sc_tensor *sq = sc_new_tensor_1d(ctx, SC_TYPE_I32, RT), *ps = sc_new_tensor_1d(ctx, SC_TYPE_I32, RT);
+    sc_tensor *y = sc_gated_delta_net(ctx, q, b, a, stt, sq, ps, NK, 1e-6f);
+    leaf lb[] = {{q, qkv, sizeof qkv}, {b, ba, sizeof ba}, {a, ad, sizeof ad}, {stt, st, sizeof st},
+                 {sq, r_seq_bad, sizeof r_seq_bad}, {ps, r_pos, sizeof r_pos}};
+    leaf lg[] = {{q, qkv, sizeof qkv}, {b, ba, sizeof ba}, {a, ad, sizeof ad}, {stt, st, sizeof st},
+                 {sq, r_seq_good, sizeof r_seq_good}, {ps, r_pos, sizeof r_pos}};
+    expect(h, "gated_delta_net, slot == n_slots", y, lb, lg, 6, NULL, 0);
+    sc_ctx_destroy(ctx);
+}
+
 static void quiet(sc_log_level level, const char *who, const char *msg, void *user) {
     (void)level;
     (void)who;
@@ -246,6 +290,8 @@ int main(int argc, char **argv) {
     kv_write(&h);
     attention(&h);
     cpy_i8(&h);
+    ssm_conv(&h);
+    gated_delta_net(&h);
     printf("%s: %d cases ran, %d failed, %d not supported\n", sc_device_name(h.dev), h.ran, h.failures,
            h.unsupported);
     sc_registry_destroy(reg);
