@@ -91,7 +91,8 @@ void sc_model_free(sc_model_t *m) {
     sc_buffer_destroy(m->inbuf);
     sc__kv_free(&m->kv);
     free(m->kv_layer);
-    sc_buffer_destroy(m->sbuf);
+    for (int i = 0; i < m->n_sbufs; i++) sc_buffer_destroy(m->sbufs[i]);
+    free(m->sbufs);
     sc_ctx_destroy(m->sctx);
     free(m->conv_state);
     free(m->ssm_state);
@@ -173,7 +174,8 @@ int sc__model_finish(sc_model_t *m, const sc_model_opts *opts_in, char *err, siz
     m->kv_layer = malloc((size_t)c->n_layers * sizeof *m->kv_layer);
     if (!m->kv_layer) return SC_ENOMEM;
     int64_t n_attn = 0;
-    for (int64_t L = 0; L < c->n_layers; L++) m->kv_layer[L] = sc_model_config_layer_is_linear(c, L) ? -1 : (int)n_attn++;
+    for (int64_t L = 0; L < c->n_layers; L++)
+        m->kv_layer[L] = sc_model_config_layer_is_linear(c, L) ? -1 : (int)n_attn++;
     const int64_t kv_layers = n_attn > 0 ? n_attn : 1;
     if (o.kv_cache_bytes) {
         uint64_t per_block = 2ull * (uint64_t)kv_layers * (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim *
@@ -301,7 +303,7 @@ uint64_t sc__model_state_bytes_per_seq(const sc_model_config *c) {
 
 /* Per Gated DeltaNet layer: conv state f32 {C, Kc-1, n_seqs} (the last Kc-1
  * inputs of each channel) and the delta-rule state f32 {dv, dk, nv, n_seqs}
- * (S[s][h][i][j]), in one buffer on the model's device. No clearing: a
+ * (S[s][h][i][j]), on the model's device. No clearing: a
  * sequence's first step (position 0) starts from zero inside the ops. */
 int sc__model_state_init(sc_model_t *m) {
     const sc_model_config *c = &m->cfg;
@@ -328,7 +330,13 @@ int sc__model_state_init(sc_model_t *m) {
         m->conv_state[L] = all[n++] = cs;
         m->ssm_state[L] = all[n++] = ss;
     }
-    if (rc == SC_OK) rc = sc_alloc_tensors(m->dev, all, n, &m->sbuf);
+    /* one buffer per layer: a layer's state for many sequences is already
+     * large (2 MiB x max_num_seqs at the 80B's sizes), and devices cap single
+     * allocations (Vulkan on NVIDIA: 4 GiB) */
+    m->sbufs = calloc((size_t)(n / 2 + 1), sizeof *m->sbufs);
+    if (rc == SC_OK && !m->sbufs) rc = SC_ENOMEM;
+    for (int i = 0; i + 1 < n && rc == SC_OK; i += 2)
+        rc = sc_alloc_tensors(m->dev, all + i, 2, &m->sbufs[m->n_sbufs++]);
     if (rc == SC_OK) m->state_bytes = sc__model_state_bytes_per_seq(c) * (uint64_t)S;
     free(all);
     return rc;

@@ -92,7 +92,8 @@ struct sc_model {
     int64_t max_len;
     /* Gated DeltaNet layers: fixed-size state per sequence slot (kv.n_seqs of them) */
     sc_ctx_t *sctx;
-    sc_buffer_t *sbuf;
+    sc_buffer_t **sbufs;         /* one per Gated DeltaNet layer */
+    int n_sbufs;
     sc_tensor **conv_state;      /* [n_layers] f32 {C, Kc-1, n_seqs} or NULL */
     sc_tensor **ssm_state;       /* [n_layers] f32 {dv, dk, nv, n_seqs} or NULL */
     uint64_t state_bytes;
