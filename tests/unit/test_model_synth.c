@@ -84,6 +84,12 @@ static void test_moe_int8(void **state) { (void)state; run_kind("tiny-moe", "gpt
 static void test_dense(void **state) { (void)state; run_kind("tiny", NULL); }
 static void test_next_dense(void **state) { (void)state; run_kind("tiny-next", NULL); }
 static void test_next_ct_w4a16(void **state) { (void)state; run_kind("tiny-next", "ct-w4a16"); }
+static void test_next_gptq_awq(void **state) {
+    (void)state;
+    run_kind("tiny-next", "gptq-int4");
+    run_kind("tiny-next", "gptq-int8");
+    run_kind("tiny-next", "awq-int4");
+}
 
 static void test_bad_weights(void **state) {
     (void)state;
@@ -101,7 +107,7 @@ int main(void) {
         cmocka_unit_test(test_gptq_int4), cmocka_unit_test(test_gptq_int8), cmocka_unit_test(test_awq_int4),
         cmocka_unit_test(test_ct_w4a16),  cmocka_unit_test(test_moe_int4),  cmocka_unit_test(test_moe_int8),
         cmocka_unit_test(test_dense),     cmocka_unit_test(test_bad_weights), cmocka_unit_test(test_next_dense),
-        cmocka_unit_test(test_next_ct_w4a16),
+        cmocka_unit_test(test_next_ct_w4a16), cmocka_unit_test(test_next_gptq_awq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
