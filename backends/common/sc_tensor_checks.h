@@ -129,10 +129,58 @@ static inline bool sc_chk_get_rows(const sc_tensor *node) {
     return node->ne[0] == table->ne[0] && node->ne[1] == ids->ne[0] && node->ne[2] == 1 && node->ne[3] == 1;
 }
 
+/* f32 with every stride the dense one (no gaps anywhere). */
+static inline bool sc_chk_contiguous_f32(const sc_tensor *t) {
+    if (!sc_chk_rows_of(t, SC_TYPE_F32)) return false;
+    for (int d = 1; d < SC_MAX_DIMS; d++)
+        if (t->nb[d] != t->nb[d - 1] * (size_t)t->ne[d - 1]) return false;
+    return true;
+}
+
+/* seq / pos operands: i32 [n], contiguous. */
+static inline bool sc_chk_i32_vec(const sc_tensor *t, int64_t n) {
+    return sc_chk_rows_of(t, SC_TYPE_I32) && t->ne[0] == n && t->ne[1] == 1 && t->ne[2] == 1 && t->ne[3] == 1;
+}
+
+/* SSM_CONV: x f32 [Cg, G, T] (rows contiguous), w f32 [Kc, C] (2 <= Kc <= 16),
+ * state f32 [C, Kc-1, n_slots], seq / pos i32 [T] -> f32 [C, T]; C = Cg*G. */
+static inline bool sc_chk_ssm_conv_shape(const sc_tensor *node) {
+    const sc_tensor *x = node->src[0], *w = node->src[1], *st = node->src[2];
+    if (!sc_chk_rows_of(x, SC_TYPE_F32) || !sc_chk_contiguous_f32(w) || !sc_chk_contiguous_f32(st) ||
+        !sc_chk_contiguous_f32(node))
+        return false;
+    const int64_t C = x->ne[0] * x->ne[1], T = x->ne[2], Kc = w->ne[0];
+    if (x->ne[3] != 1 || Kc < 2 || Kc > 16 || w->ne[1] != C || w->ne[2] != 1 || w->ne[3] != 1) return false;
+    if (st->ne[0] != C || st->ne[1] != Kc - 1 || st->ne[3] != 1) return false;
+    if (node->ne[0] != C || node->ne[1] != T || node->ne[2] != 1 || node->ne[3] != 1) return false;
+    return sc_chk_i32_vec(node->src[3], T) && sc_chk_i32_vec(node->src[4], T);
+}
+
+/* GATED_DELTA_NET: qkv f32 [nk*(2dk + r*dv), T], ba f32 [2nv, T] (rows
+ * contiguous), ad f32 [nv, 2], state f32 [dv, dk, nv, n_slots], seq / pos
+ * i32 [T], op_params nk and eps >= 0 -> f32 [dv, nv, T]; r = nv / nk,
+ * 1 <= dk, dv <= max_d (what the backend's kernel holds). */
+static inline bool sc_chk_gated_delta_net_shape(const sc_tensor *node, int64_t max_d) {
+    const sc_tensor *qkv = node->src[0], *ba = node->src[1], *ad = node->src[2], *st = node->src[3];
+    if (!sc_chk_rows_of(qkv, SC_TYPE_F32) || !sc_chk_rows_of(ba, SC_TYPE_F32) || !sc_chk_contiguous_f32(ad) ||
+        !sc_chk_contiguous_f32(st) || !sc_chk_contiguous_f32(node))
+        return false;
+    const int64_t dv = st->ne[0], dk = st->ne[1], nv = st->ne[2], T = qkv->ne[1];
+    const int64_t nk = sc_op_param_i32(node, 0);
+    if (dk < 1 || dk > max_d || dv < 1 || dv > max_d || nk < 1 || nv % nk != 0) return false;
+    const int64_t r = nv / nk;
+    if (qkv->ne[0] != nk * (2 * dk + r * dv) || qkv->ne[2] != 1 || qkv->ne[3] != 1) return false;
+    if (ba->ne[0] != 2 * nv || ba->ne[1] != T || ba->ne[2] != 1 || ba->ne[3] != 1) return false;
+    if (ad->ne[0] != nv || ad->ne[1] != 2 || ad->ne[2] != 1 || ad->ne[3] != 1) return false;
+    if (node->ne[0] != dv || node->ne[1] != nv || node->ne[2] != T || node->ne[3] != 1) return false;
+    if (!sc_chk_i32_vec(node->src[4], T) || !sc_chk_i32_vec(node->src[5], T)) return false;
+    return sc_op_param_f32(node, 1) >= 0.0f; /* also rejects NaN */
+}
+
 /* Which op family a GPU backend routes an op to (backends/<name>/<name>_ops.c):
  * one kernel / shader source family each. -1: no work (NONE, VIEW) or an op
  * added to the ABI after this was written. */
-enum { SC_FAM_ELTWISE, SC_FAM_NORM, SC_FAM_SELECT, SC_FAM_MATMUL, SC_FAM_ATTN, SC_FAM_COUNT };
+enum { SC_FAM_ELTWISE, SC_FAM_NORM, SC_FAM_SELECT, SC_FAM_MATMUL, SC_FAM_ATTN, SC_FAM_RECURRENT, SC_FAM_COUNT };
 
 static inline int sc_chk_op_family(int32_t op) {
     switch (op) {
@@ -140,7 +188,8 @@ static inline int sc_chk_op_family(int32_t op) {
     case SC_OP_MUL:
     case SC_OP_SCALE:
     case SC_OP_SILU:
-    case SC_OP_SWIGLU: return SC_FAM_ELTWISE;
+    case SC_OP_SWIGLU:
+    case SC_OP_SIGMOID: return SC_FAM_ELTWISE;
     case SC_OP_RMS_NORM:
     case SC_OP_SOFTMAX:
     case SC_OP_ROPE: return SC_FAM_NORM;
@@ -152,6 +201,8 @@ static inline int sc_chk_op_family(int32_t op) {
     case SC_OP_MUL_MAT_ID: return SC_FAM_MATMUL;
     case SC_OP_KV_WRITE:
     case SC_OP_ATTENTION: return SC_FAM_ATTN;
+    case SC_OP_SSM_CONV:
+    case SC_OP_GATED_DELTA_NET: return SC_FAM_RECURRENT;
     default: return -1;
     }
 }

@@ -30,29 +30,10 @@
 #include "hip_internal.h"
 
 #include "recurrent.h"
+#include "sc_tensor_checks.h"
 
-/* f32 or i32 with contiguous rows, 4-byte-aligned strides, every dim in 1..INT32_MAX */
-static bool rows_of(const sc_tensor *t, sc_type type) {
-    if (!t || t->type != (int32_t)type || t->nb[0] != 4) return false;
-    for (int d = 0; d < SC_MAX_DIMS; d++) {
-        if (t->ne[d] <= 0 || t->ne[d] > INT32_MAX) return false;
-        if (d > 0 && t->nb[d] % 4 != 0) return false;
-    }
-    return true;
-}
-
-/* fully contiguous f32 of at most INT32_MAX elements per dim */
-static bool contiguous_f32(const sc_tensor *t) {
-    if (!rows_of(t, SC_TYPE_F32)) return false;
-    for (int d = 1; d < SC_MAX_DIMS; d++)
-        if (t->nb[d] != t->nb[d - 1] * (size_t)t->ne[d - 1]) return false;
-    return true;
-}
-
-/* seq / pos: i32 [n], contiguous */
-static bool i32_vec(const sc_tensor *t, int64_t n) {
-    return rows_of(t, SC_TYPE_I32) && t->ne[0] == n && t->ne[1] == 1 && t->ne[2] == 1 && t->ne[3] == 1;
-}
+/* every dimension below 2^31: the kernels index with int32 */
+static bool dims32(const sc_tensor *t) { return sc_chk_shape_ok32(t); }
 
 /* grid y: the tokens, striding past 65535 */
 static unsigned token_rows(int64_t T) { return T < (int64_t)HIP_GRID_YZ_MAX ? (unsigned)T : HIP_GRID_YZ_MAX; }
@@ -60,14 +41,9 @@ static unsigned token_rows(int64_t T) { return T < (int64_t)HIP_GRID_YZ_MAX ? (u
 /* ---- SSM_CONV ----------------------------------------------------------------------- */
 
 static bool supports_ssm_conv(const sc_tensor *node) {
-    const sc_tensor *x = node->src[0], *w = node->src[1], *st = node->src[2];
-    if (!rows_of(x, SC_TYPE_F32) || !contiguous_f32(w) || !contiguous_f32(st) || !contiguous_f32(node)) return false;
-    const int64_t C = x->ne[0] * x->ne[1], T = x->ne[2], Kc = w->ne[0];
-    if (x->ne[3] != 1 || C > INT32_MAX || Kc < 2 || Kc > 16) return false;
-    if (w->ne[1] != C || w->ne[2] != 1 || w->ne[3] != 1) return false;
-    if (st->ne[0] != C || st->ne[1] != Kc - 1 || st->ne[3] != 1) return false;
-    if (node->ne[0] != C || node->ne[1] != T || node->ne[2] != 1 || node->ne[3] != 1) return false;
-    return i32_vec(node->src[3], T) && i32_vec(node->src[4], T);
+    if (!sc_chk_ssm_conv_shape(node)) return false;
+    const sc_tensor *x = node->src[0], *st = node->src[2];
+    return dims32(x) && dims32(st) && dims32(node) && x->ne[0] * x->ne[1] <= INT32_MAX;
 }
 
 static int run_ssm_conv(hip_stream *s, const sc_tensor *node) {
@@ -90,23 +66,11 @@ static int run_ssm_conv(hip_stream *s, const sc_tensor *node) {
 /* ---- GATED_DELTA_NET ---------------------------------------------------------------- */
 
 static bool supports_gated_delta_net(const sc_tensor *node) {
-    const sc_tensor *qkv = node->src[0], *ba = node->src[1], *ad = node->src[2], *st = node->src[3];
-    if (!rows_of(qkv, SC_TYPE_F32) || !rows_of(ba, SC_TYPE_F32) || !contiguous_f32(ad) || !contiguous_f32(st) ||
-        !contiguous_f32(node))
-        return false;
-    const int64_t dv = st->ne[0], dk = st->ne[1], nv = st->ne[2], T = qkv->ne[1];
-    const int64_t nk = sc_op_param_i32(node, 0);
-    if (dk < 1 || dk > SC_GDN_MAX_DK || dv < 1 || dv > SC_GDN_MAX_DK || st->ne[3] > INT32_MAX) return false;
-    if (nk < 1 || nv % nk != 0) return false;
-    const int64_t r = nv / nk;
-    if (qkv->ne[0] != nk * (2 * dk + r * dv) || qkv->ne[2] != 1 || qkv->ne[3] != 1) return false;
-    if (ba->ne[0] != 2 * nv || ba->ne[1] != T || ba->ne[2] != 1 || ba->ne[3] != 1) return false;
-    if (ad->ne[0] != nv || ad->ne[1] != 2 || ad->ne[2] != 1 || ad->ne[3] != 1) return false;
-    if (node->ne[0] != dv || node->ne[1] != nv || node->ne[2] != T || node->ne[3] != 1) return false;
-    if (!i32_vec(node->src[4], T) || !i32_vec(node->src[5], T)) return false;
-    const int64_t chunks = (dv + SC_GDN_COLS - 1) / SC_GDN_COLS;
-    if (nv * chunks > (int64_t)HIP_GRID_X_MAX) return false;
-    return sc_op_param_f32(node, 1) >= 0.0f; /* also rejects NaN */
+    if (!sc_chk_gated_delta_net_shape(node, SC_GDN_MAX_DK)) return false;
+    const sc_tensor *st = node->src[3];
+    if (!dims32(node->src[0]) || !dims32(st) || !dims32(node)) return false;
+    const int64_t chunks = (st->ne[0] + SC_GDN_COLS - 1) / SC_GDN_COLS; /* dv in blocks of columns */
+    return st->ne[2] * chunks <= (int64_t)HIP_GRID_X_MAX;
 }
 
 static int run_gated_delta_net(hip_stream *s, const sc_tensor *node) {

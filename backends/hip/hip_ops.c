@@ -51,35 +51,19 @@ typedef struct hip_family {
 #define FAM_RECURRENT FAM_OFF(recurrent)
 #endif
 
-/* This backend's families: the shared ones of sc_tensor_checks.h first (same
- * numbering), then those only this backend's table knows so far. */
-enum { HIP_FAM_RECURRENT = SC_FAM_COUNT, HIP_FAM_COUNT };
+static const hip_family families[SC_FAM_COUNT] = {FAM_ELTWISE, FAM_NORM,  FAM_SELECT,
+                                                  FAM_MATMUL,  FAM_ATTN, FAM_RECURRENT};
 
-static const hip_family families[HIP_FAM_COUNT] = {
-    [SC_FAM_ELTWISE] = FAM_ELTWISE, [SC_FAM_NORM] = FAM_NORM, [SC_FAM_SELECT] = FAM_SELECT,
-    [SC_FAM_MATMUL] = FAM_MATMUL,   [SC_FAM_ATTN] = FAM_ATTN, [HIP_FAM_RECURRENT] = FAM_RECURRENT,
-};
-
-/* The family of an op: the ops added after the shared table's (sigmoid, the
- * Gated DeltaNet recurrences) are placed here, the rest as the table says. */
-static int op_family(int32_t op) {
-    switch (op) {
-    case SC_OP_SIGMOID: return SC_FAM_ELTWISE;
-    case SC_OP_SSM_CONV:
-    case SC_OP_GATED_DELTA_NET: return HIP_FAM_RECURRENT;
-    default: return sc_chk_op_family(op);
-    }
-}
 
 bool hip_ops_supports(hip_dev *d, const sc_tensor *node) {
-    int f = op_family(node->op);
-    if (f < 0 || f >= HIP_FAM_COUNT || !families[f].supports) return false;
+    int f = sc_chk_op_family(node->op);
+    if (f < 0 || !families[f].supports) return false;
     return families[f].supports(d, node);
 }
 
 int hip_ops_run(hip_stream *s, const sc_tensor *node) {
-    int f = op_family(node->op);
-    if (f < 0 || f >= HIP_FAM_COUNT || !families[f].run) return SC_ENOTSUP;
+    int f = sc_chk_op_family(node->op);
+    if (f < 0 || !families[f].run) return SC_ENOTSUP;
     return families[f].run(s, node);
 }
 
@@ -87,7 +71,7 @@ const char *hip_ops_families(void) {
     static char buf[96];
     size_t o = 0;
     buf[0] = '\0';
-    for (int f = 0; f < HIP_FAM_COUNT; f++) {
+    for (int f = 0; f < SC_FAM_COUNT; f++) {
         if (!families[f].supports) continue;
         int n = snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? ", " : "", families[f].name);
         if (n > 0 && (size_t)n < sizeof(buf) - o) o += (size_t)n;

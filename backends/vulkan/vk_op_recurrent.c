@@ -79,28 +79,18 @@ static bool f32_rows(const sc_tensor *t) {
     return true;
 }
 
-static bool contiguous(const sc_tensor *t) {
-    return t->nb[1] == t->nb[0] * (size_t)t->ne[0] && t->nb[2] == t->nb[1] * (size_t)t->ne[1] &&
-           t->nb[3] == t->nb[2] * (size_t)t->ne[2];
-}
+/* seq / pos: 4-byte aligned */
+static bool i32_aligned(const sc_tensor *t) { return vk_addr(t) % sizeof(int32_t) == 0; }
 
-static bool f32_contiguous(const sc_tensor *t) { return f32_rows(t) && contiguous(t); }
-
-/* i32 [n], contiguous */
-static bool i32_vec(const sc_tensor *t, int64_t n) {
-    return vk_shape_ok(t) && t->type == SC_TYPE_I32 && t->nb[0] == sizeof(int32_t) && t->ne[0] == n &&
-           t->ne[1] == 1 && t->ne[2] == 1 && t->ne[3] == 1 && vk_addr(t) % sizeof(int32_t) == 0;
-}
-
+/* The shapes (sc_tensor_checks.h), then this backend's limits: aligned
+ * operands, u32 strides and index arithmetic, the grid. */
 static bool supports_ssm_conv(const sc_tensor *node) {
+    if (!sc_chk_ssm_conv_shape(node)) return false;
     const sc_tensor *x = node->src[0], *w = node->src[1], *st = node->src[2];
-    if (!f32_rows(x) || !f32_contiguous(w) || !f32_contiguous(st) || !f32_contiguous(node)) return false;
-    const int64_t Cg = x->ne[0], G = x->ne[1], C = Cg * G, T = x->ne[2], Kc = w->ne[0];
-    if (x->ne[3] != 1 || Kc < 2 || Kc > VK_SSM_CONV_MAX_KC || w->ne[1] != C || w->ne[2] != 1 || w->ne[3] != 1)
-        return false;
-    if (st->ne[0] != C || st->ne[1] != Kc - 1 || st->ne[3] != 1) return false;
-    if (node->ne[0] != C || node->ne[1] != T || node->ne[2] != 1 || node->ne[3] != 1) return false;
-    if (!i32_vec(node->src[3], T) || !i32_vec(node->src[4], T)) return false;
+    if (!f32_rows(x) || !f32_rows(w) || !f32_rows(st) || !f32_rows(node)) return false;
+    if (!i32_aligned(node->src[3]) || !i32_aligned(node->src[4])) return false;
+    const int64_t C = x->ne[0] * x->ne[1], T = x->ne[2], Kc = w->ne[0];
+    if (Kc > VK_SSM_CONV_MAX_KC) return false;
     /* u32 index arithmetic in the shader: channels x taps, slots; the grid's x */
     return vk_fits_u32(C * Kc) && vk_fits_u32(T) && vk_fits_u32(st->ne[2]) &&
            (C + VK_SSM_CONV_WG - 1) / VK_SSM_CONV_WG <= VK_GRID_MAX;
@@ -145,21 +135,13 @@ static bool gdn_pick(const vk_caps *c, uint32_t dk, uint32_t dv, gdn_shape *out)
 }
 
 static bool supports_gated_delta_net(vk_dev *d, const sc_tensor *node) {
-    const sc_tensor *qkv = node->src[0], *ba = node->src[1], *ad = node->src[2], *st = node->src[3];
     const vk_caps *caps = vk_dev_caps(d);
     if (!caps || caps->max_push_constants < sizeof(gdn_push)) return false;
-    if (!f32_rows(qkv) || !f32_rows(ba) || !f32_contiguous(ad) || !f32_contiguous(st) || !f32_contiguous(node))
-        return false;
+    if (!sc_chk_gated_delta_net_shape(node, VK_GDN_MAX_D)) return false;
+    const sc_tensor *qkv = node->src[0], *ba = node->src[1], *ad = node->src[2], *st = node->src[3];
+    if (!f32_rows(qkv) || !f32_rows(ba) || !f32_rows(ad) || !f32_rows(st) || !f32_rows(node)) return false;
+    if (!i32_aligned(node->src[4]) || !i32_aligned(node->src[5])) return false;
     const int64_t dv = st->ne[0], dk = st->ne[1], nv = st->ne[2], T = qkv->ne[1];
-    const int64_t nk = sc_op_param_i32(node, 0);
-    if (dk < 1 || dk > VK_GDN_MAX_D || dv < 1 || dv > VK_GDN_MAX_D || nk < 1 || nv % nk != 0) return false;
-    const int64_t r = nv / nk;
-    if (qkv->ne[0] != nk * (2 * dk + r * dv) || qkv->ne[2] != 1 || qkv->ne[3] != 1) return false;
-    if (ba->ne[0] != 2 * nv || ba->ne[1] != T || ba->ne[2] != 1 || ba->ne[3] != 1) return false;
-    if (ad->ne[0] != nv || ad->ne[1] != 2 || ad->ne[2] != 1 || ad->ne[3] != 1) return false;
-    if (node->ne[0] != dv || node->ne[1] != nv || node->ne[2] != T || node->ne[3] != 1) return false;
-    if (!i32_vec(node->src[4], T) || !i32_vec(node->src[5], T)) return false;
-    if (!(sc_op_param_f32(node, 1) >= 0.0f)) return false; /* also rejects NaN */
     gdn_shape sh;
     if (!gdn_pick(caps, (uint32_t)dk, (uint32_t)dv, &sh)) return false;
     const int64_t ncb = (dv + sh.cb - 1) / sh.cb;
