@@ -1,6 +1,6 @@
 # `strixcore doctor` against the fake machines in this directory.
 #   cmake -DEXE=strixcore -DTREES=tests/doctor -DMODEL=<tiny checkpoint> -DWORK=<scratch dir> -DCASE=<case> -P doctor.cmake
-# Cases: tuned, untuned, untuned-text, no-gpu, model-tiny, model-fits, bad-input.
+# Cases: tuned, untuned, untuned-text, no-gpu, model-tiny, model-fits, model-next, bad-input.
 # The user is faked (STRIXCORE_DOCTOR_USER / STRIXCORE_DOCTOR_GIDS) so the
 # group checks do not depend on who runs the tests; the tests set
 # STRIXCORE_PLUGIN_PATH= so only the built-in CPU backend shows up.
@@ -170,6 +170,30 @@ elseif(CASE STREQUAL "model-tiny" OR CASE STREQUAL "model-fits")
   expect_json("${out}" ${budget} model budget_bytes)
   expect_json("${out}" ${want_fit} model max_model_len_that_fits)
   message(STATUS "weights ${weights}, KV/token ${per_token}, budget ${budget}: fits ${want_fit} tokens")
+elseif(CASE STREQUAL "model-next")
+  # Qwen3-Next: KV for the full-attention layers only, plus the Gated
+  # DeltaNet layers' fixed state per sequence (f32 delta-rule and conv state)
+  file(READ ${NEXT_MODEL}/config.json cfg)
+  string(JSON L GET "${cfg}" num_hidden_layers)
+  string(JSON every GET "${cfg}" full_attention_interval)
+  string(JSON hkv GET "${cfg}" num_key_value_heads)
+  string(JSON hd GET "${cfg}" head_dim)
+  string(JSON nk GET "${cfg}" linear_num_key_heads)
+  string(JSON nv GET "${cfg}" linear_num_value_heads)
+  string(JSON dk GET "${cfg}" linear_key_head_dim)
+  string(JSON dv GET "${cfg}" linear_value_head_dim)
+  string(JSON kc GET "${cfg}" linear_conv_kernel_dim)
+  math(EXPR n_full "${L} / ${every}")
+  math(EXPR n_lin "${L} - ${n_full}")
+  math(EXPR per_token "2 * ${n_full} * ${hkv} * ${hd} * 4")
+  math(EXPR state "${n_lin} * (${nv} * ${dk} * ${dv} + (2 * ${nk} * ${dk} + ${nv} * ${dv}) * (${kc} - 1)) * 4")
+  doctor(out rc ${NEXT_MODEL} --root ${TREES}/strix-tuned --json)
+  expect_rc(${rc} 0 "${out}")
+  expect_json("${out}" ${per_token} model kv_bytes_per_token)
+  expect_json("${out}" ${state} model state_bytes)
+  doctor(text rc2 ${NEXT_MODEL} --root ${TREES}/strix-tuned)
+  expect_contains("${text}" "linear-attention state")
+  message(STATUS "KV/token ${per_token} (${n_full} full-attention layers), state ${state} bytes a sequence")
 elseif(CASE STREQUAL "bad-input")
   doctor(out rc ${WORK}/no-such-model --root ${TREES}/no-gpu)
   expect_rc(${rc} 1 "${out}")
