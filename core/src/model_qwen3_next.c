@@ -16,7 +16,7 @@
  *   ba   = in_proj_ba(h)   [T, nk, 2*r]            per key group g: [b (r) | a (r)]
  *   conv = ssm_conv(view qkvz[..., :2*dk + r*dv])  [T, C]  (silu, conv state per sequence)
  *   o    = gated_delta_net(conv, ba, A_log/dt_bias) [T, nv, dv] (delta-rule state per sequence)
- *   y    = rms_norm(o) * w * silu(z)               [T, nv, dv]  (the gated norm)
+ *   y    = rms_norm(o) * w * silu(z)               [T, nv, dv]  (the gated norm; z read in place)
  *   x   += out_proj(y)
  * The conv weights were regrouped by key head at load time (model_weights.c)
  * so the projection is convolved where it lies, with no gather.
@@ -74,10 +74,12 @@ static sc_tensor *linear_attn(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *gr, int6
     sc_tensor *x = cols3(ctx, qkvz, grp, 0, 2 * dk + r * dv, nk, T); /* [T, nk, 2*dk + r*dv] */
     sc_tensor *conv = sc_ssm_conv(ctx, x, lw->ssm_conv, m->conv_state[L], in->seq, in->pos); /* [T, C] */
     sc_tensor *o = sc_gated_delta_net(ctx, conv, ba, lw->ssm_ad, m->ssm_state[L], in->seq, in->pos, (int)nk, 1e-6f);
-    /* z: [T, nk, r*dv] -> contiguous [T, nv, dv] (value head order g*r + j) */
-    sc_tensor *z = sc_cpy(ctx, cols3(ctx, qkvz, grp, 2 * dk + r * dv, r * dv, nk, T), SC_TYPE_F32);
+    /* z stays where the projection put it: [T, nk, r*dv] with rows strided,
+     * value head g*r + j at columns j*dv of group g, which is the order of
+     * o's heads viewed as [T, nk, r*dv] */
+    sc_tensor *z = cols3(ctx, qkvz, grp, 2 * dk + r * dv, r * dv, nk, T);
     sc_tensor *on = sc_rms_norm(ctx, o, lw->ssm_norm, (float)c->rms_norm_eps); /* [T, nv, dv] */
-    sc_tensor *y = sc_swiglu(ctx, reshape3(ctx, z, dv, nv, T), on);            /* silu(z) * norm(o) */
+    sc_tensor *y = sc_swiglu(ctx, z, reshape3(ctx, on, r * dv, nk, T));        /* silu(z) * norm(o), contiguous */
     return sc_mul_mat(ctx, lw->ssm_out, reshape2(ctx, y, nv * dv, T));         /* [T, D] */
 }
 
@@ -155,10 +157,10 @@ int sc__qwen3_next_build(sc_model_t *m, sc_ctx_t *ctx, sc_graph_t *g, const sc_s
             sc_tensor *qg = sc_mul_mat(ctx, lw->wq, h); /* [Tq, H, 2*hd] */
             if (!qg || sc__graph_expand_node(g, qg) != SC_OK) return graph_error(ctx);
             sc_tensor *q = sc_cpy(ctx, cols3(ctx, qg, 2 * hd, 0, hd, H, Tq), SC_TYPE_F32);     /* [Tq, H, hd] */
-            sc_tensor *gate = sc_cpy(ctx, cols3(ctx, qg, 2 * hd, hd, hd, H, Tq), SC_TYPE_F32); /* [Tq, H, hd] */
+            sc_tensor *gate = sc_sigmoid(ctx, cols3(ctx, qg, 2 * hd, hd, hd, H, Tq));          /* [Tq, H, hd] */
             q = qk_heads(m, ctx, q, lw->q_norm, pos_q);
             sc_tensor *a = sc_attention(ctx, q, kc, vc, bt, pos_q, seq_q, scale); /* [Tq, H, hd] */
-            a = sc_mul(ctx, a, sc_sigmoid(ctx, gate));
+            a = sc_mul(ctx, a, gate);
             x = sc_add(ctx, x, sc_mul_mat(ctx, lw->wo, reshape2(ctx, a, H * hd, Tq))); /* [Tq, D] */
         }
         h = sc_rms_norm(ctx, x, lw->ffn_norm, eps);
